@@ -1,0 +1,36 @@
+# reelloop: `make demo` runs the whole loop on a simulated landing zone; `make test` runs the suite.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo
+DEMO_REQUESTS ?= 2000
+STAMP := $(VENV)/.installed
+
+.PHONY: venv install demo test test-slow lint bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+venv install: $(STAMP)
+
+demo: $(STAMP)
+	REELLOOP_DB=$(DEMO_DIR)/reelloop.duckdb $(BIN)/reelloop demo --out $(DEMO_DIR) --requests $(DEMO_REQUESTS)
+
+test: $(STAMP)
+	$(BIN)/pytest -m "not slow"
+
+test-slow: $(STAMP)
+	$(BIN)/pytest -m slow
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+
+bench: $(STAMP)
+	$(PY) bench/ingest.py --events 1000000
+
+clean:
+	rm -rf $(DEMO_DIR) .pytest_cache

@@ -1,0 +1,1 @@
+"""Prefect flows and the `reelloop` command line: thin wiring over warehouse, features and models."""

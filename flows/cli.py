@@ -1,0 +1,80 @@
+"""The `reelloop` command line: `reelloop [GLOBAL OPTIONS] VERB [ARGS]`.
+
+Each verb module registers its sub-command with `register(subparsers)` and sets a
+`handler(args) -> int`. User errors print one line and exit 2; set
+REELLOOP_DEBUG=1 to see the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import duckdb
+
+VERB_MODULES: tuple[str, ...] = (
+    "flows.simulate",
+    "flows.ingest",
+    "flows.kuairand",
+    "flows.demo",
+)
+
+USER_ERRORS: tuple[type[BaseException], ...] = (
+    ValueError,
+    FileNotFoundError,
+    NotADirectoryError,
+    IsADirectoryError,
+    PermissionError,
+    duckdb.IOException,
+)
+
+
+class CliError(Exception):
+    """A user error with a message fit to print as is."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The parser: global options, then one sub-parser per verb."""
+    parser = argparse.ArgumentParser(
+        prog="reelloop",
+        description="reelloop: engagement -> debiased labels -> preference model -> datasets.",
+    )
+    parser.add_argument(
+        "--db",
+        default=os.environ.get("REELLOOP_DB", "reelloop.duckdb"),
+        help="warehouse DuckDB file (env REELLOOP_DB; default ./reelloop.duckdb)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
+    for module_name in VERB_MODULES:
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `reelloop` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.handler(args) or 0)
+    except (CliError, *USER_ERRORS) as exc:
+        if os.environ.get("REELLOOP_DEBUG"):
+            raise
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"reelloop {args.verb}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("reelloop: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""DuckDB warehouse: connection, schema migrations, loading and queries (SQL in `sql/`)."""

@@ -1,0 +1,4 @@
+create table if not exists schema_migrations (
+    name varchar primary key,
+    applied_at timestamptz not null
+);
