@@ -16,11 +16,19 @@ from collections.abc import Sequence
 
 import duckdb
 
+from flows.runner import add_runner_options
+
 VERB_MODULES: tuple[str, ...] = (
     "flows.simulate",
     "flows.ingest",
     "flows.kuairand",
+    "flows.label",
+    "flows.export",
+    "flows.model",
+    "flows.report",
     "flows.demo",
+    "flows.sql",
+    "flows.serve",
 )
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -49,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="warehouse DuckDB file (env REELLOOP_DB; default ./reelloop.duckdb)",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_runner_options(parser)
     sub = parser.add_subparsers(dest="verb", metavar="VERB", required=True)
     for module_name in VERB_MODULES:
         importlib.import_module(module_name).register(sub)

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import connect
+from flows.locking import WriterLockConfig, warehouse_writer
+from warehouse.connection import MEMORY, connect
+from warehouse.snapshot import PublishedSnapshot, SnapshotConfig, open_snapshot, publish_snapshot
 
 
 @dataclass(frozen=True)
@@ -20,8 +22,59 @@ class Warehouse:
 
     @contextmanager
     def connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A migrated read-write connection, closed on exit."""
+        """A migrated read-write connection, closed on exit (no lock: prefer `writer()` in flows)."""
         con = connect(self.path)
+        try:
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def writer(
+        self,
+        *,
+        publish: bool = True,
+        timeout_seconds: float | None = None,
+        lock_config: WriterLockConfig | None = None,
+        snapshot_config: SnapshotConfig | None = None,
+    ) -> Iterator[duckdb.DuckDBPyConnection]:
+        """Take the writer lock, yield a read-write connection, publish the snapshot on success.
+
+        A second run waits for the lock (logging "waiting for writer lock") instead of
+        failing. Nested in another `writer()` of this process, the outermost one
+        publishes; `publish=False` skips publishing for intermediate writes.
+        """
+        if self.path == MEMORY:
+            with self.connection() as con:
+                yield con
+            return
+        with warehouse_writer(
+            self.path, timeout_seconds=timeout_seconds, config=lock_config
+        ) as lease:
+            con = connect(self.path)
+            try:
+                yield con
+                if publish:
+                    lease.request_publish()
+                if lease.outermost and lease.publish_requested:
+                    publish_snapshot(con, self.path, config=snapshot_config)
+            finally:
+                con.close()
+
+    def publish(
+        self,
+        *,
+        timeout_seconds: float | None = None,
+        snapshot_config: SnapshotConfig | None = None,
+    ) -> PublishedSnapshot:
+        """Publish a snapshot of the warehouse now, under the writer lock."""
+        with warehouse_writer(self.path, timeout_seconds=timeout_seconds):
+            return publish_snapshot(self.path, config=snapshot_config)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A read-only connection to the latest published snapshot (never blocks a writer)."""
+        con = open_snapshot(self.path)
         try:
             yield con
         finally:

@@ -1,0 +1,122 @@
+"""Every parameter of the labeling method, in one frozen dataclass, and the `label_version` it implies.
+
+`label_version` is a short stable hash of the config and METHOD_VERSION: labels and pairs written
+under one version were produced by exactly one method and one set of parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+
+METHOD_VERSION = "labels-1"
+"""Bump when the code of the method changes in a way the parameters do not show."""
+
+FEED_SIGNALS: tuple[str, ...] = (
+    "view",
+    "completion",
+    "like",
+    "favorite",
+    "share",
+    "comment",
+    "download",
+    "dislike",
+    "report",
+)
+STUDIO_SIGNALS: tuple[str, ...] = ("select", "regenerate")
+SIGNALS: tuple[str, ...] = FEED_SIGNALS + STUDIO_SIGNALS
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """Thresholds and parameters of debiasing, smoothing, scoring and pair building."""
+
+    # --- abnormal viewers (excluded from every feed signal) ---
+    bot_min_events: int = 200
+    """A viewer with fewer events is never flagged as a volume outlier."""
+    bot_volume_robust_z: float = 5.0
+    """Flag viewers whose log event count is this many robust (MAD) standard deviations above the median."""
+    bot_mad_floor: float = 0.25
+    """Lower bound on the MAD of log event counts (a population of near-identical viewers flags nobody)."""
+    bot_like_share: float = 0.3
+    """Flag viewers whose likes reach this share of their impressions (or views, if more)..."""
+    bot_like_min_impressions: int = 30
+    """...once they have at least this many."""
+
+    # --- position (examination) bias ---
+    max_position: int = 50
+    """Feed positions at or beyond this are pooled into one slot."""
+    position_min_impressions: int = 200
+    """Slots with fewer impressions take the propensity of the slot above (too noisy to estimate)."""
+    position_em_iterations: int = 20
+    """Rounds of the examination/attractiveness fixed point (0 = pooled view rate by slot)."""
+
+    # --- duration bias of completion (D2Q: quantile of watch ratio within a duration bucket) ---
+    duration_quantile_buckets: int = 8
+    """Equal-frequency duration buckets, fitted from generation durations."""
+    watch_ratio_cap: float = 2.0
+    """Watch ratios (watch_ms / duration_ms, loops make it exceed 1) are capped here..."""
+    watch_ratio_bins: int = 80
+    """...and histogrammed into this many equal bins on [0, cap] to give per-view quantiles."""
+
+    # --- empirical-Bayes smoothing ---
+    prior_min_generations: int = 30
+    """A segment (model_version) with fewer observed generations uses the global prior."""
+    prior_min_strength: float = 2.0
+    prior_max_strength: float = 100_000.0
+    """Bounds on alpha + beta of a fitted Beta prior."""
+    prior_fit_max_rows: int = 50_000
+    """Priors are fitted on at most this many generations per segment (a fixed-seed sample)."""
+    prior_tolerance: float = 0.02
+    """Keep the stored priors unless a refit moves a prior mean or sd by more than this (relative)."""
+
+    # --- score ---
+    signal_weights: tuple[tuple[str, float], ...] = (
+        ("view", 1.0),
+        ("completion", 1.0),
+        ("like", 1.0),
+        ("favorite", 0.5),
+        ("share", 0.5),
+        ("comment", 0.3),
+        ("download", 0.5),
+        ("dislike", -0.7),
+        ("report", -0.7),
+        ("select", 0.0),
+        ("regenerate", 0.0),
+    )
+    """Weights of the standardised posterior means in the quality z (negative: a signal of badness)."""
+    interval_probability: float = 0.90
+    """Central posterior probability of [quality_low, quality_high] (0.90: the 5% and 95% quantiles)."""
+    good_min_low: float = 0.6
+    """label = good when quality_low reaches this..."""
+    bad_max_high: float = 0.4
+    """...bad when quality_high is at most this, uncertain otherwise."""
+
+    # --- pairs ---
+    sibling_min_probability: float = 0.9
+    """A sibling pair is emitted when the posterior probability that one beats the other reaches this."""
+    studio_min_confidence: float = 0.5
+    """select/regenerate pairs whose combined confidence falls below this are not emitted."""
+    studio_noise_bounds: tuple[float, float] = (0.01, 100.0)
+    """Bounds on the fitted noise sd (quality-z units) of studio votes (select / regenerate)."""
+    confidence_cap: float = 0.999
+    """Pair confidences are capped below 1 (no pair is certain)."""
+
+    def weights(self) -> dict[str, float]:
+        """signal -> weight, every known signal present (missing ones weigh 0)."""
+        given = dict(self.signal_weights)
+        unknown = sorted(set(given) - set(SIGNALS))
+        if unknown:
+            raise ValueError(f"signal_weights names unknown signals: {', '.join(unknown)}")
+        return {name: float(given.get(name, 0.0)) for name in SIGNALS}
+
+    def canonical_json(self) -> str:
+        """Sorted-key compact JSON of the parameters plus METHOD_VERSION."""
+        payload = {"method_version": METHOD_VERSION, **asdict(self)}
+        return json.dumps(payload, sort_keys=True, separators=(",", ":"))
+
+    @property
+    def label_version(self) -> str:
+        """Short stable hash of the parameters and METHOD_VERSION."""
+        return "lv-" + hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()[:12]

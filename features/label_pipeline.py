@@ -1,0 +1,87 @@
+"""One label run at generation level: refit the model, keep the stored one unless it moved, score, pair.
+
+Pure: takes the clean aggregates of every generation and the stored model, returns the label rows,
+the pairs and the model to store. Scores depend only on a generation's own counts and the model, so
+an unchanged model leaves the labels of untouched generations bit-identical.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+from features.label_config import LabelConfig
+from features.labels import (
+    LABEL_COLUMNS,
+    LabelModel,
+    fit_label_model,
+    generation_inputs,
+    label_model_moved,
+    label_rows,
+    quality_scores,
+)
+from features.pairs import (
+    PAIR_COLUMNS,
+    RELIABILITY_SCHEMA,
+    fit_source_reliability,
+    preference_pairs,
+    reliability_moved,
+)
+
+
+@dataclass(frozen=True)
+class LabelOutputs:
+    """What a label run writes: labels, pairs, and the model and reliability if they were (re)adopted."""
+
+    labels: pl.DataFrame
+    pairs: pl.DataFrame
+    model: LabelModel | None
+    model_refit: bool
+    reliability: pl.DataFrame
+    reliability_refit: bool
+
+
+def compute_label_outputs(
+    engagement: pl.DataFrame,
+    positions: pl.DataFrame,
+    watch: pl.DataFrame,
+    stored_model: LabelModel | None,
+    stored_reliability: pl.DataFrame | None,
+    config: LabelConfig,
+) -> LabelOutputs:
+    """Labels and pairs of every generation in `engagement` (which carries each generation's prompt)."""
+    version = config.label_version
+    if engagement.is_empty():
+        return LabelOutputs(
+            labels=pl.DataFrame(schema=list(LABEL_COLUMNS)),
+            pairs=pl.DataFrame(schema=list(PAIR_COLUMNS)),
+            model=stored_model,
+            model_refit=False,
+            reliability=pl.DataFrame(schema=RELIABILITY_SCHEMA),
+            reliability_refit=False,
+        )
+    fitted = fit_label_model(engagement, positions, watch, config)
+    model_refit = label_model_moved(stored_model, fitted, config.prior_tolerance)
+    model = fitted if model_refit or stored_model is None else stored_model
+    inputs = generation_inputs(
+        engagement, positions, watch, model.examination, model.completion_quantiles
+    )
+    scores = quality_scores(inputs, model, config)
+    siblings = inputs.select(
+        "generation_id", "request_id", "prompt", "studio_impressions", "selects", "regenerates"
+    ).join(scores.select("generation_id", "quality_z", "quality_z_var"), on="generation_id")
+    reliability = fit_source_reliability(siblings, config)
+    reliability_refit = model_refit or reliability_moved(
+        stored_reliability, reliability, config.prior_tolerance
+    )
+    if not reliability_refit and stored_reliability is not None:
+        reliability = stored_reliability
+    return LabelOutputs(
+        labels=label_rows(inputs, scores, version),
+        pairs=preference_pairs(siblings, reliability, config, version),
+        model=model,
+        model_refit=model_refit,
+        reliability=reliability,
+        reliability_refit=reliability_refit,
+    )

@@ -1,0 +1,392 @@
+"""`reelloop label` and `reelloop evaluate-labels`: debiased, smoothed quality labels and preference pairs.
+
+The label flow is incremental: it re-aggregates events only for the generations that new events
+(or newly arrived generation records, or reclassified viewers) touch, refits the label model from
+the clean per-generation state, keeps the stored model unless the refit moved beyond tolerance,
+and rewrites only label rows and pairs that changed. A rerun with nothing new does nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from prefect import flow, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from features.debias import abnormal_viewers
+from features.label_config import LabelConfig
+from features.label_evaluation import format_table, pair_agreement, rank_agreement
+from features.label_pipeline import LabelOutputs, compute_label_outputs
+from features.labels import LabelModel
+from flows.resources import Warehouse
+from flows.runner import with_runner
+from warehouse import engagement as events_sql
+from warehouse import label_store
+from warehouse.label_store import EngagementState, StateMark, StoredModel, transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What the state refresh did and whether labels must be recomputed."""
+
+    mark: StateMark
+    full_rebuild: bool
+    reaggregated: int
+    abnormal_viewers: int
+    reclassified_viewers: int
+    labels_current: bool
+
+
+@dataclass(frozen=True)
+class LabelInputs:
+    """The clean state of every generation plus what is stored of the model."""
+
+    state: EngagementState
+    model: LabelModel | None
+    reliability: pl.DataFrame | None
+
+
+def refresh_state(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> RefreshResult:
+    """Bring the per-generation engagement state up to the ingested events, in one transaction.
+
+    Full rebuild on the first run, on a new label_version, or when the row counts do not add up
+    (events ingested behind the watermark); otherwise only the touched generations.
+    """
+    version = config.label_version
+    with transaction(con):
+        now = datetime.now(UTC)
+        current = events_sql.ingest_mark(con)
+        previous = label_store.state_mark(con)
+        last_run = label_store.last_run_mark(con)
+        mark = StateMark(version, current)
+        full = previous is None or previous.label_version != version
+        if not full and previous.ingest == current:
+            return RefreshResult(mark, False, 0, 0, 0, labels_current=last_run == mark)
+        if not full and not _counts_add_up(con, previous.ingest, current):
+            log.warning(
+                "label state: row counts do not match the watermark; rebuilding from all events"
+            )
+            full = True
+        since = None if full else previous.ingest
+        if full:
+            label_store.clear_viewer_activity(con)
+        events_sql.add_viewer_activity(
+            con, since.events_through if since else None, current.events_through
+        )
+        flagged = abnormal_viewers(
+            events_sql.viewer_activity(con),
+            min_events=config.bot_min_events,
+            volume_robust_z=config.bot_volume_robust_z,
+            mad_floor=config.bot_mad_floor,
+            like_share=config.bot_like_share,
+            like_min_impressions=config.bot_like_min_impressions,
+        )
+        before = label_store.abnormal_viewers(con)
+        reclassified = (
+            pl.concat([flagged.select("viewer_id"), before.select("viewer_id")])
+            .group_by("viewer_id")
+            .len()
+            .filter(pl.col("len") == 1)
+            .select("viewer_id")
+        )
+        if full or not reclassified.is_empty() or before.height != flagged.height:
+            label_store.replace_abnormal_viewers(con, flagged, version, now)
+        touched = events_sql.touched_generations(con, since, current, reclassified)
+        aggregates = events_sql.touched_engagement(
+            con,
+            touched,
+            current,
+            max_position=config.max_position,
+            ratio_cap=config.watch_ratio_cap,
+            ratio_bins=config.watch_ratio_bins,
+        )
+        label_store.replace_touched_engagement(con, touched, aggregates, version)
+        label_store.set_state_mark(con, mark, now)
+    return RefreshResult(
+        mark,
+        full,
+        touched.height,
+        flagged.height,
+        0 if full else reclassified.height,
+        labels_current=False,
+    )
+
+
+def _counts_add_up(
+    con: duckdb.DuckDBPyConnection, previous: events_sql.IngestMark, current: events_sql.IngestMark
+) -> bool:
+    """True when every event beyond the old count was ingested after the old watermark."""
+    new_events = events_sql.events_ingested_between(
+        con, previous.events_through, current.events_through
+    )
+    return previous.events_count + new_events == current.events_count and (
+        current.generations_count >= previous.generations_count
+    )
+
+
+def read_inputs(con: duckdb.DuckDBPyConnection, label_version: str) -> LabelInputs:
+    """The clean state of every generation and the stored model and reliability of this label version."""
+    stored = label_store.stored_model(con, label_version)
+    return LabelInputs(
+        state=label_store.engagement_state(con),
+        model=None
+        if stored is None
+        else LabelModel(
+            examination=stored.examination,
+            completion_quantiles=stored.completion_quantiles,
+            priors=stored.priors,
+        ),
+        reliability=label_store.stored_source_reliability(con, label_version),
+    )
+
+
+def write_outputs(
+    con: duckdb.DuckDBPyConnection, outputs: LabelOutputs, mark: StateMark, started_at: datetime
+) -> dict[str, int | bool]:
+    """Write changed labels and pairs, the (re)adopted model, and the run record, in one transaction."""
+    with transaction(con):
+        now = datetime.now(UTC)
+        if outputs.model_refit and outputs.model is not None:
+            model = outputs.model
+            label_store.store_model(
+                con,
+                StoredModel(model.examination, model.completion_quantiles, model.priors),
+                mark.label_version,
+                now,
+            )
+        if outputs.reliability_refit:
+            label_store.store_source_reliability(con, outputs.reliability, mark.label_version, now)
+        labels_written = label_store.write_labels(con, outputs.labels, now)
+        pairs_added, pairs_removed = label_store.write_pairs(con, outputs.pairs, now)
+        label_store.record_run(
+            con,
+            mark,
+            model_refit=outputs.model_refit,
+            labels_written=labels_written,
+            pairs_written=pairs_added,
+            pairs_deleted=pairs_removed,
+            started_at=started_at,
+            finished_at=now,
+        )
+    return {
+        "labels_written": labels_written,
+        "pairs_added": pairs_added,
+        "pairs_removed": pairs_removed,
+        "model_refit": outputs.model_refit,
+    }
+
+
+def label_warehouse(
+    con: duckdb.DuckDBPyConnection, config: LabelConfig | None = None
+) -> dict[str, object]:
+    """The whole label run on one open connection, without Prefect (tests, benchmarks, notebooks)."""
+    config = config or LabelConfig()
+    started_at = datetime.now(UTC)
+    refreshed = refresh_state(con, config)
+    if refreshed.labels_current:
+        return _summary(refreshed, None, None)
+    outputs = compute_label_outputs_of(read_inputs(con, config.label_version), config)
+    return _summary(refreshed, outputs, write_outputs(con, outputs, refreshed.mark, started_at))
+
+
+def compute_label_outputs_of(inputs: LabelInputs, config: LabelConfig) -> LabelOutputs:
+    """Refit, keep or adopt the model, score every generation and build the pairs (pure)."""
+    state = inputs.state
+    return compute_label_outputs(
+        state.engagement, state.positions, state.watch, inputs.model, inputs.reliability, config
+    )
+
+
+def _summary(
+    refreshed: RefreshResult, outputs: LabelOutputs | None, written: dict[str, int | bool] | None
+) -> dict[str, object]:
+    summary: dict[str, object] = {
+        "label_version": refreshed.mark.label_version,
+        "full_rebuild": refreshed.full_rebuild,
+        "generations_reaggregated": refreshed.reaggregated,
+        "abnormal_viewers": refreshed.abnormal_viewers,
+        "labels_written": 0,
+        "pairs_added": 0,
+        "pairs_removed": 0,
+        "model_refit": False,
+    }
+    if written is not None:
+        summary.update(written)
+    if outputs is not None:
+        summary["labels"] = outputs.labels.height
+        summary["pairs"] = outputs.pairs.height
+        summary["label_counts"] = dict(
+            outputs.labels.group_by("label").len().sort("label").iter_rows()
+        )
+    return summary
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def refresh_engagement_state(db_path: str, config: LabelConfig) -> RefreshResult:
+    """Re-aggregate the generations touched by newly ingested events (all of them on a full rebuild)."""
+    with Warehouse.at(db_path).writer(publish=False) as con:
+        refreshed = refresh_state(con, config)
+    get_run_logger().info(
+        "label state: %s, %d generations re-aggregated, %d abnormal viewers (%d reclassified)",
+        "full rebuild" if refreshed.full_rebuild else "incremental",
+        refreshed.reaggregated,
+        refreshed.abnormal_viewers,
+        refreshed.reclassified_viewers,
+    )
+    return refreshed
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def read_label_inputs(db_path: str, label_version: str) -> LabelInputs:
+    """The clean state of every generation and the stored model and reliability of this label version."""
+    with Warehouse.at(db_path).writer(publish=False) as con:
+        return read_inputs(con, label_version)
+
+
+@task(cache_policy=NO_CACHE)
+def compute_labels(inputs: LabelInputs, config: LabelConfig) -> LabelOutputs:
+    """Refit, keep or adopt the model, score every generation and build the pairs (pure)."""
+    return compute_label_outputs_of(inputs, config)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def write_label_outputs(
+    db_path: str, outputs: LabelOutputs, mark: StateMark, started_at: datetime
+) -> dict[str, int | bool]:
+    """Write changed labels and pairs, the (re)adopted model, and the run record (publishes the snapshot)."""
+    with Warehouse.at(db_path).writer() as con:
+        return write_outputs(con, outputs, mark, started_at)
+
+
+@flow(name="label")
+def label_flow(db_path: str = "reelloop.duckdb", config: LabelConfig | None = None) -> dict:
+    """Label every known generation and build preference pairs; returns a small summary."""
+    logger = get_run_logger()
+    config = config or LabelConfig()
+    started_at = datetime.now(UTC)
+    refreshed = refresh_engagement_state(db_path, config)
+    if refreshed.labels_current:
+        logger.info("labels are current (label_version %s): nothing to do", config.label_version)
+        return _summary(refreshed, None, None)
+    inputs = read_label_inputs(db_path, config.label_version)
+    outputs = compute_labels(inputs, config)
+    written = write_label_outputs(db_path, outputs, refreshed.mark, started_at)
+    summary = _summary(refreshed, outputs, written)
+    logger.info("label %s: %s", config.label_version, summary)
+    return summary
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def read_evaluation_inputs(db_path: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Current labels, current pairs and the naive rates from raw events."""
+    with Warehouse.at(db_path).writer(publish=False) as con:
+        return (
+            events_sql.query(con, "label/current_labels"),
+            events_sql.query(con, "label/current_pairs"),
+            events_sql.naive_rates(con),
+        )
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def read_truth(truth_path: str) -> pl.DataFrame:
+    """generation_id, true_quality from the simulator's truth file."""
+    truth = pl.read_parquet(truth_path)
+    missing = {"generation_id", "true_quality"} - set(truth.columns)
+    if missing:
+        raise ValueError(f"truth file {truth_path} lacks columns: {', '.join(sorted(missing))}")
+    return truth.select("generation_id", "true_quality")
+
+
+@flow(name="evaluate-labels")
+def evaluate_labels_flow(db_path: str, truth_path: str, min_impressions: int = 30) -> dict:
+    """Spearman of scores with the truth and pair agreement by confidence band and source."""
+    labels, pairs, naive = read_evaluation_inputs(db_path)
+    truth = read_truth(truth_path)
+    return {
+        "ranks": rank_agreement(labels, naive, truth, min_impressions=min_impressions),
+        "pairs": pair_agreement(pairs, truth),
+    }
+
+
+def run_label(args: argparse.Namespace) -> int:
+    """Handler of `reelloop label`."""
+    if not Path(args.db).is_file():
+        raise FileNotFoundError(f"warehouse {args.db} not found (run `reelloop ingest` first)")
+    summary = with_runner(label_flow, args)(db_path=args.db)
+    print(
+        f"label_version {summary['label_version']}: "
+        f"{summary['generations_reaggregated']} generations re-aggregated"
+        f"{' (full rebuild)' if summary['full_rebuild'] else ''}, "
+        f"{summary['labels_written']} labels written, "
+        f"pairs +{summary['pairs_added']} -{summary['pairs_removed']}, "
+        f"model {'refit' if summary['model_refit'] else 'kept'}, "
+        f"{summary['abnormal_viewers']} abnormal viewers excluded"
+    )
+    if "label_counts" in summary:
+        counts = ", ".join(f"{k} {v}" for k, v in summary["label_counts"].items())
+        print(f"labels: {summary['labels']} ({counts}); pairs: {summary['pairs']}")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of `reelloop evaluate-labels`."""
+    if not Path(args.db).is_file():
+        raise FileNotFoundError(f"warehouse {args.db} not found")
+    if not Path(args.truth).is_file():
+        raise FileNotFoundError(f"truth file {args.truth} not found")
+    result = with_runner(evaluate_labels_flow, args)(
+        db_path=args.db, truth_path=str(args.truth), min_impressions=args.min_impressions
+    )
+    print("Spearman rank correlation with true_quality")
+    print(format_table(result["ranks"]))
+    print()
+    print("pairs whose chosen side is truly better, by source and confidence band")
+    print(format_table(result["pairs"]))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `label` and `evaluate-labels` verbs."""
+    label = subparsers.add_parser(
+        "label",
+        help="debiased quality labels and preference pairs from the ingested events",
+        description=(
+            "Turn ingested events into one quality label per generation (table labels) and "
+            "preference pairs between siblings (table preference_pairs): bots and self-engagement "
+            "excluded, feed-position and duration biases corrected, rates smoothed by empirical-Bayes "
+            "Beta priors. Incremental: only generations touched by new events are re-aggregated and "
+            "only changed rows are rewritten; a rerun with nothing new changes nothing."
+        ),
+    )
+    label.set_defaults(handler=run_label)
+    evaluate = subparsers.add_parser(
+        "evaluate-labels",
+        help="compare labels and pairs with a simulation's ground truth",
+        description=(
+            "Print the Spearman correlation of quality_score with the simulator's true_quality "
+            "(all generations and well-shown ones) next to naive like and view rates, and the share "
+            "of pairs whose chosen side is truly better, by confidence band and source."
+        ),
+    )
+    evaluate.add_argument(
+        "--truth",
+        required=True,
+        type=Path,
+        metavar="PATH",
+        help="truth/generations.parquet of a simulation",
+    )
+    evaluate.add_argument(
+        "--min-impressions",
+        type=int,
+        default=30,
+        help="feed impressions a generation needs for the well-shown scope (default 30)",
+    )
+    evaluate.set_defaults(handler=run_evaluate)

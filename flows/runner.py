@@ -1,0 +1,90 @@
+"""Which Prefect task runner the flows use: threads on this machine, or a Dask cluster.
+
+`reelloop --runner local|dask [--dask-address tcp://HOST:PORT] VERB` (env
+REELLOOP_RUNNER, REELLOOP_DASK_ADDRESS). With `dask` and no address a temporary
+`distributed.LocalCluster` of worker processes lives for the duration of the flow run.
+The same flow code runs both ways.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from prefect.task_runners import ThreadPoolTaskRunner
+
+RUNNERS: tuple[str, ...] = ("local", "dask")
+RUNNER_ENV = "REELLOOP_RUNNER"
+DASK_ADDRESS_ENV = "REELLOOP_DASK_ADDRESS"
+
+
+@dataclass(frozen=True)
+class RunnerConfig:
+    """Sizes of the runners: `None` threads lets Prefect pick; the temporary Dask cluster is small."""
+
+    local_max_workers: int | None = None
+    dask_workers: int = 2
+    dask_threads_per_worker: int = 1
+    dask_processes: bool = True
+
+
+def task_runner_for(
+    runner: str, dask_address: str | None = None, *, config: RunnerConfig | None = None
+) -> Any:
+    """A Prefect task runner: ThreadPoolTaskRunner for `local`, prefect-dask's DaskTaskRunner for `dask`."""
+    config = config or RunnerConfig()
+    if runner == "local":
+        return ThreadPoolTaskRunner(max_workers=config.local_max_workers)
+    if runner == "dask":
+        from prefect_dask import DaskTaskRunner
+
+        if dask_address:
+            return DaskTaskRunner(address=dask_address)
+        return DaskTaskRunner(
+            cluster_class="distributed.LocalCluster",
+            cluster_kwargs={
+                "n_workers": config.dask_workers,
+                "threads_per_worker": config.dask_threads_per_worker,
+                "processes": config.dask_processes,
+            },
+        )
+    raise ValueError(f"unknown runner {runner!r}: choose one of {', '.join(RUNNERS)}")
+
+
+def runner_from_env() -> tuple[str, str | None]:
+    """(runner, dask address) from REELLOOP_RUNNER / REELLOOP_DASK_ADDRESS (default local)."""
+    return os.environ.get(RUNNER_ENV) or "local", os.environ.get(DASK_ADDRESS_ENV) or None
+
+
+def default_task_runner() -> Any:
+    """The task runner the environment asks for: use as `@flow(task_runner=default_task_runner())`."""
+    return task_runner_for(*runner_from_env())
+
+
+def with_runner(flow: Any, args: argparse.Namespace) -> Any:
+    """`flow` with the task runner picked by the global `--runner` / `--dask-address` options."""
+    runner = getattr(args, "runner", None) or runner_from_env()[0]
+    address = getattr(args, "dask_address", None) or runner_from_env()[1]
+    return flow.with_options(task_runner=task_runner_for(runner, address))
+
+
+def add_runner_options(parser: argparse.ArgumentParser) -> None:
+    """The global `--runner` and `--dask-address` options (defaults from the environment)."""
+    runner, address = runner_from_env()
+    parser.add_argument(
+        "--runner",
+        choices=RUNNERS,
+        default=runner,
+        help=f"task runner: threads on this machine, or a Dask cluster (env {RUNNER_ENV}; default local)",
+    )
+    parser.add_argument(
+        "--dask-address",
+        default=address,
+        metavar="tcp://HOST:PORT",
+        help=(
+            f"scheduler of a running Dask cluster for --runner dask (env {DASK_ADDRESS_ENV}); "
+            "without it a temporary local cluster of 2 worker processes is started"
+        ),
+    )

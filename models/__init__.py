@@ -1,0 +1,1 @@
+"""scikit-learn preference models, their evaluation and registry logic (pure: no prefect, no duckdb)."""

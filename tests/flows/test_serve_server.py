@@ -1,0 +1,310 @@
+"""`reelloop serve` against a real Prefect server, plus the pure parts of serving and runners."""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+from prefect import flow
+from prefect.task_runners import ThreadPoolTaskRunner
+
+from flows.runner import task_runner_for
+from flows.serve import (
+    SERVED_FLOWS,
+    ServeConfig,
+    ServePaths,
+    build_deployments,
+    deployment_parameters,
+    served_flows,
+)
+from warehouse.snapshot import open_snapshot
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SERVER_START_SECONDS = 60
+RUN_SECONDS = 60
+
+
+# ---------------------------------------------------------------- pure parts
+
+
+@flow(name="fake-ingest")
+def fake_ingest(db_path: str = "x.duckdb", landing_dir: str = "landing", batch: int = 10) -> int:
+    return batch
+
+
+@flow(name="fake-needy")
+def fake_needy(db_path: str, secret: str) -> str:
+    return secret
+
+
+def test_schedule_defaults_order_the_stages() -> None:
+    config = ServeConfig()
+    every = {stage: config.every_seconds(stage) for stage, _ in SERVED_FLOWS}
+    assert every == {
+        "ingest": 300,
+        "label": 3600,
+        "train": 86400,
+        "score": 3600,
+        "export": 86400,
+        "report": 86400,
+    }
+    assert config.offset_seconds("report") == config.offset_seconds("train") + 1800
+    assert config.offset_seconds("label") < config.offset_seconds("score")
+
+
+def test_parameters_are_filled_from_the_serve_paths(tmp_path: Path) -> None:
+    paths = ServePaths.resolve(str(tmp_path / "w.duckdb"), landing=str(tmp_path / "in"))
+    assert deployment_parameters("ingest", fake_ingest, paths) == {
+        "db_path": str(tmp_path / "w.duckdb"),
+        "landing_dir": str(tmp_path / "in"),
+    }
+    assert paths.export_dir == str(tmp_path / "export")
+    with pytest.raises(ValueError, match="secret"):
+        deployment_parameters("label", fake_needy, paths)
+
+
+def test_unimportable_stages_are_skipped_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    table = (("ingest", f"{__name__}:fake_ingest"), ("label", "flows.not_written_yet:label_flow"))
+    with caplog.at_level("WARNING"):
+        loaded = served_flows(table)
+    assert [stage for stage, _ in loaded] == (["ingest"] if __name__ in sys.modules else [])
+    assert "not serving label" in caplog.text
+    with pytest.raises(ValueError, match="unknown stage"):
+        served_flows(table, only=["nope"])
+
+
+def test_deployments_carry_schedule_parameters_and_runner(tmp_path: Path) -> None:
+    module = sys.modules.get(__name__)
+    if module is None or getattr(module, "fake_ingest", None) is not fake_ingest:
+        pytest.skip("test module not importable by name under this import mode")
+    paths = ServePaths.resolve(str(tmp_path / "w.duckdb"))
+    (deployment,) = build_deployments(
+        ServeConfig(ingest_every_seconds=60), paths, table=(("ingest", f"{__name__}:fake_ingest"),)
+    )
+    assert deployment.name == "ingest"
+    assert deployment.parameters == {"db_path": paths.db, "landing_dir": paths.landing}
+    (schedule,) = deployment.schedules
+    assert schedule.schedule.interval == timedelta(seconds=60)
+
+
+def test_prefect_yaml_matches_the_served_schedules() -> None:
+    config = ServeConfig()
+    document = yaml.safe_load((REPO_ROOT / "prefect.yaml").read_text(encoding="utf-8"))
+    deployments = {d["name"]: d for d in document["deployments"]}
+    assert set(deployments) == {stage for stage, _ in SERVED_FLOWS}
+    for stage, target in SERVED_FLOWS:
+        module, _, attribute = target.partition(":")
+        deployment = deployments[stage]
+        assert deployment["entrypoint"] == f"{module.replace('.', '/')}.py:{attribute}"
+        (schedule,) = deployment["schedules"]
+        assert schedule["interval"] == config.every_seconds(stage)
+        anchor = datetime.fromisoformat(schedule["anchor_date"])
+        assert anchor == config.anchor + timedelta(seconds=config.offset_seconds(stage))
+        assert deployment["parameters"]["db_path"] == "reelloop.duckdb"
+
+
+def test_task_runner_for_local_and_dask() -> None:
+    from prefect_dask import DaskTaskRunner
+
+    assert isinstance(task_runner_for("local"), ThreadPoolTaskRunner)
+    remote = task_runner_for("dask", "tcp://127.0.0.1:8786")
+    assert isinstance(remote, DaskTaskRunner) and remote.address == "tcp://127.0.0.1:8786"
+    temporary = task_runner_for("dask", None)
+    assert temporary.cluster_kwargs == {"n_workers": 2, "threads_per_worker": 1, "processes": True}
+    with pytest.raises(ValueError, match="unknown runner"):
+        task_runner_for("spark")
+
+
+# ---------------------------------------------------------------- real server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This environment without any Prefect or reelloop setting of the test session, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "REELLOOP_"))}
+    env.update(extra)
+    return env
+
+
+def stop(process: subprocess.Popen, grace: float = 15.0) -> None:
+    """SIGTERM the process group we started, then SIGKILL it if it lingers."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=grace)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, *logs: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            tails = "\n".join(f"--- {p.name}:\n{p.read_text()[-3000:]}" for p in logs if p.exists())
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tails}")
+        time.sleep(0.25)
+
+
+def responds(client: httpx.Client, path: str) -> bool:
+    try:
+        return client.get(path).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real `prefect server start` on a free loopback port, SQLite under a temporary PREFECT_HOME."""
+    port = free_port()
+    api = f"http://127.0.0.1:{port}/api"
+    env = clean_env(
+        PREFECT_HOME=str(tmp_path / "prefect-home"),
+        PREFECT_API_URL=api,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_UI_ENABLED="false",
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
+    log_path = tmp_path / "server.log"
+    prefect_cli = Path(sys.executable).with_name("prefect")
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            [str(prefect_cli), "server", "start", "--host", "127.0.0.1", "--port", str(port),
+             "--no-ui", "--no-scheduler", "--no-late-runs"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        with httpx.Client(base_url=api, timeout=5) as client:
+            wait_until(
+                lambda: responds(client, "/health"), SERVER_START_SECONDS, "the server", log_path
+            )
+        yield api, env
+    finally:
+        stop(server)
+
+
+def write_landing_zone(root: Path) -> None:
+    """Two generations and four event lines (one a duplicate delivery) in the event contract."""
+    (root / "generations").mkdir(parents=True)
+    (root / "events").mkdir(parents=True)
+    generations = [
+        {"generation_id": f"g{n}", "request_id": "r1", "creator_id": "c1", "prompt": "a cat surfing",
+         "model_version": "m1", "created_at": "2025-03-01T10:00:00Z", "duration_ms": 4000}
+        for n in (1, 2)
+    ]  # fmt: skip
+    events = [
+        {"event_id": "e1", "event_type": "impression", "generation_id": "g1", "viewer_id": "v1",
+         "occurred_at": "2025-03-01T10:05:00Z", "surface": "feed", "position": 0},
+        {"event_id": "e2", "event_type": "view", "generation_id": "g1", "viewer_id": "v1",
+         "occurred_at": "2025-03-01T10:05:02Z", "surface": "feed", "position": 0, "watch_ms": 3500},
+        {"event_id": "e3", "event_type": "like", "generation_id": "g2", "viewer_id": "v2",
+         "occurred_at": "2025-03-01T10:06:00Z"},
+        {"event_id": "e3", "event_type": "like", "generation_id": "g2", "viewer_id": "v2",
+         "occurred_at": "2025-03-01T10:06:00Z"},
+    ]  # fmt: skip
+    (root / "generations" / "part-0.jsonl").write_text(
+        "".join(json.dumps(g) + "\n" for g in generations), encoding="utf-8"
+    )
+    (root / "events" / "part-0.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in events), encoding="utf-8"
+    )
+
+
+def ingest_available() -> bool:
+    if importlib.util.find_spec("flows.ingest") is None:
+        return False
+    module = importlib.import_module("flows.ingest")
+    return hasattr(module, "ingest_flow") and inspect.isfunction(module.ingest_flow.fn)
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not ingest_available(), reason="flows.ingest:ingest_flow is not written yet")
+def test_serve_runs_a_triggered_ingest_against_a_real_server(
+    prefect_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    api, env = prefect_server
+    started = time.monotonic()
+    db = tmp_path / "wh" / "reelloop.duckdb"
+    landing = tmp_path / "landing"
+    write_landing_zone(landing)
+    serve_log = tmp_path / "serve.log"
+    serve_env = {**env, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "REELLOOP_DB": str(db)}
+    with open(serve_log, "w") as log:
+        serving = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "flows.cli",
+                "serve",
+                "--only",
+                "ingest",
+                "--landing",
+                str(landing),
+                "--prefect-writer-limit",
+            ],  # fmt: skip
+            env=serve_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        with httpx.Client(base_url=api, timeout=10) as client:
+            wait_until(
+                lambda: (
+                    serving.poll() is None and responds(client, "/deployments/name/ingest/ingest")
+                ),
+                RUN_SECONDS,
+                "the ingest deployment",
+                serve_log,
+            )
+            assert serving.poll() is None, serve_log.read_text()
+            deployment = client.get("/deployments/name/ingest/ingest").json()
+            assert deployment["parameters"]["db_path"] == str(db)
+            (schedule,) = deployment["schedules"]
+            assert schedule["schedule"]["interval"] == 300
+            writer_limit = client.get("/v2/concurrency_limits/reelloop-warehouse-writer").json()
+            assert writer_limit["limit"] == 1  # created by serve
+
+            response = client.post(f"/deployments/{deployment['id']}/create_flow_run", json={})
+            response.raise_for_status()
+            run_id = response.json()["id"]
+
+            def finished() -> bool:
+                state = client.get(f"/flow_runs/{run_id}").json()["state"]
+                return state["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+            wait_until(finished, RUN_SECONDS, "the ingest run", serve_log)
+            state = client.get(f"/flow_runs/{run_id}").json()["state"]
+            assert state["type"] == "COMPLETED", f"{state}\n{serve_log.read_text()[-3000:]}"
+            writer_limit = client.get("/v2/concurrency_limits/reelloop-warehouse-writer").json()
+            assert writer_limit["active_slots"] == 0  # taken by the writes and given back
+    finally:
+        stop(serving)
+    snapshot = open_snapshot(db)
+    try:
+        assert snapshot.execute("select count(*) from events").fetchone() == (3,)
+        assert snapshot.execute("select count(*) from generations").fetchone() == (2,)
+    finally:
+        snapshot.close()
+    print(f"serve + triggered ingest took {time.monotonic() - started:.1f} s after server start")

@@ -1,0 +1,274 @@
+"""Event-level label aggregation in DuckDB: bots, self-engagement, unlikes, slots, late records, writes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import polars as pl
+import pytest
+
+from warehouse import engagement, label_store
+from warehouse.connection import connect
+
+T0 = datetime(2026, 10, 1, tzinfo=UTC)
+BATCH_1 = datetime(2026, 10, 2, tzinfo=UTC)
+BATCH_2 = datetime(2026, 10, 3, tzinfo=UTC)
+
+
+def add_generations(
+    con, rows: list[tuple[str, str, str, int]], ingested_at: datetime = BATCH_1
+) -> None:
+    """(generation_id, request_id, creator_id, duration_ms) rows."""
+    frame = pl.DataFrame(
+        {
+            "generation_id": [r[0] for r in rows],
+            "request_id": [r[1] for r in rows],
+            "creator_id": [r[2] for r in rows],
+            "prompt": [f"prompt {r[1]}" for r in rows],
+            "model_version": ["m1"] * len(rows),
+            "created_at": [T0] * len(rows),
+            "duration_ms": [r[3] for r in rows],
+            "source_file": ["test"] * len(rows),
+            "source_row": list(range(len(rows))),
+            "ingested_at": [ingested_at] * len(rows),
+        }
+    )
+    con.register("new_generations", frame.to_arrow())
+    con.execute("insert into generations by name select * from new_generations").fetchall()
+    con.unregister("new_generations")
+
+
+def add_events(con, rows: list[tuple], ingested_at: datetime = BATCH_1) -> None:
+    """(event_type, generation_id, viewer_id, minute, surface, position, watch_ms) rows."""
+    start = con.execute("select count(*) from events").fetchall()[0][0]
+    frame = pl.DataFrame(
+        {
+            "event_id": [f"e{start + i}" for i in range(len(rows))],
+            "event_type": [r[0] for r in rows],
+            "generation_id": [r[1] for r in rows],
+            "viewer_id": [r[2] for r in rows],
+            "occurred_at": [T0 + timedelta(minutes=r[3]) for r in rows],
+            "surface": [r[4] for r in rows],
+            "position": [r[5] for r in rows],
+            "watch_ms": [r[6] for r in rows],
+            "source_file": ["test"] * len(rows),
+            "source_row": list(range(len(rows))),
+            "ingested_at": [ingested_at] * len(rows),
+        },
+        schema_overrides={"position": pl.Int32, "watch_ms": pl.Int64, "surface": pl.String},
+    )
+    con.register("new_events", frame.to_arrow())
+    con.execute("insert into events by name select * from new_events").fetchall()
+    con.unregister("new_events")
+
+
+def aggregate(con, generation_ids: list[str]) -> engagement.TouchedEngagement:
+    mark = engagement.ingest_mark(con)
+    touched = pl.DataFrame({"generation_id": generation_ids})
+    return engagement.touched_engagement(
+        con, touched, mark, max_position=10, ratio_cap=2.0, ratio_bins=4
+    )
+
+
+def row(frame: pl.DataFrame, generation_id: str) -> dict:
+    return frame.filter(pl.col("generation_id") == generation_id).row(0, named=True)
+
+
+@pytest.fixture
+def con():
+    connection = connect()
+    add_generations(connection, [("g1", "r1", "creator", 10_000), ("g2", "r1", "creator", 10_000)])
+    yield connection
+    connection.close()
+
+
+def test_self_engagement_is_left_out_of_feed_counts_but_studio_actions_stay(con) -> None:
+    add_events(
+        con,
+        [
+            ("impression", "g1", "creator", 1, "feed", 0, None),
+            ("view", "g1", "creator", 2, "feed", 0, 9000),
+            ("like", "g1", "creator", 3, "feed", None, None),
+            ("impression", "g1", "creator", 4, "studio", 0, None),
+            ("select", "g1", "creator", 5, "studio", None, None),
+            ("impression", "g1", "fan", 6, "feed", 2, None),
+            ("view", "g1", "fan", 7, "feed", 2, 5000),
+        ],
+    )
+    g1 = row(aggregate(con, ["g1"]).engagement, "g1")
+    assert (g1["impressions"], g1["views"], g1["likes"], g1["watch_ms"]) == (1, 1, 0, 5000)
+    assert (g1["studio_impressions"], g1["selects"]) == (1, 1)
+
+
+def test_an_unlike_cancels_the_same_viewers_earlier_like_only(con) -> None:
+    add_events(
+        con,
+        [
+            ("like", "g1", "a", 1, "feed", None, None),
+            ("unlike", "g1", "a", 2, "feed", None, None),  # a: like then unlike -> 0
+            ("like", "g1", "b", 1, "feed", None, None),
+            ("unlike", "g1", "b", 2, "feed", None, None),
+            ("like", "g1", "b", 3, "feed", None, None),  # b: liked again -> 1
+            ("unlike", "g1", "c", 5, "feed", None, None),  # c: unlike without a like -> 0
+            ("like", "g1", "d", 1, "feed", None, None),
+            (
+                "unlike",
+                "g1",
+                "e",
+                2,
+                "feed",
+                None,
+                None,
+            ),  # e's unlike does not cancel d's like -> 1
+            ("like", "g1", "f", 9, "feed", None, None),
+            ("unlike", "g1", "f", 4, "feed", None, None),  # f's unlike came before the like -> 1
+        ],
+    )
+    g1 = row(aggregate(con, ["g1"]).engagement, "g1")
+    assert g1["likes"] == 3
+    assert g1["unlikes"] == 5
+
+
+def test_abnormal_viewers_are_left_out_entirely(con) -> None:
+    add_events(
+        con,
+        [
+            ("impression", "g1", "bot", 1, "feed", 5, None),
+            ("view", "g1", "bot", 2, "feed", 5, 500),
+            ("like", "g1", "bot", 3, "feed", None, None),
+            ("impression", "g1", "human", 1, "feed", 0, None),
+        ],
+    )
+    before = row(aggregate(con, ["g1"]).engagement, "g1")
+    label_store.replace_abnormal_viewers(
+        con,
+        pl.DataFrame(
+            {
+                "viewer_id": ["bot"],
+                "reason": ["likes_everything"],
+                "events": [3],
+                "like_share": [1.0],
+            }
+        ),
+        "lv-test",
+        BATCH_1,
+    )
+    after = aggregate(con, ["g1"])
+    assert (before["impressions"], before["likes"]) == (2, 1)
+    assert (row(after.engagement, "g1")["impressions"], row(after.engagement, "g1")["likes"]) == (
+        1,
+        0,
+    )
+    assert after.positions.select("position", "impressions").rows() == [(0, 1)]
+    assert after.watch.is_empty()
+
+
+def test_slots_and_watch_ratio_bins(con) -> None:
+    add_events(
+        con,
+        [
+            ("impression", "g1", "a", 1, "feed", 3, None),
+            ("view", "g1", "a", 2, "feed", 3, 2_000),  # ratio 0.2 -> bin 0 of 4 on [0, 2]
+            ("impression", "g1", "b", 1, "feed", 40, None),  # slot capped at max_position = 10
+            ("view", "g1", "b", 2, "feed", 40, 35_000),  # ratio 3.5 capped at 2 -> last bin
+            ("impression", "g1", "c", 1, "profile", None, None),
+            ("view", "g1", "c", 2, "profile", None, 12_000),  # ratio 1.2 -> bin 2
+            ("impression", "g1", "d", 1, None, None, None),
+        ],
+    )
+    aggregates = aggregate(con, ["g1"])
+    slots = sorted(
+        aggregates.positions.select("surface", "position", "impressions", "views").rows()
+    )
+    assert slots == [
+        ("feed", 3, 1, 1),
+        ("feed", 10, 1, 1),
+        ("profile", -1, 1, 1),
+        ("unknown", -1, 1, 0),
+    ]
+    assert sorted(aggregates.watch.select("ratio_bin", "views").rows()) == [(0, 1), (2, 1), (3, 1)]
+
+
+def test_touched_generations_follow_new_events_new_records_and_reclassified_viewers(con) -> None:
+    add_events(
+        con,
+        [
+            ("impression", "g1", "a", 1, "feed", 0, None),
+            ("impression", "g2", "b", 1, "feed", 0, None),
+        ],
+    )
+    first = engagement.ingest_mark(con)
+    add_events(
+        con,
+        [
+            ("impression", "g2", "c", 2, "feed", 0, None),
+            ("impression", "g3", "c", 2, "feed", 0, None),
+        ],
+        BATCH_2,
+    )
+    second = engagement.ingest_mark(con)
+    nobody = pl.DataFrame({"viewer_id": []}, schema={"viewer_id": pl.String})
+    assert engagement.touched_generations(con, first, second, nobody)[
+        "generation_id"
+    ].to_list() == ["g2"]
+    # g3's record arrives late: its earlier events make it touched now
+    add_generations(con, [("g3", "r2", "someone", 5000)], BATCH_2 + timedelta(hours=1))
+    third = engagement.ingest_mark(con)
+    assert sorted(engagement.touched_generations(con, second, third, nobody)["generation_id"]) == [
+        "g3"
+    ]
+    assert row(aggregate(con, ["g3"]).engagement, "g3")["impressions"] == 1
+    reclassified = pl.DataFrame({"viewer_id": ["a"]})
+    assert engagement.touched_generations(con, third, third, reclassified)[
+        "generation_id"
+    ].to_list() == ["g1"]
+
+
+def test_events_of_an_unknown_generation_wait_for_its_record(con) -> None:
+    add_events(con, [("impression", "ghost", "a", 1, "feed", 0, None)])
+    mark = engagement.ingest_mark(con)
+    nobody = pl.DataFrame({"viewer_id": []}, schema={"viewer_id": pl.String})
+    assert engagement.touched_generations(con, None, mark, nobody)[
+        "generation_id"
+    ].sort().to_list() == ["g1", "g2"]
+    assert aggregate(con, ["ghost"]).engagement.is_empty()
+
+
+def test_write_labels_rewrites_only_changed_rows_and_keeps_history(con) -> None:
+    columns = con.table("labels").columns
+    base = {c: 0 for c in columns if c not in ("labeled_at",)}
+    base.update(
+        generation_id="g1",
+        request_id="r1",
+        model_version="m1",
+        label_version="lv-1",
+        completion_score=0.5,
+        quality_score=0.7,
+        quality_low=0.6,
+        quality_high=0.8,
+        label="good",
+        effective_impressions=10.0,
+    )
+    other = {
+        **base,
+        "generation_id": "g2",
+        "quality_score": 0.2,
+        "quality_low": 0.1,
+        "quality_high": 0.3,
+        "label": "bad",
+    }
+    frame = pl.DataFrame([base, other]).select([c for c in columns if c != "labeled_at"])
+    assert label_store.write_labels(con, frame, BATCH_1) == 2
+    assert label_store.write_labels(con, frame, BATCH_2) == 0
+    changed = frame.with_columns(
+        quality_score=pl.when(pl.col("generation_id") == "g1")
+        .then(0.75)
+        .otherwise(pl.col("quality_score"))
+    )
+    assert label_store.write_labels(con, changed, BATCH_2) == 1
+    stamps = dict(con.execute("select generation_id, labeled_at from labels").fetchall())
+    assert stamps["g1"] == BATCH_2 and stamps["g2"] == BATCH_1
+    history = con.execute(
+        "select generation_id, quality_score, superseded_at from labels_history"
+    ).fetchall()
+    assert history == [("g1", 0.7, BATCH_2)]

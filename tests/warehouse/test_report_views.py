@@ -1,0 +1,386 @@
+"""The report views on a tiny hand-built warehouse, and the statistics derived from them."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+from scipy import stats
+
+from warehouse.connection import connect
+from warehouse.report_data import (
+    REPORT_VIEWS,
+    ReportConfig,
+    create_report_views,
+    duration_buckets,
+    holm_adjusted,
+    late_event_count,
+    load_truth,
+    pairwise_welch_holm,
+    position_buckets,
+    read_report_data,
+    read_view,
+    report_view_names,
+    truth_histogram,
+    weakest_ngrams,
+    with_confidence_interval,
+)
+
+GENERATIONS = [
+    # generation_id, request_id, prompt, model_version, created_at, duration_ms
+    ("g1", "r1", "A red cat", "v1", "2025-01-01 10:00:00+00", 5000),
+    ("g2", "r1", "a red dog", "v2", "2025-01-01 12:00:00+00", 10000),
+    ("g3", "r2", "Blue  cat!", "v2", "2025-01-02 09:00:00+00", 10500),
+    ("g4", "r3", "Red red fox, café", "v1", "2025-01-02 23:30:00+00", 3000),
+]
+QUALITY = {"g1": 0.2, "g2": 0.6, "g3": 0.8, "g4": 0.4}
+COMPLETION = {"g1": 0.3, "g2": 0.5, "g3": 0.7, "g4": 0.5}
+LABEL = {"g1": "bad", "g2": "uncertain", "g3": "good", "g4": "uncertain"}
+
+EVENTS = [
+    # event_id, event_type, generation_id, viewer_id, occurred_at, surface, position, watch_ms, source_file
+    ("e01", "impression", "g1", "u1", "2025-01-03 10:00:00+00", "feed", 0, None, "ev/a.jsonl"),
+    ("e02", "view", "g1", "u1", "2025-01-03 10:00:05+00", "feed", 0, 6000, "ev/a.jsonl"),
+    ("e03", "like", "g1", "u1", "2025-01-03 10:00:10+00", "feed", None, None, "ev/a.jsonl"),
+    ("e04", "unlike", "g1", "u1", "2025-01-03 10:00:20+00", "feed", None, None, "ev/a.jsonl"),
+    ("e05", "impression", "g1", "u2", "2025-01-03 11:00:00+00", "feed", 1, None, "ev/a.jsonl"),
+    ("e06", "view", "g1", "u2", "2025-01-03 11:00:05+00", "feed", 1, 1000, "ev/a.jsonl"),
+    ("e07", "like", "g1", "u2", "2025-01-03 11:00:09+00", "feed", None, None, "ev/a.jsonl"),
+    ("e08", "impression", "g2", "u1", "2025-01-03 12:00:00+00", "feed", 0, None, "ev/a.jsonl"),
+    ("e09", "view", "g2", "u1", "2025-01-03 12:00:05+00", "feed", 0, 10000, "ev/a.jsonl"),
+    ("e10", "share", "g2", "u1", "2025-01-03 12:00:30+00", "feed", None, None, "ev/a.jsonl"),
+    ("e11", "download", "g2", "u1", "2025-01-03 12:00:40+00", "feed", None, None, "ev/a.jsonl"),
+    ("e12", "impression", "g2", "u3", "2025-01-01 09:00:00+00", "feed", 2, None, "ev/a.jsonl"),
+    ("e13", "view", "g3", "u4", "2025-01-03 13:00:00+00", "share", None, 2000, "ev/b.jsonl"),
+    ("e14", "impression", "g3", "u5", "2025-01-03 13:00:00+00", "studio", 0, None, "ev/b.jsonl"),
+    ("e15", "impression", "g4", "u1", "2025-01-03 14:00:00+00", "feed", 1, None, "ev/b.jsonl"),
+    ("e16", "download", "g4", "u1", "2025-01-03 14:00:30+00", "feed", None, None, "ev/b.jsonl"),
+    ("e17", "impression", "gX", "u6", "2025-01-03 15:00:00+00", "feed", 3, None, "ev/b.jsonl"),
+    ("e18", "view", "gX", "u6", "2025-01-03 15:00:05+00", "feed", 3, 4000, "ev/b.jsonl"),
+]
+TRUTH = {"g1": 0.0, "g2": 0.5, "g3": 0.9, "g4": 0.5}
+CHAMPION_METRICS = {
+    "pair_accuracy": 0.74,
+    "baselines": {"baseline: random": {"pair_accuracy": 0.5}},
+    "reliability": [{"bin": 0, "n": 10, "mean_predicted": 0.2, "observed": 0.25}],
+}
+
+
+def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
+    """The tiny warehouse every test here reads (all public tables, plus label-stage side tables)."""
+    for i, (gid, rid, prompt, version, created, duration) in enumerate(GENERATIONS):
+        con.execute(
+            "insert into generations (generation_id, request_id, creator_id, prompt, model_version, "
+            "created_at, duration_ms, source_file, source_row, ingested_at) "
+            "values (?, ?, 'c1', ?, ?, ?::timestamptz, ?, 'gen/a.jsonl', ?, '2025-01-04 00:00:00+00')",
+            [gid, rid, prompt, version, created, duration, i],
+        )
+        con.execute(
+            "insert into labels (generation_id, request_id, model_version, label_version, impressions, views, "
+            "completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, "
+            "studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, "
+            "labeled_at) values (?, ?, ?, 'lv-1', 1, 1, ?, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?, ?, "
+            "'2025-01-04 00:00:00+00')",
+            [gid, rid, version, COMPLETION[gid], QUALITY[gid], QUALITY[gid] - 0.15,
+             QUALITY[gid] + 0.15, LABEL[gid]],
+        )
+    for i, (eid, etype, gid, viewer, at, surface, position, watch, source) in enumerate(EVENTS):
+        con.execute(
+            "insert into events (event_id, event_type, generation_id, viewer_id, occurred_at, surface, "
+            "position, watch_ms, source_file, source_row, ingested_at) "
+            "values (?, ?, ?, ?, ?::timestamptz, ?, ?, ?, ?, ?, '2025-01-04 00:00:00+00')",
+            [eid, etype, gid, viewer, at, surface, position, watch, source, i],
+        )
+    con.execute(
+        "insert into ingest_files (source_file, sha256, kind, file_format, bytes, rows_read, rows_loaded, "
+        "rows_duplicate, rows_quarantined, ingested_at) values "
+        "('ev/a.jsonl', 's1', 'events', 'jsonl', 900, 15, 12, 2, 1, '2025-01-04 00:00:00+00'),"
+        "('ev/b.jsonl', 's2', 'events', 'jsonl', 700, 7, 6, 0, 1, '2025-01-04 00:00:00+00'),"
+        "('gen/a.jsonl', 's3', 'generations', 'jsonl', 500, 4, 4, 0, 0, '2025-01-04 00:00:00+00')"
+    )
+    con.execute(
+        "insert into quarantine (source_file, row_number, kind, reason_code, detail, raw, quarantined_at) values "
+        "('ev/a.jsonl', 3, 'events', 'unknown_event_type', 'x', '{}', '2025-01-04 00:00:00+00'),"
+        "('ev/b.jsonl', 5, 'events', 'unknown_event_type', 'x', '{}', '2025-01-04 00:00:00+00')"
+    )
+    con.execute(
+        "insert into model_registry (model_id, created_at, model_kind, label_version, feature_spec_hash, "
+        "metrics, is_champion, artifact_path, artifact_sha256) values "
+        "('m1', '2025-01-04 01:00:00+00', 'logreg', 'lv-1', 'h', '{\"pair_accuracy\": 0.6}', false, 'a1', 's'),"
+        "('m2', '2025-01-04 02:00:00+00', 'logreg', 'lv-1', 'h', ?, true, 'a2', 's')",
+        [json.dumps(CHAMPION_METRICS)],
+    )
+    con.execute(
+        "insert into champion_history (model_id, decided_at, promoted, previous_champion_id, challenger_metric, "
+        "champion_metric, reason) values "
+        "('m1', '2025-01-04 01:00:00+00', true, null, 0.6, null, 'first model'),"
+        "('m2', '2025-01-04 02:00:00+00', true, 'm1', 0.74, 0.6, 'beats champion')"
+    )
+    con.execute(
+        "insert into label_abnormal_viewers (viewer_id, reason, events, like_share, label_version, flagged_at) values "
+        "('bot1', 'volume_outlier', 900, 0.1, 'lv-1', '2025-01-04 00:00:00+00'),"
+        "('bot2', 'likes_everything', 300, 0.9, 'lv-1', '2025-01-04 00:00:00+00'),"
+        "('bot3', 'volume_outlier', 500, 0.0, 'lv-1', '2025-01-04 00:00:00+00')"
+    )
+    con.execute(
+        "insert into label_runs (label_version, events_count, generations_count, model_refit, labels_written, "
+        "pairs_written, pairs_deleted, started_at, finished_at) "
+        "values ('lv-1', 18, 4, true, 4, 0, 0, '2025-01-04 00:00:00+00', '2025-01-04 00:00:01+00')"
+    )
+    con.execute(
+        "insert into label_engagement_positions (generation_id, surface, position, impressions, views) values "
+        "('g1', 'feed', 0, 1, 1), ('g2', 'feed', 0, 1, 1), ('g1', 'feed', 1, 1, 1), ('g4', 'feed', 1, 1, 0), "
+        "('g2', 'feed', 2, 1, 0), ('g3', 'search', -1, 5, 5)"
+    )
+    con.execute(
+        "insert into label_examination (label_version, surface, position, propensity, impressions, views, "
+        "fitted_at) values "
+        "('lv-old', 'feed', 1, 0.9, 1, 1, '2025-01-01 00:00:00+00'),"
+        "('lv-1', 'feed', 0, 1.0, 2, 2, '2025-01-04 00:00:00+00'),"
+        "('lv-1', 'feed', 1, 0.5, 2, 1, '2025-01-04 00:00:00+00'),"
+        "('lv-1', 'feed', 2, 0.25, 1, 0, '2025-01-04 00:00:00+00'),"
+        "('lv-1', 'search', -1, 0.7, 5, 5, '2025-01-04 00:00:00+00')"
+    )
+
+
+@pytest.fixture
+def con() -> duckdb.DuckDBPyConnection:
+    connection = connect()
+    build_warehouse(connection)
+    create_report_views(connection)
+    yield connection
+    connection.close()
+
+
+def rows(con: duckdb.DuckDBPyConnection, name: str, order: str) -> list[dict]:
+    return read_view(con, name).sort(order).to_dicts()
+
+
+def test_every_report_sql_file_is_an_allowlisted_view() -> None:
+    assert sorted(REPORT_VIEWS) == report_view_names()
+
+
+def test_read_view_refuses_names_outside_the_allowlist(con: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(ValueError, match="not a report view"):
+        read_view(con, "events")
+
+
+def test_views_are_queryable_by_analysts_and_recreated_idempotently(con: duckdb.DuckDBPyConnection) -> None:
+    create_report_views(con)
+    names = {r[0] for r in con.execute("select view_name from duckdb_views() where view_name like 'report_%'").fetchall()}
+    assert names == set(REPORT_VIEWS)
+
+
+def test_model_version_quality_matches_direct_sql(con: duckdb.DuckDBPyConnection) -> None:
+    got = {r["model_version"]: r for r in rows(con, "report_model_version_quality", "model_version")}
+    assert set(got) == {"v1", "v2"}
+    assert got["v1"]["generations"] == 2
+    assert got["v1"]["mean_quality"] == pytest.approx(0.3)
+    assert got["v2"]["mean_quality"] == pytest.approx(0.7)
+    assert got["v1"]["sd_quality"] == pytest.approx(np.std([0.2, 0.4], ddof=1))
+    assert got["v2"]["se_quality"] == pytest.approx(np.std([0.6, 0.8], ddof=1) / math.sqrt(2))
+    assert (got["v1"]["good"], got["v1"]["uncertain"], got["v1"]["bad"]) == (0, 1, 1)
+    assert (got["v2"]["good"], got["v2"]["uncertain"], got["v2"]["bad"]) == (1, 1, 0)
+
+
+def test_model_version_daily_groups_by_utc_creation_day(con: duckdb.DuckDBPyConnection) -> None:
+    got = [
+        (r["model_version"], r["created_day"].isoformat(), r["generations"], round(r["mean_quality"], 9))
+        for r in rows(con, "report_model_version_daily", "model_version")
+    ]
+    assert sorted(got) == [
+        ("v1", "2025-01-01", 1, 0.2),
+        ("v1", "2025-01-02", 1, 0.4),
+        ("v2", "2025-01-01", 1, 0.6),
+        ("v2", "2025-01-02", 1, 0.8),
+    ]
+
+
+def test_prompt_ngrams_count_each_ngram_once_per_prompt(con: duckdb.DuckDBPyConnection) -> None:
+    got = {(r["ngram"], r["ngram_words"]): (r["generations"], r["mean_quality"])
+           for r in read_view(con, "report_prompt_ngrams").to_dicts()}
+    assert got[("red", 1)] == (3, pytest.approx((0.2 + 0.6 + 0.4) / 3))
+    assert got[("cat", 1)] == (2, pytest.approx(0.5))
+    assert got[("café", 1)] == (1, pytest.approx(0.4))
+    assert got[("a red", 2)] == (2, pytest.approx(0.4))
+    assert got[("blue cat", 2)] == (1, pytest.approx(0.8))
+    assert got[("red red", 2)] == (1, pytest.approx(0.4))
+    assert ("cat!", 1) not in got
+    unigrams = sorted(k[0] for k in got if k[1] == 1)
+    assert unigrams == sorted(["a", "red", "cat", "dog", "blue", "fox", "café"])
+
+
+def test_funnel_counts_viewer_generation_pairs_per_stage(con: duckdb.DuckDBPyConnection) -> None:
+    funnel = read_view(con, "report_funnel")
+    table = {(r["model_version"], r["stage"]): r["pairs"] for r in funnel.to_dicts()}
+    stages = ["shown", "viewed", "completed", "liked", "shared", "downloaded"]
+    assert [table[("(all)", s)] for s in stages] == [6, 4, 2, 1, 1, 1]
+    assert [table[("v1", s)] for s in stages] == [3, 2, 1, 1, 0, 0]
+    assert [table[("v2", s)] for s in stages] == [2, 1, 1, 0, 1, 1]
+    assert [table[("(unknown)", s)] for s in stages] == [1, 1, 0, 0, 0, 0]
+    rate = {(r["model_version"], r["stage"]): r["rate_of_shown"] for r in funnel.to_dicts()}
+    assert rate[("(all)", "viewed")] == pytest.approx(4 / 6)
+    direct = con.execute(
+        "select count(distinct (viewer_id, generation_id)) from events "
+        "where event_type = 'impression' and surface is distinct from 'studio'"
+    ).fetchall()[0][0]
+    assert table[("(all)", "shown")] == direct
+
+
+def test_position_view_rate_before_and_after(con: duckdb.DuckDBPyConnection) -> None:
+    got = {r["position"]: r for r in rows(con, "report_position_view_rate", "position")}
+    assert {p: (r["impressions"], r["views"]) for p, r in got.items()} == {
+        0: (2, 2), 1: (2, 1), 2: (1, 0), 3: (1, 1)
+    }
+    assert got[1]["raw_view_rate"] == pytest.approx(0.5)
+    assert (got[1]["clean_impressions"], got[1]["clean_views"]) == (2, 1)
+    assert got[1]["propensity"] == pytest.approx(0.5)  # lv-1, not the older lv-old fit
+    assert got[1]["clean_effective_impressions"] == pytest.approx(1.0)
+    assert got[3]["propensity"] is None
+    pooled = position_buckets(read_view(con, "report_position_view_rate"), max_position=30)
+    after = dict(zip(pooled["position"], pooled["corrected_view_ratio"], strict=True))
+    overall = (2 + 1 + 0) / (2 * 1.0 + 2 * 0.5 + 1 * 0.25)
+    assert after[0] == pytest.approx(1.0 / overall)
+    assert after[1] == pytest.approx(1.0 / overall)
+    assert after[2] == pytest.approx(0.0)
+    assert after[3] is None
+
+
+def test_duration_completion_raw_and_labeled(con: duckdb.DuckDBPyConnection) -> None:
+    got = {r["duration_s"]: r for r in rows(con, "report_duration_completion", "duration_s")}
+    assert (got[5]["views"], got[5]["completions"]) == (2, 1)
+    assert (got[10]["views"], got[10]["completions"]) == (2, 1)
+    assert got[3]["views"] == 0 and got[3]["raw_completion_rate"] is None
+    assert got[10]["labeled_generations"] == 2
+    assert got[10]["mean_completion_score"] == pytest.approx(0.6)
+    pooled = duration_buckets(read_view(con, "report_duration_completion"), bucket_s=5)
+    by_start = {r["duration_s"]: r for r in pooled.to_dicts()}
+    assert by_start[0]["labeled_generations"] == 1 and by_start[0]["views"] == 0
+    assert by_start[5]["raw_completion_rate"] == pytest.approx(0.5)
+    assert by_start[10]["mean_completion_score"] == pytest.approx(0.6)
+
+
+def test_data_health_views(con: duckdb.DuckDBPyConnection) -> None:
+    files = {r["kind"]: r for r in read_view(con, "report_ingest_files").to_dicts()}
+    assert files["events"]["files"] == 2
+    assert files["events"]["rows_read"] == 22
+    assert files["events"]["rows_duplicate"] == 2
+    assert files["events"]["rows_unaccounted"] == 0
+    reasons = read_view(con, "report_quarantine_reasons").to_dicts()
+    assert reasons == [{"kind": "events", "reason_code": "unknown_event_type", "rows_quarantined": 2, "files": 2}]
+    lateness = read_view(con, "report_event_lateness")
+    assert dict(zip(lateness["lag_days"], lateness["events"], strict=True)) == {0: 17, 2: 1}
+    assert late_event_count(lateness, 1) == 1
+    assert late_event_count(lateness, 3) == 0
+    bots = {r["reason"]: (r["viewers"], r["events"]) for r in read_view(con, "report_abnormal_viewers").to_dicts()}
+    assert bots == {"volume_outlier": (2, 1400), "likes_everything": (1, 300)}
+    overview = read_view(con, "report_warehouse_overview").row(0, named=True)
+    assert (overview["events"], overview["generations"], overview["labeled_generations"]) == (18, 4, 4)
+    assert (overview["models"], overview["quarantined_rows"], overview["label_runs"]) == (2, 2, 1)
+
+
+def test_truth_views_and_load_truth(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    path = tmp_path / "truth.parquet"
+    pl.DataFrame({"generation_id": list(TRUTH) + ["g-unlabeled"], "true_quality": [*TRUTH.values(), 0.3]}).write_parquet(path)
+    assert load_truth(con, path) == 5
+    assert load_truth(con, path) == 5  # replaced, not appended
+    agreement = read_view(con, "report_truth_agreement").row(0, named=True)
+    ids = sorted(TRUTH)
+    expected = stats.spearmanr([QUALITY[g] for g in ids], [TRUTH[g] for g in ids]).statistic
+    assert agreement["spearman"] == pytest.approx(expected)
+    assert agreement["pearson"] == pytest.approx(np.corrcoef([QUALITY[g] for g in ids], [TRUTH[g] for g in ids])[0, 1])
+    assert (agreement["generations"], agreement["truth_generations"]) == (4, 5)
+    assert agreement["interval_coverage"] == pytest.approx(0.75)  # g1: 0.0 is below its [0.05, 0.35]
+    hist = read_view(con, "report_truth_hist2d")
+    assert hist["generations"].sum() == 4
+    grid = truth_histogram(hist, bins=10)
+    assert grid[0, 2] == 1 and grid[9, 8] == 1 and grid.sum() == 4
+    by_label = {r["label"]: r["mean_true_quality"] for r in read_view(con, "report_truth_by_label").to_dicts()}
+    assert by_label == {"good": pytest.approx(0.9), "uncertain": pytest.approx(0.5), "bad": pytest.approx(0.0)}
+    by_version = {r["model_version"]: r["mean_true_quality"] for r in read_view(con, "report_truth_by_model_version").to_dicts()}
+    assert by_version == {"v1": pytest.approx(0.25), "v2": pytest.approx(0.7)}
+
+
+def test_load_truth_rejects_missing_file_and_columns(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="truth file not found"):
+        load_truth(con, tmp_path / "nope.parquet")
+    bad = tmp_path / "bad.parquet"
+    pl.DataFrame({"generation_id": ["g1"], "quality": [0.5]}).write_parquet(bad)
+    with pytest.raises(ValueError, match="true_quality"):
+        load_truth(con, bad)
+
+
+def test_read_report_data_picks_champion_and_history(con: duckdb.DuckDBPyConnection) -> None:
+    data = read_report_data(con, ReportConfig(ngram_min_generations=2), with_truth=False)
+    assert data.truth is None
+    assert data.champion_metrics == CHAMPION_METRICS
+    assert data.champion_history["model_id"].to_list() == ["m2", "m1"]
+    assert "metrics" not in data.registry.columns
+    weakest = data.weakest_unigrams["ngram"].to_list()
+    assert set(weakest[:2]) == {"a", "red"} and weakest[2] == "cat"
+    assert data.weakest_bigrams["ngram"].to_list() == ["a red"]
+    assert data.late_events == 1
+
+
+def test_confidence_interval_is_student_t() -> None:
+    values = np.array([0.1, 0.4, 0.35, 0.8, 0.5])
+    summary = pl.DataFrame(
+        {"generations": [5], "mean_quality": [values.mean()], "se_quality": [stats.sem(values)]}
+    )
+    got = with_confidence_interval(summary, 0.95).row(0, named=True)
+    low, high = stats.t.interval(0.95, 4, loc=values.mean(), scale=stats.sem(values))
+    assert (got["ci_low"], got["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    single = with_confidence_interval(
+        pl.DataFrame({"generations": [1], "mean_quality": [0.5], "se_quality": [None]}, schema_overrides={"se_quality": pl.Float64}), 0.95
+    ).row(0, named=True)
+    assert single["ci_low"] is None
+
+
+def test_holm_adjustment_matches_the_step_down_definition() -> None:
+    adjusted = holm_adjusted(np.array([0.01, 0.04, 0.03, 0.5]))
+    assert adjusted == pytest.approx([0.04, 0.09, 0.09, 0.5])
+    assert holm_adjusted(np.array([])).size == 0
+
+
+def test_pairwise_welch_matches_scipy_on_raw_samples() -> None:
+    rng = np.random.default_rng(3)
+    samples = {"a": rng.normal(0.5, 0.1, 40), "b": rng.normal(0.56, 0.2, 60), "c": rng.normal(0.5, 0.1, 30)}
+    summary = pl.DataFrame(
+        {
+            "model_version": list(samples),
+            "generations": [len(v) for v in samples.values()],
+            "mean_quality": [v.mean() for v in samples.values()],
+            "sd_quality": [v.std(ddof=1) for v in samples.values()],
+        }
+    )
+    pairs = pairwise_welch_holm(summary, 0.05)
+    assert pairs.height == 3
+    raw = {
+        (x, y): stats.ttest_ind(samples[x], samples[y], equal_var=False).pvalue
+        for x, y in [("a", "b"), ("a", "c"), ("b", "c")]
+    }
+    got = {(r["version_a"], r["version_b"]): r for r in pairs.to_dicts()}
+    for key, p in raw.items():
+        assert got[key]["p_value"] == pytest.approx(p)
+    assert [got[k]["p_holm"] for k in raw] == pytest.approx(list(holm_adjusted(np.array(list(raw.values())))))
+    assert all(r["significant"] == (r["p_holm"] < 0.05) for r in pairs.to_dicts())
+
+
+def test_weakest_ngrams_apply_the_count_threshold() -> None:
+    ngrams = pl.DataFrame(
+        {
+            "ngram": ["rare", "weak", "fine", "weak pair"],
+            "ngram_words": [1, 1, 1, 2],
+            "generations": [3, 50, 80, 40],
+            "mean_quality": [0.05, 0.3, 0.6, 0.2],
+            "sd_quality": [0.1, 0.2, 0.2, 0.1],
+        }
+    )
+    got = weakest_ngrams(ngrams, 1, min_generations=30, rows=5, confidence=0.95)
+    assert got["ngram"].to_list() == ["weak", "fine"]
+    assert got["ci_high"][0] > 0.3 > got["ci_low"][0]

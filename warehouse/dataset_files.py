@@ -1,0 +1,429 @@
+"""Write preference datasets as Hugging Face dataset folders, atomically and byte-reproducibly.
+
+Layout of an export folder OUT:
+    OUT/manifest.json                     export summary (also marks OUT as a reelloop export)
+    OUT/<dataset>/README.md               dataset card; YAML `configs` lets `datasets.load_dataset(dir)` find splits
+    OUT/<dataset>/manifest.json           files with sha256 and rows, exclusions, parameters, label_version
+    OUT/<dataset>/data/<split>-00000-of-0000N.parquet
+
+Nothing in the files depends on the wall clock or the output path, so the same warehouse
+state gives byte-identical files. Everything is written to a hidden staging folder next to OUT
+and swapped into place at the end; a half-written export never sits at OUT.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import json
+import logging
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+CARD = "README.md"
+FORMAT_VERSION = 1  # of the manifest layout; the root manifest's `reelloop_export` key
+
+ARROW_TYPES: dict[type[pl.DataType], pa.DataType] = {
+    pl.String: pa.string(),
+    pl.Float64: pa.float64(),
+    pl.Boolean: pa.bool_(),
+    pl.Int64: pa.int64(),
+}
+
+
+@dataclass(frozen=True)
+class ParquetSettings:
+    """Fixed writer settings: part of what makes a re-export byte-identical."""
+
+    compression: str = "zstd"
+    compression_level: int = 3
+    max_rows_per_shard: int = 500_000
+    row_group_size: int = 50_000
+
+
+@dataclass(frozen=True)
+class DatasetContent:
+    """One dataset to write: its rows per split, how to describe it, and what was left out."""
+
+    name: str
+    title: str
+    description: str
+    schema: dict[str, pl.DataType]
+    column_descriptions: dict[str, str]
+    splits: dict[str, pl.DataFrame]
+    excluded: dict[str, int]
+    exclusion_order: Sequence[str]
+    policies: Sequence[str]
+    model_versions: dict[str, int]
+
+
+@dataclass(frozen=True)
+class ExportMetadata:
+    """What the whole export was built from (all of it from warehouse state, none from the clock)."""
+
+    parameters: dict[str, object]
+    label_version: str
+    as_of: datetime | None
+    champion: dict[str, str] | None
+
+
+@dataclass(frozen=True)
+class WrittenFile:
+    """A data file of a dataset: path relative to the dataset folder."""
+
+    path: str
+    split: str
+    rows: int
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class WrittenExport:
+    """The published export: its id, folder and the data files of each dataset."""
+
+    export_id: str
+    path: Path
+    files: dict[str, list[WrittenFile]] = field(default_factory=dict)
+
+
+def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
+    """Hex sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def arrow_schema(schema: dict[str, pl.DataType]) -> pa.Schema:
+    """The Arrow schema of a dataset: plain `string` (not large/view) so every reader agrees."""
+    fields = []
+    for name, dtype in schema.items():
+        arrow_type = ARROW_TYPES.get(type(dtype))
+        if arrow_type is None:
+            raise ValueError(f"column {name!r}: no Arrow type for {dtype}")
+        fields.append(pa.field(name, arrow_type))
+    return pa.schema(fields)
+
+
+def is_reelloop_export(folder: Path) -> bool:
+    """True if `folder` holds a previous export (its root manifest says so)."""
+    manifest = folder / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return "reelloop_export" in json.loads(manifest.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return False
+
+
+def check_replaceable(target: Path) -> None:
+    """Refuse a target that exists and is neither empty nor a previous export (never clobber other data)."""
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise NotADirectoryError(f"{target} exists and is not a folder")
+    if any(target.iterdir()) and not is_reelloop_export(target):
+        raise ValueError(
+            f"{target} exists and is not a reelloop export; choose a new or empty folder"
+        )
+
+
+def write_split_files(
+    frame: pl.DataFrame, folder: Path, split: str, schema: pa.Schema, settings: ParquetSettings
+) -> list[WrittenFile]:
+    """Write one split as `data/<split>-0000i-of-0000N.parquet` shards; an empty split writes nothing.
+
+    (`datasets` cannot load a zero-row Parquet split, so empty splits are left out of the card.)
+    """
+    if frame.height == 0:
+        return []
+    data_dir = folder / "data"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    table = frame.to_arrow().cast(schema)
+    shards = -(-table.num_rows // settings.max_rows_per_shard)
+    written = []
+    for index in range(shards):
+        part = table.slice(index * settings.max_rows_per_shard, settings.max_rows_per_shard)
+        relative = f"data/{split}-{index:05d}-of-{shards:05d}.parquet"
+        path = folder / relative
+        pq.write_table(
+            part,
+            path,
+            row_group_size=settings.row_group_size,
+            compression=settings.compression,
+            compression_level=settings.compression_level,
+            use_dictionary=True,
+            write_statistics=True,
+        )
+        written.append(
+            WrittenFile(relative, split, part.num_rows, path.stat().st_size, file_sha256(path))
+        )
+    return written
+
+
+def export_fingerprint_id(
+    metadata: ExportMetadata,
+    contents: Sequence[DatasetContent],
+    files: dict[str, list[WrittenFile]],
+) -> str:
+    """The export_id: sha256 of parameters, label_version, as-of, champion, exclusions and data file hashes."""
+    fingerprint = {
+        "parameters": metadata.parameters,
+        "label_version": metadata.label_version,
+        "as_of": iso(metadata.as_of),
+        "champion": metadata.champion,
+        "excluded": {c.name: c.excluded for c in contents},
+        "files": {name: [(f.path, f.sha256) for f in written] for name, written in files.items()},
+    }
+    canonical = json.dumps(fingerprint, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def iso(moment: datetime | None) -> str | None:
+    """ISO-8601 text of a timestamp, or None."""
+    return None if moment is None else moment.isoformat()
+
+
+def markdown_cell(text: object) -> str:
+    """Text safe inside a Markdown table cell."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def dataset_card(
+    content: DatasetContent, files: list[WrittenFile], metadata: ExportMetadata, export_id: str
+) -> str:
+    """README.md: YAML front matter (`configs` with one data_files entry per non-empty split), then the card."""
+    splits = [split for split in content.splits if any(f.split == split for f in files)]
+    lines = ["---", "configs:", "- config_name: default"]
+    if splits:
+        lines.append("  data_files:")
+        for split in splits:
+            lines += [f"  - split: {split}", f"    path: data/{split}-*"]
+    lines += [
+        "tags:",
+        "- reelloop",
+        f"- {content.name}",
+        "---",
+        "",
+        f"# {content.title}",
+        "",
+        content.description,
+        "",
+    ]
+    lines += [
+        'Load with `datasets.load_dataset("parquet", data_dir="<this folder>/data")` or '
+        '`datasets.load_dataset("<this folder>")` (splits from the `configs` above; an empty split is left out).',
+        "",
+        "## Columns",
+        "",
+        "| column | type | meaning |",
+        "|---|---|---|",
+    ]
+    for name, dtype in content.schema.items():
+        lines.append(f"| {name} | {dtype} | {markdown_cell(content.column_descriptions[name])} |")
+    params = metadata.parameters
+    window = f"[{params.get('since') or 'beginning'}, {params.get('until') or 'end'})"
+    champion = metadata.champion
+    lines += [
+        "",
+        "## Provenance",
+        "",
+        f"- export_id: `{export_id}`",
+        f"- label_version: `{metadata.label_version}`",
+        f"- as of (latest label or pair in the warehouse): {iso(metadata.as_of) or 'n/a'}",
+        f"- window on generation created_at: {window}",
+        "- generator model versions (generations in rows): "
+        + (
+            ", ".join(f"`{markdown_cell(v)}` ({n})" for v, n in content.model_versions.items())
+            or "none"
+        ),
+        "- preference model champion: "
+        + (
+            f"`{champion['model_id']}` ({champion['model_kind']}, label_version `{champion['label_version']}`)"
+            if champion
+            else "none registered"
+        ),
+        "",
+        "## Rows",
+        "",
+        "| split | rows | files |",
+        "|---|---|---|",
+    ]
+    for split in content.splits:
+        split_files = [f for f in files if f.split == split]
+        lines.append(f"| {split} | {sum(f.rows for f in split_files)} | {len(split_files)} |")
+    lines += ["", "## Filters and governance", ""]
+    lines += [
+        f"- {name}: {markdown_cell('not set' if value is None else value)}"
+        for name, value in sorted(params.items())
+    ]
+    lines += [f"- {policy}" for policy in content.policies]
+    lines += [
+        "",
+        "## Excluded rows",
+        "",
+        "Each excluded row is counted once, under the first reason that applies, in this order: "
+        + ", ".join(f"`{reason}`" for reason in content.exclusion_order)
+        + ".",
+        "",
+        "| reason | rows |",
+        "|---|---|",
+    ]
+    lines += [
+        f"| {reason} | {content.excluded.get(reason, 0)} |" for reason in content.exclusion_order
+    ]
+    lines += [
+        "",
+        "## Traceability",
+        "",
+        "Every row keeps its generation ids (and pair_id for DPO) and label_version; the warehouse tables "
+        f"`labels`, `preference_pairs` and `generations` hold them. The warehouse table `export_rows` "
+        f"(export_id = `{export_id}`) lists each row's generations by dataset, split and row index; "
+        "`exports` records the export. No creator or viewer ids are exported.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def dataset_manifest(
+    content: DatasetContent,
+    files: list[WrittenFile],
+    card: WrittenFile,
+    metadata: ExportMetadata,
+    export_id: str,
+) -> dict[str, object]:
+    """manifest.json of one dataset: files with sha256 and rows, counts, exclusions, parameters."""
+    return {
+        "export_id": export_id,
+        "dataset": content.name,
+        "label_version": metadata.label_version,
+        "as_of": iso(metadata.as_of),
+        "parameters": metadata.parameters,
+        "champion_model": metadata.champion,
+        "model_versions": content.model_versions,
+        "columns": {name: str(dtype) for name, dtype in content.schema.items()},
+        "counts": {
+            split: sum(f.rows for f in files if f.split == split) for split in content.splits
+        },
+        "excluded": {reason: content.excluded.get(reason, 0) for reason in content.exclusion_order},
+        "exclusion_order": list(content.exclusion_order),
+        "files": [
+            {"path": f.path, "split": f.split, "rows": f.rows, "bytes": f.bytes, "sha256": f.sha256}
+            for f in [*files, card]
+        ],
+        "row_membership": "warehouse table export_rows, by export_id",
+    }
+
+
+def write_json(path: Path, payload: object) -> None:
+    """Stable JSON: sorted keys, two-space indent, trailing newline."""
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def write_export(
+    out_dir: Path,
+    contents: Sequence[DatasetContent],
+    metadata: ExportMetadata,
+    settings: ParquetSettings | None = None,
+) -> WrittenExport:
+    """Write every dataset into a staging folder next to `out_dir`, then swap it into place."""
+    settings = settings or ParquetSettings()
+    target = Path(out_dir).absolute()
+    check_replaceable(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:12]}"
+    staging.mkdir()
+    try:
+        files: dict[str, list[WrittenFile]] = {}
+        for content in contents:
+            schema = arrow_schema(content.schema)
+            files[content.name] = [
+                written
+                for split, frame in content.splits.items()
+                for written in write_split_files(
+                    frame, staging / content.name, split, schema, settings
+                )
+            ]
+        export_id = export_fingerprint_id(metadata, contents, files)
+        summaries = {}
+        for content in contents:
+            folder = staging / content.name
+            folder.mkdir(parents=True, exist_ok=True)
+            card_path = folder / CARD
+            card_path.write_text(
+                dataset_card(content, files[content.name], metadata, export_id), encoding="utf-8"
+            )
+            card = WrittenFile(CARD, "", 0, card_path.stat().st_size, file_sha256(card_path))
+            manifest = dataset_manifest(content, files[content.name], card, metadata, export_id)
+            write_json(folder / MANIFEST, manifest)
+            summaries[content.name] = {
+                "counts": manifest["counts"],
+                "excluded": manifest["excluded"],
+                "manifest_sha256": file_sha256(folder / MANIFEST),
+            }
+        # the root manifest is written last: a folder with it is a complete export
+        write_json(
+            staging / MANIFEST,
+            {
+                "reelloop_export": FORMAT_VERSION,
+                "export_id": export_id,
+                "label_version": metadata.label_version,
+                "as_of": iso(metadata.as_of),
+                "parameters": metadata.parameters,
+                "champion_model": metadata.champion,
+                "datasets": summaries,
+            },
+        )
+        publish_directory(staging, target)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return WrittenExport(export_id=export_id, path=target, files=files)
+
+
+def exchange_paths(first: Path, second: Path) -> bool:
+    """Atomically swap two existing paths (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(first), at_fdcwd, os.fsencode(second), rename_exchange)
+    if result != 0:
+        log.debug("renameat2 exchange failed: %s", os.strerror(ctypes.get_errno()))
+    return result == 0
+
+
+def publish_directory(staging: Path, target: Path) -> None:
+    """Move a complete staging folder to `target`, replacing a previous export in one atomic step where possible.
+
+    Without an atomic exchange (non-Linux, some filesystems) the old folder is renamed aside first,
+    so `target` is briefly absent but never partial.
+    """
+    if not target.exists():
+        os.rename(staging, target)
+        return
+    check_replaceable(target)
+    if exchange_paths(staging, target):
+        shutil.rmtree(staging)  # staging now holds the previous export
+        return
+    retired = target.parent / f".{target.name}.retired-{uuid.uuid4().hex[:12]}"
+    os.rename(target, retired)
+    os.rename(staging, target)
+    shutil.rmtree(retired)

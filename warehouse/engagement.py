@@ -1,0 +1,144 @@
+"""Event-level aggregation for labels, set-at-a-time in DuckDB (SQL in `sql/label/`), returned as polars frames.
+
+The relations read `label_touched_generations` (generation ids to re-aggregate) and
+`label_reclassified_viewers` (viewer ids), which the caller registers; `label_abnormal_viewers` is a table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from warehouse.sql_files import sql_text
+
+TOUCHED_RELATION = "label_touched_generations"
+RECLASSIFIED_RELATION = "label_reclassified_viewers"
+
+
+@dataclass(frozen=True)
+class IngestMark:
+    """How far ingestion has gone: newest ingested_at and row counts of events and generations."""
+
+    events_through: datetime | None
+    events_count: int
+    generations_through: datetime | None
+    generations_count: int
+
+
+@dataclass(frozen=True)
+class TouchedEngagement:
+    """Clean aggregates of the touched generations: per generation, per exposure slot, per watch-ratio bin."""
+
+    engagement: pl.DataFrame
+    positions: pl.DataFrame
+    watch: pl.DataFrame
+
+
+def query(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object] | None = None
+) -> pl.DataFrame:
+    """The relation of `sql/<name>.sql` as a polars frame."""
+    return con.sql(sql_text(name), params=params or None).pl()
+
+
+def run_statement(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object] | None = None) -> int:
+    """Execute the statement of `sql/<name>.sql` to completion; returns the rows it changed (0 if it reports none)."""
+    rows = con.execute(sql_text(name), params or None).fetchall()
+    return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else 0
+
+
+def ingest_mark(con: duckdb.DuckDBPyConnection) -> IngestMark:
+    """The current ingestion watermark of the warehouse."""
+    row = query(con, "label/events_watermark").row(0, named=True)
+    return IngestMark(
+        events_through=row["events_through"],
+        events_count=int(row["events_count"]),
+        generations_through=row["generations_through"],
+        generations_count=int(row["generations_count"]),
+    )
+
+
+def events_ingested_between(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, through: datetime | None
+) -> int:
+    """Events ingested in (since, through]."""
+    params = {"since": since, "through": through}
+    return int(query(con, "label/events_ingested_between", params)["events"][0])
+
+
+def add_viewer_activity(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, through: datetime | None
+) -> None:
+    """Add the events ingested in (since, through] to `label_viewer_activity`."""
+    run_statement(con, "label/add_viewer_activity", {"since": since, "through": through})
+
+
+def viewer_activity(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Running per-viewer counts: viewer_id, events, impressions, views, likes."""
+    return query(con, "label/viewer_activity")
+
+
+def register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Expose a frame to the SQL files under one of the relation names they read."""
+    if name not in (TOUCHED_RELATION, RECLASSIFIED_RELATION):
+        raise ValueError(f"not a relation the label SQL reads: {name}")
+    con.register(name, frame.to_arrow())
+
+
+def touched_generations(
+    con: duckdb.DuckDBPyConnection,
+    since: IngestMark | None,
+    through: IngestMark,
+    reclassified_viewers: pl.DataFrame,
+) -> pl.DataFrame:
+    """Known generations (generation_id) with events or records ingested after `since`, or seen by a reclassified viewer.
+
+    With `since` None every known generation is touched (a full rebuild).
+    """
+    if since is None:
+        return query(
+            con, "label/known_generations", {"generations_through": through.generations_through}
+        )
+    register(
+        con, RECLASSIFIED_RELATION, reclassified_viewers.select(pl.col("viewer_id").cast(pl.String))
+    )
+    params = {
+        "since": since.events_through,
+        "through": through.events_through,
+        "generations_since": since.generations_through,
+        "generations_through": through.generations_through,
+    }
+    return query(con, "label/touched_generations", params)
+
+
+def touched_engagement(
+    con: duckdb.DuckDBPyConnection,
+    touched: pl.DataFrame,
+    through: IngestMark,
+    *,
+    max_position: int,
+    ratio_cap: float,
+    ratio_bins: int,
+) -> TouchedEngagement:
+    """Clean aggregates of the touched generations from the events ingested by `through`."""
+    register(con, TOUCHED_RELATION, touched.select(pl.col("generation_id").cast(pl.String)))
+    at = {"through": through.events_through}
+    return TouchedEngagement(
+        engagement=query(con, "label/generation_engagement", at),
+        positions=query(
+            con, "label/generation_position_engagement", {**at, "max_position": max_position}
+        ),
+        watch=query(
+            con,
+            "label/generation_watch_histogram",
+            {**at, "ratio_cap": float(ratio_cap), "ratio_bins": int(ratio_bins)},
+        ),
+    )
+
+
+def naive_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """Raw like and view rates per impression of every known generation (the baselines of evaluation)."""
+    return query(con, "label/naive_rates")

@@ -1,0 +1,804 @@
+"""Ingest landing files (JSON Lines, gzip JSON Lines, CSV, Parquet) into `events` and `generations`.
+
+Every row of a file is validated against the event contract (docs: DESIGN.md) set-at-a-time in DuckDB; valid
+new rows are loaded, duplicates (by event_id / generation_id) dropped and counted, bad rows quarantined with a
+reason code. One file = one transaction: its `ingest_files` accounting row, loaded rows and quarantine rows
+commit together, so a killed run leaves each file either fully loaded or untouched. A file is identified by
+(path, sha256): re-running is a no-op, a changed file is loaded again without duplicating rows.
+
+Text files are read in bounded chunks and split into records with numpy (exact physical line numbers, CRLF
+tolerated, CSV quotes respected); Parquet is scanned by DuckDB with its typed columns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import gzip
+import hashlib
+import itertools
+import logging
+import time
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import BinaryIO
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+
+from warehouse.sql_files import sql_text
+
+log = logging.getLogger(__name__)
+
+EVENTS = "events"
+GENERATIONS = "generations"
+KINDS: tuple[str, ...] = (EVENTS, GENERATIONS)
+
+# file formats by (lower-case) name ending, longest ending first
+FORMATS_BY_SUFFIX: tuple[tuple[str, str], ...] = (
+    (".jsonl.gz", "jsonl.gz"),
+    (".csv.gz", "csv.gz"),
+    (".jsonl", "jsonl"),
+    (".csv", "csv"),
+    (".parquet", "parquet"),
+)
+UNSUPPORTED_FORMAT = "unsupported"
+
+# ingest_files.status values
+LOADED = "loaded"
+EMPTY = "empty"
+DUPLICATE_CONTENT = "duplicate_content"
+UNREADABLE = "unreadable"
+UNSUPPORTED = "unsupported_format"
+ALREADY_INGESTED = "already_ingested"  # returned by ingest_file for a no-op; never recorded
+
+# reason codes of whole files (quarantine.row_number = 0)
+UNREADABLE_FILE = "unreadable_file"
+UNSUPPORTED_FILE = "unsupported_format"
+
+# Row reason codes in precedence order: a row breaking several rules gets the first (fields in contract order
+# within a rule). oversized_field comes first for a line over max_line_bytes, and again after empty_id for
+# ids and prompts; embedding_dim_mismatch is checked across rows, after every per-row rule.
+REASON_CODES: dict[str, str] = {
+    "oversized_field": "line over max_line_bytes; id over max_id_chars; prompt over max_prompt_chars",
+    "bad_encoding": "the line / CSV row is not valid UTF-8 (raw keeps it with \\xNN escapes)",
+    "malformed_record": "empty line, not JSON, JSON that is not an object; CSV row with the wrong number of "
+    "cells or broken quotes; every row of a CSV whose header names no contract field",
+    "missing_field": "a required field is absent or null; watch_ms of a view",
+    "bad_type": "a field of the wrong type (a number for a string id, 1.5 for an integer, an integer out of "
+    "range, a non-finite float, a list of the wrong element type)",
+    "empty_id": "a required id (or model_version) is empty or blank",
+    "unknown_event_type": "event_type outside the contract's list",
+    "bad_enum": "surface or reference_inputs[].kind outside its list",
+    "bad_timestamp": "not RFC 3339 with an offset nor integer epoch milliseconds (Parquet: a timestamp "
+    "without time zone), or before min_timestamp",
+    "future_timestamp": "later than ingest time plus max_future_skew",
+    "negative_value": "position or watch_ms < 0; duration_ms, width, height or fps <= 0",
+    "embedding_dim_mismatch": "output_embedding length differs from the one its model_version already has",
+}
+FILE_REASON_CODES: dict[str, str] = {
+    UNREADABLE_FILE: "row 0: the file could not be read (corrupt Parquet or gzip, I/O error)",
+    UNSUPPORTED_FILE: "row 0: not .jsonl, .jsonl.gz, .csv, .csv.gz or .parquet",
+}
+
+EVENT_TYPES: tuple[str, ...] = (
+    "impression", "view", "like", "unlike", "dislike", "favorite", "share", "comment", "download",
+    "select", "regenerate", "report",
+)
+SURFACES: tuple[str, ...] = ("feed", "studio", "profile", "search", "share")
+REFERENCE_KINDS: tuple[str, ...] = ("image", "video", "audio")
+
+# Errors that mean "this file cannot be read": the file is recorded as unreadable instead of crashing the run.
+FILE_ERRORS: tuple[type[BaseException], ...] = (
+    duckdb.IOException,
+    duckdb.InvalidInputException,
+    duckdb.ConversionException,
+    duckdb.OutOfRangeException,
+    OSError,
+    EOFError,
+    zlib.error,
+    pa.ArrowException,
+)
+
+# names the relations of the file being loaded are registered under (session-local, never stored)
+BATCH_VIEW = "ingest_batch"  # the record batches of a text file
+RECORDS_VIEW = "ingest_records"  # its records, decoded, with line-level problems
+CARRIERS_VIEWS: dict[str, str] = {EVENTS: "ingest_event_carriers", GENERATIONS: "ingest_generation_carriers"}
+NEWLINE = ord("\n")
+CARRIAGE_RETURN = ord("\r")
+QUOTE = ord('"')
+
+
+@dataclass(frozen=True)
+class IngestRules:
+    """What ingest accepts, and how hard it may push the machine."""
+
+    max_id_chars: int = 128
+    max_prompt_chars: int = 10_000
+    max_line_bytes: int = 1 << 20
+    raw_preview_chars: int = 4096  # raw kept for an oversized line
+    max_future_skew: timedelta = timedelta(days=1)
+    min_timestamp: datetime = datetime(2000, 1, 1, tzinfo=UTC)
+    event_types: tuple[str, ...] = EVENT_TYPES
+    surfaces: tuple[str, ...] = SURFACES
+    reference_kinds: tuple[str, ...] = REFERENCE_KINDS
+    watch_ms_required_for: tuple[str, ...] = ("view",)
+    read_chunk_bytes: int = 8 << 20
+    batch_rows: int = 16_384  # records per Arrow batch handed to DuckDB (its unit of parallel work)
+    skip_unchanged_by_mtime: bool = True  # same path, size and mtime as an ingested file: not hashed again
+    memory_limit: str | None = "2GB"
+    threads: int | None = None
+
+
+@dataclass(frozen=True)
+class ContractField:
+    """One field of a record kind and the type the contract gives it."""
+
+    name: str
+    value_type: str  # string | integer | number | boolean | timestamp | references | embedding | string_list
+
+
+EVENT_FIELDS: tuple[ContractField, ...] = (
+    ContractField("event_id", "string"),
+    ContractField("event_type", "string"),
+    ContractField("generation_id", "string"),
+    ContractField("viewer_id", "string"),
+    ContractField("occurred_at", "timestamp"),
+    ContractField("surface", "string"),
+    ContractField("position", "integer"),
+    ContractField("watch_ms", "integer"),
+    ContractField("session_id", "string"),
+    ContractField("app_version", "string"),
+)
+GENERATION_FIELDS: tuple[ContractField, ...] = (
+    ContractField("generation_id", "string"),
+    ContractField("request_id", "string"),
+    ContractField("creator_id", "string"),
+    ContractField("prompt", "string"),
+    ContractField("model_version", "string"),
+    ContractField("created_at", "timestamp"),
+    ContractField("duration_ms", "integer"),
+    ContractField("width", "integer"),
+    ContractField("height", "integer"),
+    ContractField("fps", "number"),
+    ContractField("seed", "integer"),
+    ContractField("reference_inputs", "references"),
+    ContractField("output_uri", "string"),
+    ContractField("output_embedding", "embedding"),
+    ContractField("training_consent", "boolean"),
+    ContractField("content_flags", "string_list"),
+)
+CONTRACTS: dict[str, tuple[ContractField, ...]] = {EVENTS: EVENT_FIELDS, GENERATIONS: GENERATION_FIELDS}
+
+# carrier columns (<field>__<suffix>) per contract type: one per accepted representation of the value
+CARRIERS: dict[str, tuple[tuple[str, str], ...]] = {
+    "string": (("s", "VARCHAR"),),
+    "integer": (("i", "BIGINT"),),
+    "number": (("d", "DOUBLE"),),
+    "boolean": (("b", "BOOLEAN"),),
+    "timestamp": (("s", "VARCHAR"), ("i", "BIGINT"), ("t", "TIMESTAMP WITH TIME ZONE")),
+    "references": (("l", "STRUCT(kind VARCHAR, uri VARCHAR)[]"),),
+    "embedding": (("l", "FLOAT[]"),),
+    "string_list": (("l", "VARCHAR[]"),),
+}
+# Parquet column classes each carrier accepts (see parquet_column_class)
+CARRIER_SOURCES: dict[str, frozenset[str]] = {
+    "s": frozenset({"varchar"}),
+    "i": frozenset({"integer"}),
+    "d": frozenset({"integer", "float"}),
+    "b": frozenset({"boolean"}),
+    "t": frozenset({"timestamptz"}),
+    "l": frozenset({"list"}),
+}
+INTEGER_TYPES = frozenset({
+    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
+    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
+})
+
+RECORD_SCHEMA = pa.schema([
+    ("row_number", pa.int64()),
+    ("record", pa.large_binary()),
+    ("record_bytes", pa.int64()),
+])
+
+
+@dataclass(frozen=True)
+class LandingFile:
+    """A file found in the landing zone, identified by its path under the landing root and its content hash."""
+
+    path: Path
+    source_file: str
+    kind: str
+    file_format: str
+    sha256: str
+    bytes: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class FileAccounting:
+    """What happened to one file: rows_read = rows_loaded + rows_duplicate + rows_quarantined."""
+
+    source_file: str
+    kind: str
+    file_format: str
+    status: str
+    sha256: str
+    bytes: int
+    rows_read: int
+    rows_loaded: int
+    rows_duplicate: int
+    rows_quarantined: int
+    quarantined_by_reason: Mapping[str, int] = field(default_factory=dict)
+    detail: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, object]:
+        """Plain values (for Prefect results and JSON)."""
+        return {**asdict(self), "quarantined_by_reason": dict(self.quarantined_by_reason)}
+
+
+# --------------------------------------------------------------------------------------------------------------
+# discovery
+
+
+def file_format_of(path: Path) -> str:
+    """The landing format of a file from its name ending, or UNSUPPORTED_FORMAT."""
+    name = path.name.lower()
+    for suffix, file_format in FORMATS_BY_SUFFIX:
+        if name.endswith(suffix):
+            return file_format
+    return UNSUPPORTED_FORMAT
+
+
+def sha256_of(path: Path, chunk_bytes: int = 8 << 20) -> str:
+    """Hex sha256 of a file's bytes, read in chunks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(chunk_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def landing_file(path: Path, kind: str, source_file: str, *, chunk_bytes: int = 8 << 20) -> LandingFile:
+    """Describe one file (hashing its content)."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown record kind {kind!r}: expected one of {', '.join(KINDS)}")
+    stat = path.stat()
+    return LandingFile(
+        path=path,
+        source_file=source_file,
+        kind=kind,
+        file_format=file_format_of(path),
+        sha256=sha256_of(path, chunk_bytes),
+        bytes=stat.st_size,
+        mtime_ns=stat.st_mtime_ns,
+    )
+
+
+def landing_paths(landing_dir: str | Path) -> list[tuple[Path, str, str]]:
+    """(path, kind, source_file) of every file under <landing>/events and <landing>/generations, sorted.
+
+    Names starting with a dot are skipped: writers put files in place as dot-files and rename them when complete.
+    """
+    root = check_landing_dir(landing_dir)
+    found = []
+    for kind in KINDS:
+        folder = root / kind
+        if not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(root)
+            if any(part.startswith(".") for part in relative.parts) or not path.is_file():
+                continue
+            found.append((path, kind, relative.as_posix()))
+    return found
+
+
+def check_landing_dir(landing_dir: str | Path) -> Path:
+    """The landing root, if it exists and has an events/ or generations/ folder (else a one-line error)."""
+    root = Path(landing_dir)
+    if not root.is_dir():
+        raise FileNotFoundError(f"landing directory not found: {root}")
+    if not any((root / kind).is_dir() for kind in KINDS):
+        raise ValueError(f"{root} has neither an events/ nor a generations/ folder")
+    return root
+
+
+def discover_new_files(
+    con: duckdb.DuckDBPyConnection, landing_dir: str | Path, rules: IngestRules = IngestRules()
+) -> list[LandingFile]:
+    """Landing files not ingested yet: (source_file, sha256) unseen in `ingest_files`."""
+    ingested = con.execute(sql_text("ingest/ingested_files")).fetchall()
+    seen_content = {(source, sha) for source, sha, _, _ in ingested}
+    seen_stat = {(source, size, mtime) for source, _, size, mtime in ingested if mtime is not None}
+    new_files = []
+    for path, kind, source_file in landing_paths(landing_dir):
+        stat = path.stat()
+        if rules.skip_unchanged_by_mtime and (source_file, stat.st_size, stat.st_mtime_ns) in seen_stat:
+            continue
+        described = landing_file(path, kind, source_file, chunk_bytes=rules.read_chunk_bytes)
+        if (source_file, described.sha256) not in seen_content:
+            new_files.append(described)
+    return new_files
+
+
+# --------------------------------------------------------------------------------------------------------------
+# entry points
+
+
+def configure_connection(con: duckdb.DuckDBPyConnection, rules: IngestRules) -> None:
+    """Bound DuckDB's memory and threads for ingest; row order is explicit (row_number), so drop the order guarantee."""
+    if rules.memory_limit is not None:
+        con.execute("set memory_limit = ?", [rules.memory_limit])
+    if rules.threads is not None:
+        con.execute("set threads = ?", [rules.threads])
+    con.execute("set preserve_insertion_order = false")
+
+
+def ingest_landing_zone(
+    con: duckdb.DuckDBPyConnection,
+    landing_dir: str | Path,
+    rules: IngestRules = IngestRules(),
+    *,
+    ingested_at: datetime | None = None,
+) -> list[FileAccounting]:
+    """Ingest every new file of a landing zone, one transaction per file, in path order."""
+    configure_connection(con, rules)
+    return [ingest_landing_file(con, f, rules, ingested_at=ingested_at) for f in discover_new_files(con, landing_dir, rules)]
+
+
+def ingest_file(
+    con: duckdb.DuckDBPyConnection,
+    path: str | Path,
+    kind: str,
+    rules: IngestRules = IngestRules(),
+    *,
+    source_file: str | None = None,
+    ingested_at: datetime | None = None,
+) -> FileAccounting:
+    """Ingest one file as `kind` records (source_file defaults to the path); a file already ingested is a no-op."""
+    path = Path(path)
+    described = landing_file(path, kind, source_file or str(path), chunk_bytes=rules.read_chunk_bytes)
+    already = con.execute(
+        sql_text("ingest/file_ingested"), {"source_file": described.source_file, "sha256": described.sha256}
+    ).fetchone()
+    if already and already[0]:
+        return _accounting(described, ALREADY_INGESTED, detail="already ingested with this content")
+    return ingest_landing_file(con, described, rules, ingested_at=ingested_at)
+
+
+def ingest_landing_file(
+    con: duckdb.DuckDBPyConnection,
+    landing: LandingFile,
+    rules: IngestRules = IngestRules(),
+    *,
+    ingested_at: datetime | None = None,
+) -> FileAccounting:
+    """Load one described landing file in one transaction and record its accounting; never raises for bad data."""
+    now = ingested_at or datetime.now(UTC)
+    started = time.perf_counter()
+    if landing.bytes == 0:
+        accounting = _accounting(landing, EMPTY)
+    elif landing.file_format == UNSUPPORTED_FORMAT:
+        accounting = _accounting(
+            landing, UNSUPPORTED, detail="unsupported file type: expected .jsonl, .jsonl.gz, .csv, .csv.gz or .parquet"
+        )
+    else:
+        accounting = _duplicate_content(con, landing)
+    if accounting is not None:
+        _record_without_rows(con, accounting, landing, now)
+    else:
+        accounting = _load_in_transaction(con, landing, rules, now)
+    accounting = FileAccounting(**{**asdict(accounting), "seconds": time.perf_counter() - started})
+    rate = accounting.rows_read / accounting.seconds if accounting.seconds > 0 else 0.0
+    log.info(
+        "ingest %s [%s]: %s, %d read, %d loaded, %d duplicate, %d quarantined (%.0f rows/s)",
+        landing.source_file, landing.kind, accounting.status, accounting.rows_read, accounting.rows_loaded,
+        accounting.rows_duplicate, accounting.rows_quarantined, rate,
+    )
+    return accounting
+
+
+# --------------------------------------------------------------------------------------------------------------
+# whole-file outcomes
+
+
+def _accounting(landing: LandingFile, status: str, *, detail: str | None = None, rows: int = 0) -> FileAccounting:
+    return FileAccounting(
+        source_file=landing.source_file,
+        kind=landing.kind,
+        file_format=landing.file_format,
+        status=status,
+        sha256=landing.sha256,
+        bytes=landing.bytes,
+        rows_read=rows,
+        rows_loaded=0,
+        rows_duplicate=rows,
+        rows_quarantined=0,
+        detail=detail,
+    )
+
+
+def _duplicate_content(con: duckdb.DuckDBPyConnection, landing: LandingFile) -> FileAccounting | None:
+    """A copy of content already ingested under another name: recorded, its rows counted as duplicates."""
+    first = con.execute(
+        sql_text("ingest/content_seen"), {"sha256": landing.sha256, "kind": landing.kind}
+    ).fetchone()
+    if first is None:
+        return None
+    original, rows_read = first
+    return _accounting(landing, DUPLICATE_CONTENT, detail=f"same content as {original}", rows=rows_read)
+
+
+def _record_without_rows(
+    con: duckdb.DuckDBPyConnection, accounting: FileAccounting, landing: LandingFile, now: datetime
+) -> None:
+    """Record a file that is not loaded row by row; unreadable and unsupported files also get a quarantine row."""
+    reason = {UNREADABLE: UNREADABLE_FILE, UNSUPPORTED: UNSUPPORTED_FILE}.get(accounting.status)
+    con.execute("begin transaction")
+    try:
+        if reason is not None:
+            con.execute(sql_text("ingest/file_quarantine_insert"), {
+                "source_file": landing.source_file, "kind": landing.kind, "reason_code": reason,
+                "detail": accounting.detail, "quarantined_at": now,
+            })
+        _insert_ingest_file(con, accounting, landing, now)
+        con.execute("commit")
+    except BaseException:
+        con.execute("rollback")
+        raise
+
+
+def _insert_ingest_file(
+    con: duckdb.DuckDBPyConnection, accounting: FileAccounting, landing: LandingFile, now: datetime
+) -> None:
+    con.execute(sql_text("ingest/ingest_file_insert"), {
+        "source_file": landing.source_file, "sha256": landing.sha256, "kind": landing.kind,
+        "file_format": landing.file_format, "bytes": landing.bytes, "rows_read": accounting.rows_read,
+        "rows_loaded": accounting.rows_loaded, "rows_duplicate": accounting.rows_duplicate,
+        "rows_quarantined": accounting.rows_quarantined, "ingested_at": now, "status": accounting.status,
+        "detail": accounting.detail, "file_mtime_ns": landing.mtime_ns,
+    })
+
+
+# --------------------------------------------------------------------------------------------------------------
+# row-by-row load
+
+
+def _load_in_transaction(
+    con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime
+) -> FileAccounting:
+    """Stage, judge and load the rows of one file, and record it, in one transaction; unreadable -> recorded."""
+    con.execute("begin transaction")
+    try:
+        _stage_file(con, landing, rules, now)
+        accounting = _load_staged(con, landing, now)
+        _insert_ingest_file(con, accounting, landing, now)
+        con.execute(sql_text("ingest/staged_drop"))
+        con.execute("commit")
+        return accounting
+    except FILE_ERRORS as exc:
+        con.execute("rollback")
+        message = " ".join(str(exc).split())[:500] or type(exc).__name__
+        log.warning("ingest %s: unreadable file: %s", landing.source_file, message)
+        failed = _accounting(landing, UNREADABLE, detail=f"{type(exc).__name__}: {message}")
+        _record_without_rows(con, failed, landing, now)
+        return failed
+    except BaseException:
+        con.execute("rollback")
+        raise
+    finally:
+        _unregister_views(con)
+
+
+def _stage_file(con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime) -> None:
+    """Fill the temp table `ingest_staged` with every row of the file, judged (reason_code null = valid)."""
+    kind = landing.kind
+    con.execute(sql_text(f"ingest/staged_{kind}_create"))
+    carriers_view = CARRIERS_VIEWS[kind]
+    if landing.file_format == "parquet":
+        con.register(carriers_view, _parquet_carriers(con, landing.path, CONTRACTS[kind]))
+        con.execute(sql_text(f"ingest/staged_{kind}_insert"), _judge_params(kind, rules, now))
+    else:
+        with _open_text(landing.path, landing.file_format) as stream:
+            batches = iter_record_batches(
+                stream,
+                quoted=landing.file_format.startswith("csv"),
+                chunk_bytes=rules.read_chunk_bytes,
+                max_record_bytes=rules.max_line_bytes,
+                max_batch_rows=rules.batch_rows,
+            )
+            if landing.file_format.startswith("csv"):
+                batches = _after_csv_header(con, batches, CONTRACTS[kind])
+                records_sql = "ingest/records_from_csv"
+            else:
+                records_sql = "ingest/records_from_jsonl"
+            # DuckDB pulls the batches as it judges them: one statement, the file streamed through
+            con.register(BATCH_VIEW, pa.RecordBatchReader.from_batches(RECORD_SCHEMA, batches))
+            con.register(RECORDS_VIEW, con.sql(sql_text(records_sql)))
+            con.register(carriers_view, con.sql(sql_text(f"ingest/{kind.removesuffix('s')}_carriers_from_records")))
+            con.execute(sql_text(f"ingest/staged_{kind}_insert"), _judge_params(kind, rules, now))
+    if kind == GENERATIONS:
+        con.execute(sql_text("ingest/staged_generations_embedding_check"))
+
+
+def _load_staged(con: duckdb.DuckDBPyConnection, landing: LandingFile, now: datetime) -> FileAccounting:
+    """Quarantine the rejected staged rows, insert the new valid ones, and count."""
+    con.execute(sql_text("ingest/quarantine_insert"), {
+        "source_file": landing.source_file, "kind": landing.kind, "quarantined_at": now,
+    })
+    inserted = con.execute(sql_text(f"ingest/{landing.kind}_insert"), {
+        "source_file": landing.source_file, "ingested_at": now,
+    }).fetchone()
+    rows_loaded = int(inserted[0]) if inserted else 0
+    counts = dict(con.execute(sql_text("ingest/staged_counts")).fetchall())
+    valid = int(counts.pop(None, 0))
+    by_reason = {str(code): int(n) for code, n in sorted(counts.items())}
+    rows_quarantined = sum(by_reason.values())
+    return FileAccounting(
+        source_file=landing.source_file,
+        kind=landing.kind,
+        file_format=landing.file_format,
+        status=LOADED,
+        sha256=landing.sha256,
+        bytes=landing.bytes,
+        rows_read=valid + rows_quarantined,
+        rows_loaded=rows_loaded,
+        rows_duplicate=valid - rows_loaded,
+        rows_quarantined=rows_quarantined,
+        quarantined_by_reason=by_reason,
+    )
+
+
+def _judge_params(kind: str, rules: IngestRules, now: datetime) -> dict[str, object]:
+    common: dict[str, object] = {
+        "max_line_bytes": rules.max_line_bytes,
+        "raw_preview_chars": rules.raw_preview_chars,
+        "max_id_chars": rules.max_id_chars,
+        "min_timestamp": rules.min_timestamp,
+        "max_timestamp": now + rules.max_future_skew,
+    }
+    if kind == EVENTS:
+        return {
+            **common,
+            "event_types": list(rules.event_types),
+            "surfaces": list(rules.surfaces),
+            "watch_ms_required_for": list(rules.watch_ms_required_for),
+        }
+    return {**common, "max_prompt_chars": rules.max_prompt_chars, "reference_kinds": list(rules.reference_kinds)}
+
+
+def _unregister_views(con: duckdb.DuckDBPyConnection) -> None:
+    for name in (BATCH_VIEW, RECORDS_VIEW, *CARRIERS_VIEWS.values()):
+        with contextlib.suppress(duckdb.Error):
+            con.unregister(name)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Parquet
+
+
+def parquet_column_class(type_name: str) -> str:
+    """The class of a DuckDB column type that decides which carrier may take it."""
+    if type_name.endswith("]"):
+        return "list"
+    if type_name in INTEGER_TYPES:
+        return "integer"
+    if type_name in ("FLOAT", "DOUBLE") or type_name.startswith("DECIMAL"):
+        return "float"
+    if type_name == "TIMESTAMP WITH TIME ZONE":
+        return "timestamptz"
+    if type_name.startswith("TIMESTAMP") or type_name == "DATE":
+        return "naive_time"
+    return {"VARCHAR": "varchar", "BOOLEAN": "boolean"}.get(type_name, "other")
+
+
+def _parquet_carriers(
+    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[ContractField]
+) -> duckdb.DuckDBPyRelation:
+    """The carrier columns of a Parquet file's rows, built from its schema with relation expressions only."""
+    column = duckdb.ColumnExpression
+    constant = duckdb.ConstantExpression
+    function = duckdb.FunctionExpression
+    source = con.read_parquet(str(path), file_row_number=True)
+    types = {name: str(kind) for name, kind in zip(source.columns, source.types, strict=True)}
+    data_columns = [name for name in source.columns if name != "file_row_number"]
+    contract_names = {f.name for f in fields}
+    extra_columns = [name for name in data_columns if name not in contract_names]
+
+    def as_json(names: Sequence[str]) -> duckdb.Expression:
+        return function("to_json", function("struct_pack", *[column(n).alias(n) for n in names])).cast("VARCHAR")
+
+    expressions = [
+        (column("file_row_number") + constant(1)).alias("row_number"),
+        constant(None).cast("BIGINT").alias("record_bytes"),
+        constant(None).cast("VARCHAR").alias("raw"),
+        # the whole row; judging turns it into JSON text only for the rows that need their raw record
+        function("struct_pack", *[column(n).alias(n) for n in data_columns]).alias("src"),
+        constant(None).cast("VARCHAR").alias("line_reason"),
+        constant(None).cast("VARCHAR").alias("line_detail"),
+        (as_json(extra_columns) if extra_columns else constant(None).cast("VARCHAR")).alias("extra"),
+    ]
+    for contract_field in fields:
+        name = contract_field.name
+        source_class = parquet_column_class(types[name]) if name in types else None
+        present = column(name).isnotnull() if source_class else constant(False)
+        expressions.append(present.alias(f"{name}__present"))
+        for suffix, sql_type in CARRIERS[contract_field.value_type]:
+            if source_class in CARRIER_SOURCES[suffix]:
+                value = column(name) if types[name] == sql_type else column(name).try_cast(sql_type)
+            elif contract_field.value_type == "timestamp" and suffix == "s" and source_class == "naive_time":
+                value = column(name).cast("VARCHAR")  # no offset: judged bad_timestamp
+            else:
+                value = constant(None).cast(sql_type)
+            expressions.append(value.alias(f"{name}__{suffix}"))
+    return source.select(*expressions)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# text formats: records split from bounded chunks
+
+
+def _open_text(path: Path, file_format: str) -> BinaryIO:
+    if file_format.endswith(".gz"):
+        return gzip.open(path, "rb")  # type: ignore[return-value]
+    return path.open("rb")
+
+
+def _text_record_batches(path: Path, file_format: str, rules: IngestRules) -> Iterator[pa.RecordBatch]:
+    with _open_text(path, file_format) as stream:
+        yield from iter_record_batches(
+            stream,
+            quoted=file_format.startswith("csv"),
+            chunk_bytes=rules.read_chunk_bytes,
+            max_record_bytes=rules.max_line_bytes,
+        )
+
+
+def iter_record_batches(
+    stream: BinaryIO,
+    *,
+    quoted: bool,
+    chunk_bytes: int = 8 << 20,
+    max_record_bytes: int = 1 << 20,
+    max_batch_rows: int = 16_384,
+) -> Iterator[pa.RecordBatch]:
+    """Newline-separated records of a byte stream as (row_number, record, record_bytes) batches.
+
+    row_number is the physical line on which the record starts; a trailing CR is dropped (CRLF files); with
+    `quoted` (CSV) a newline inside double quotes does not end the record. A record longer than max_record_bytes
+    that spans chunks keeps only its first max_record_bytes bytes (record_bytes has its true length), so memory
+    stays bounded by the chunk size whatever the file holds.
+    """
+    line_at_chunk = 1  # physical line of the first byte of the next chunk
+    pending = bytearray()  # the unfinished record that started in an earlier chunk (capped)
+    pending_bytes = 0  # its true length
+    pending_line = 1
+    pending_quotes = 0  # parity of the quotes in it
+    while chunk := stream.read(chunk_bytes):
+        data = np.frombuffer(chunk, dtype=np.uint8)
+        newlines = np.flatnonzero(data == NEWLINE)
+        quotes = np.flatnonzero(data == QUOTE) if quoted else np.empty(0, dtype=np.int64)
+        if quoted:
+            ends_index = np.flatnonzero(((np.searchsorted(quotes, newlines) + pending_quotes) & 1) == 0)
+        else:
+            ends_index = np.arange(len(newlines))
+        if len(ends_index) == 0:
+            _extend_capped(pending, chunk, max_record_bytes)
+            pending_bytes += len(chunk)
+            pending_quotes = (pending_quotes + len(quotes)) & 1
+            line_at_chunk += len(newlines)
+            continue
+        ends = newlines[ends_index]
+
+        first = bytes(pending)
+        first_bytes = pending_bytes + int(ends[0])
+        _, first = _capped_join(first, memoryview(chunk)[: int(ends[0])], max_record_bytes)
+        if first_bytes == len(first) and first.endswith(b"\r"):
+            first, first_bytes = first[:-1], first_bytes - 1
+
+        starts = ends[:-1] + 1
+        stops = ends[1:].copy()
+        has_cr = (stops > starts) & (data[np.maximum(stops - 1, 0)] == CARRIAGE_RETURN)
+        stops -= has_cr
+        lengths = stops - starts
+        base = int(ends[0]) + 1
+        region = data[base: int(ends[-1])]
+        keep = np.ones(len(region), dtype=bool)
+        keep[ends[1:-1] - base] = False
+        keep[stops[has_cr] - base] = False
+        values = np.concatenate([np.frombuffer(first, dtype=np.uint8), region[keep]])
+        offsets = np.zeros(len(lengths) + 2, dtype=np.int64)
+        offsets[1] = len(first)
+        np.cumsum(lengths, out=offsets[2:])
+        offsets[2:] += len(first)
+        row_numbers = np.concatenate([[pending_line], line_at_chunk + ends_index[:-1] + 1]).astype(np.int64)
+        record_bytes = np.concatenate([[first_bytes], lengths]).astype(np.int64)
+        batch = _record_batch(row_numbers, offsets, values, record_bytes)
+        for offset in range(0, batch.num_rows, max_batch_rows):
+            yield batch.slice(offset, max_batch_rows)
+
+        tail = memoryview(chunk)[int(ends[-1]) + 1:]
+        pending = bytearray()
+        _extend_capped(pending, tail, max_record_bytes)
+        pending_bytes = len(tail)
+        pending_line = line_at_chunk + int(ends_index[-1]) + 1
+        pending_quotes = (len(quotes) - int(np.searchsorted(quotes, int(ends[-1]) + 1))) & 1
+        line_at_chunk += len(newlines)
+    if pending_bytes:
+        last = bytes(pending)
+        if pending_bytes == len(last) and last.endswith(b"\r"):
+            last, pending_bytes = last[:-1], pending_bytes - 1
+        values = np.frombuffer(last, dtype=np.uint8)
+        yield _record_batch(
+            np.array([pending_line], dtype=np.int64),
+            np.array([0, len(last)], dtype=np.int64),
+            values,
+            np.array([pending_bytes], dtype=np.int64),
+        )
+
+
+def _extend_capped(buffer: bytearray, more: bytes | memoryview, cap: int) -> None:
+    room = cap - len(buffer)
+    if room > 0:
+        buffer += more[:room]
+
+
+def _capped_join(head: bytes, more: memoryview, cap: int) -> tuple[int, bytes]:
+    room = max(cap - len(head), 0)
+    return len(head) + len(more), head + bytes(more[:room])
+
+
+def _record_batch(
+    row_numbers: np.ndarray, offsets: np.ndarray, values: np.ndarray, record_bytes: np.ndarray
+) -> pa.RecordBatch:
+    records = pa.LargeBinaryArray.from_buffers(
+        pa.large_binary(), len(row_numbers), [None, pa.py_buffer(offsets), pa.py_buffer(values)]
+    )
+    return pa.RecordBatch.from_arrays(
+        [pa.array(row_numbers, pa.int64()), records, pa.array(record_bytes, pa.int64())], schema=RECORD_SCHEMA
+    )
+
+
+def _after_csv_header(
+    con: duckdb.DuckDBPyConnection, batches: Iterator[pa.RecordBatch], fields: Sequence[ContractField]
+) -> Iterator[pa.RecordBatch]:
+    """Read a CSV's header (its first record) into `ingest_csv_header`; the data records follow.
+
+    A header naming no contract field means the file has no header: every record, the first included, is then
+    quarantined as malformed_record.
+    """
+    first = next(batches, None)
+    names: list[str] = []
+    if first is not None and first.num_rows:
+        names = csv_header_names(first.column("record")[0].as_py())
+    has_header = bool(set(names) & {f.name for f in fields})
+    con.execute(sql_text("ingest/csv_header"), {"names": names or ["_"], "has_header": has_header})
+    if first is None:
+        return iter(())
+    return itertools.chain([first.slice(1) if has_header else first], batches)
+
+
+def csv_header_names(header: bytes) -> list[str]:
+    """Column names of a CSV header line (UTF-8, optional BOM), duplicates renamed name__2, name__3, ..."""
+    try:
+        text = header.decode("utf-8").removeprefix("\ufeff")
+    except UnicodeDecodeError:
+        return []
+    try:
+        cells = next(csv.reader([text], strict=True), [])
+    except csv.Error:
+        return []
+    names: list[str] = []
+    for cell in (c.strip() for c in cells):
+        name, n = cell, 1
+        while name in names:
+            n += 1
+            name = f"{cell}__{n}"
+        names.append(name)
+    return names

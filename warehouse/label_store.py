@@ -1,0 +1,287 @@
+"""Reads and writes of the label tables: state watermark, engagement state, fitted model, labels, pairs.
+
+Writes change only what differs: a label row or pair equal to its candidate is left alone (its
+labeled_at / created_at stays); a replaced label row is copied to `labels_history` first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import duckdb
+import polars as pl
+
+from warehouse.engagement import IngestMark, TouchedEngagement, query, register, run_statement
+
+APPENDABLE_TABLES: frozenset[str] = frozenset(
+    {
+        "label_abnormal_viewers",
+        "label_engagement",
+        "label_engagement_positions",
+        "label_engagement_watch",
+        "label_priors",
+        "label_examination",
+        "label_completion_quantiles",
+        "label_source_reliability",
+    }
+)
+CANDIDATE_RELATIONS: frozenset[str] = frozenset(
+    {"label_candidates", "label_changes", "label_pair_candidates", "label_pair_changes"}
+)
+
+
+@dataclass(frozen=True)
+class StateMark:
+    """The label version and ingestion watermark some label output reflects."""
+
+    label_version: str
+    ingest: IngestMark
+
+
+@dataclass(frozen=True)
+class EngagementState:
+    """Clean aggregates of every generation (the input of model fitting and scoring)."""
+
+    engagement: pl.DataFrame
+    positions: pl.DataFrame
+    watch: pl.DataFrame
+
+
+@dataclass(frozen=True)
+class StoredModel:
+    """The fitted label model stored for a label version (frames as `features.labels.LabelModel` holds them)."""
+
+    examination: pl.DataFrame
+    completion_quantiles: pl.DataFrame
+    priors: pl.DataFrame
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block in one transaction: all of its writes land, or none."""
+    con.execute("begin transaction").fetchall()
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback").fetchall()
+        raise
+    con.execute("commit").fetchall()
+
+
+def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
+    """Insert the frame's rows into `table` (columns matched by name); returns the row count."""
+    if table not in APPENDABLE_TABLES:
+        raise ValueError(f"not a label table rows are appended to: {table}")
+    if frame.is_empty():
+        return 0
+    columns = con.table(table).columns
+    con.from_arrow(frame.select(columns).to_arrow()).insert_into(table)
+    return frame.height
+
+
+def _mark(row: dict[str, object]) -> StateMark:
+    return StateMark(
+        label_version=str(row["label_version"]),
+        ingest=IngestMark(
+            events_through=row["events_through"],  # type: ignore[arg-type]
+            events_count=int(row["events_count"]),  # type: ignore[arg-type]
+            generations_through=row["generations_through"],  # type: ignore[arg-type]
+            generations_count=int(row["generations_count"]),  # type: ignore[arg-type]
+        ),
+    )
+
+
+def state_mark(con: duckdb.DuckDBPyConnection) -> StateMark | None:
+    """How far the engagement state has read, or None before the first run."""
+    frame = query(con, "label/label_state")
+    return None if frame.is_empty() else _mark(frame.row(0, named=True))
+
+
+def set_state_mark(con: duckdb.DuckDBPyConnection, mark: StateMark, now: datetime) -> None:
+    """Record how far the engagement state has read."""
+    run_statement(con, "label/clear_label_state")
+    run_statement(
+        con,
+        "label/insert_label_state",
+        {
+            "label_version": mark.label_version,
+            "events_through": mark.ingest.events_through,
+            "events_count": mark.ingest.events_count,
+            "generations_through": mark.ingest.generations_through,
+            "generations_count": mark.ingest.generations_count,
+            "updated_at": now,
+        },
+    )
+
+
+def last_run_mark(con: duckdb.DuckDBPyConnection) -> StateMark | None:
+    """The watermark the current labels and pairs reflect, or None before the first run."""
+    frame = query(con, "label/last_label_run")
+    return None if frame.is_empty() else _mark(frame.row(0, named=True))
+
+
+def clear_viewer_activity(con: duckdb.DuckDBPyConnection) -> None:
+    """Forget the running per-viewer counts (a full rebuild recounts them)."""
+    run_statement(con, "label/clear_viewer_activity")
+
+
+def abnormal_viewers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
+    """The viewers currently excluded from labels."""
+    return query(con, "label/abnormal_viewers")
+
+
+def replace_abnormal_viewers(
+    con: duckdb.DuckDBPyConnection, flagged: pl.DataFrame, label_version: str, now: datetime
+) -> None:
+    """Make `flagged` (viewer_id, reason, events, like_share) the set of excluded viewers."""
+    run_statement(con, "label/clear_abnormal_viewers")
+    append_rows(
+        con,
+        "label_abnormal_viewers",
+        flagged.with_columns(label_version=pl.lit(label_version), flagged_at=pl.lit(now)),
+    )
+
+
+def replace_touched_engagement(
+    con: duckdb.DuckDBPyConnection,
+    touched: pl.DataFrame,
+    aggregates: TouchedEngagement,
+    label_version: str,
+) -> None:
+    """Swap the engagement state of the touched generations for their fresh aggregates."""
+    register(
+        con, "label_touched_generations", touched.select(pl.col("generation_id").cast(pl.String))
+    )
+    for name in ("engagement", "positions", "watch"):
+        run_statement(con, f"label/delete_touched_{name}")
+    append_rows(
+        con,
+        "label_engagement",
+        aggregates.engagement.with_columns(label_version=pl.lit(label_version)),
+    )
+    append_rows(con, "label_engagement_positions", aggregates.positions)
+    append_rows(con, "label_engagement_watch", aggregates.watch)
+
+
+def engagement_state(con: duckdb.DuckDBPyConnection) -> EngagementState:
+    """The clean aggregates of every generation (engagement carries the prompt)."""
+    return EngagementState(
+        engagement=query(con, "label/engagement_state"),
+        positions=query(con, "label/position_state"),
+        watch=query(con, "label/watch_state"),
+    )
+
+
+def stored_model(con: duckdb.DuckDBPyConnection, label_version: str) -> StoredModel | None:
+    """The label model adopted for `label_version`, or None if there is none yet."""
+    at = {"label_version": label_version}
+    priors = query(con, "label/adopted_priors", at)
+    if priors.is_empty():
+        return None
+    return StoredModel(
+        examination=query(con, "label/adopted_examination", at),
+        completion_quantiles=query(con, "label/adopted_completion_quantiles", at),
+        priors=priors,
+    )
+
+
+def store_model(
+    con: duckdb.DuckDBPyConnection, model: StoredModel, label_version: str, now: datetime
+) -> None:
+    """Replace the model stored for `label_version`."""
+    stamp = {"label_version": pl.lit(label_version), "fitted_at": pl.lit(now)}
+    for name, table, frame in (
+        ("examination", "label_examination", model.examination),
+        ("completion_quantiles", "label_completion_quantiles", model.completion_quantiles),
+        ("priors", "label_priors", model.priors),
+    ):
+        run_statement(con, f"label/delete_{name}", {"label_version": label_version})
+        append_rows(con, table, frame.with_columns(**stamp))
+
+
+def stored_source_reliability(
+    con: duckdb.DuckDBPyConnection, label_version: str
+) -> pl.DataFrame | None:
+    """The studio-source reliability adopted for `label_version`, or None."""
+    frame = query(con, "label/adopted_source_reliability", {"label_version": label_version})
+    return None if frame.is_empty() else frame
+
+
+def store_source_reliability(
+    con: duckdb.DuckDBPyConnection, reliability: pl.DataFrame, label_version: str, now: datetime
+) -> None:
+    """Replace the studio-source reliability stored for `label_version`."""
+    run_statement(con, "label/delete_source_reliability", {"label_version": label_version})
+    append_rows(
+        con,
+        "label_source_reliability",
+        reliability.with_columns(label_version=pl.lit(label_version), fitted_at=pl.lit(now)),
+    )
+
+
+def _register_candidates(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    if name not in CANDIDATE_RELATIONS:
+        raise ValueError(f"not a candidate relation: {name}")
+    con.register(name, frame.to_arrow())
+
+
+def write_labels(con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame, now: datetime) -> int:
+    """Make `labels` hold the candidate rows, rewriting only rows that changed (old rows go to labels_history)."""
+    _register_candidates(con, "label_candidates", candidates)
+    changes = query(con, "label/label_changes")
+    if changes.is_empty():
+        return 0
+    _register_candidates(con, "label_changes", changes)
+    run_statement(con, "label/archive_changed_labels", {"superseded_at": now})
+    run_statement(con, "label/delete_changed_labels")
+    run_statement(con, "label/insert_changed_labels", {"labeled_at": now})
+    return changes.height
+
+
+def write_pairs(
+    con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame, now: datetime
+) -> tuple[int, int]:
+    """Make `preference_pairs` equal the candidates, touching only pairs that differ; returns (added, removed)."""
+    _register_candidates(con, "label_pair_candidates", candidates)
+    changes = query(con, "label/pair_changes")
+    if changes.is_empty():
+        return 0, 0
+    _register_candidates(con, "label_pair_changes", changes)
+    run_statement(con, "label/delete_pairs")
+    run_statement(con, "label/insert_pairs", {"created_at": now})
+    added = changes.filter(pl.col("change") == "add").height
+    return added, changes.height - added
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    mark: StateMark,
+    *,
+    model_refit: bool,
+    labels_written: int,
+    pairs_written: int,
+    pairs_deleted: int,
+    started_at: datetime,
+    finished_at: datetime,
+) -> None:
+    """Record a label run and the watermark its output reflects."""
+    run_statement(
+        con,
+        "label/insert_label_run",
+        {
+            "label_version": mark.label_version,
+            "events_through": mark.ingest.events_through,
+            "events_count": mark.ingest.events_count,
+            "generations_through": mark.ingest.generations_through,
+            "generations_count": mark.ingest.generations_count,
+            "model_refit": model_refit,
+            "labels_written": labels_written,
+            "pairs_written": pairs_written,
+            "pairs_deleted": pairs_deleted,
+            "started_at": started_at,
+            "finished_at": finished_at,
+        },
+    )

@@ -1,0 +1,86 @@
+-- one record per CSV row of the registered batch `ingest_batch`, as a JSON object keyed by the header
+-- (RFC 4180: comma, double quotes, "" escapes; an unquoted empty cell is null), with its row-level problem
+with header as (
+    select
+        names,
+        has_header
+    from ingest_csv_header
+),
+
+batch as (
+    select
+        row_number,
+        record_bytes,
+        record,
+        try(decode(record)) as text
+    from ingest_batch
+),
+
+split as (
+    select
+        batch.row_number,
+        batch.record_bytes,
+        batch.record,
+        batch.text,
+        header.names,
+        header.has_header,
+        case
+            when batch.text is not null
+                and header.has_header
+                and regexp_full_match(
+                    batch.text, '(?:"(?:[^"]|"")*"|[^,"]*)(?:,(?:"(?:[^"]|"")*"|[^,"]*))*'
+                )
+                then regexp_extract_all(batch.text || ',', '("(?:[^"]|"")*"|[^,"]*),', 1)
+        end as cells
+    from batch
+    cross join header
+),
+
+classified as (
+    select
+        row_number,
+        record_bytes,
+        record,
+        text,
+        names,
+        cells,
+        case
+            when text is null then 'bad_encoding'
+            when not has_header then 'malformed_record'
+            when text = '' then 'malformed_record'
+            when cells is null then 'malformed_record'
+            when len(cells) <> len(names) then 'malformed_record'
+        end as line_reason,
+        case
+            when text is null then 'row is not valid UTF-8'
+            when not has_header then 'the CSV header names no contract field (file without a header?)'
+            when text = '' then 'empty line'
+            when cells is null then 'unbalanced quotes or a quote inside an unquoted cell'
+            when len(cells) <> len(names)
+                then 'row has ' || len(cells) || ' cells, the header has ' || len(names)
+        end as line_detail
+    from split
+)
+
+select
+    row_number,
+    record_bytes,
+    case
+        when line_reason is null
+            then to_json(map(
+                names,
+                list_transform(
+                    cells,
+                    lambda cell: case
+                        when cell = '' then null
+                        when cell[1] = '"' then replace(cell[2:-2], '""', '"')
+                        else cell
+                    end
+                )
+            ))::varchar
+        else coalesce(text, replace(replace(record::varchar, '\x22', '"'), '\x27', ''''))
+    end as raw,
+    true as text_typed,
+    line_reason,
+    line_detail
+from classified

@@ -1,0 +1,2 @@
+-- free the staged rows of the file just loaded
+drop table if exists ingest_staged

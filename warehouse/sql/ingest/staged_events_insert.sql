@@ -1,0 +1,110 @@
+-- judge each event carrier row against the contract; the first failing rule (fixed precedence) names the reason:
+-- oversized line, bad_encoding, malformed_record, missing_field, bad_type, empty_id, oversized_field,
+-- unknown_event_type, bad_enum, bad_timestamp, future_timestamp, negative_value
+insert into ingest_staged
+with carriers as (
+    select * from ingest_event_carriers
+),
+
+timed as (
+    select
+        *,
+        coalesce(
+            occurred_at__t,
+            case
+                when regexp_full_match(
+                    occurred_at__s,
+                    '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})'
+                )
+                    then try_cast(upper(occurred_at__s) as timestamptz)
+            end,
+            try(epoch_ms(occurred_at__i))::timestamptz
+        ) as occurred_at
+    from carriers
+),
+
+judged as (
+    select
+        *,
+        case
+            when record_bytes > $max_line_bytes
+                then {'code': 'oversized_field', 'detail': 'line: ' || record_bytes || ' bytes, over the '
+                    || $max_line_bytes || '-byte limit (raw keeps the first ' || $raw_preview_chars || ' characters)'}
+            when line_reason is not null then {'code': line_reason, 'detail': line_detail}
+            when not event_id__present then {'code': 'missing_field', 'detail': 'event_id: required field is missing'}
+            when not event_type__present then {'code': 'missing_field', 'detail': 'event_type: required field is missing'}
+            when not generation_id__present
+                then {'code': 'missing_field', 'detail': 'generation_id: required field is missing'}
+            when not viewer_id__present then {'code': 'missing_field', 'detail': 'viewer_id: required field is missing'}
+            when not occurred_at__present
+                then {'code': 'missing_field', 'detail': 'occurred_at: required field is missing'}
+            when event_type__s in $watch_ms_required_for and not watch_ms__present
+                then {'code': 'missing_field', 'detail': 'watch_ms: required for event_type ' || event_type__s}
+            when event_id__s is null then {'code': 'bad_type', 'detail': 'event_id: expected a string'}
+            when event_type__s is null then {'code': 'bad_type', 'detail': 'event_type: expected a string'}
+            when generation_id__s is null then {'code': 'bad_type', 'detail': 'generation_id: expected a string'}
+            when viewer_id__s is null then {'code': 'bad_type', 'detail': 'viewer_id: expected a string'}
+            when occurred_at__s is null and occurred_at__i is null and occurred_at__t is null
+                then {'code': 'bad_type', 'detail': 'occurred_at: expected an RFC 3339 string or integer epoch milliseconds'}
+            when surface__present and surface__s is null then {'code': 'bad_type', 'detail': 'surface: expected a string'}
+            when (position__present and position__i is null) or position__i > 2147483647
+                then {'code': 'bad_type', 'detail': 'position: expected a 32-bit integer'}
+            when watch_ms__present and watch_ms__i is null
+                then {'code': 'bad_type', 'detail': 'watch_ms: expected a 64-bit integer'}
+            when session_id__present and session_id__s is null
+                then {'code': 'bad_type', 'detail': 'session_id: expected a string'}
+            when app_version__present and app_version__s is null
+                then {'code': 'bad_type', 'detail': 'app_version: expected a string'}
+            when trim(event_id__s) = '' then {'code': 'empty_id', 'detail': 'event_id: empty'}
+            when trim(generation_id__s) = '' then {'code': 'empty_id', 'detail': 'generation_id: empty'}
+            when trim(viewer_id__s) = '' then {'code': 'empty_id', 'detail': 'viewer_id: empty'}
+            when length(event_id__s) > $max_id_chars
+                then {'code': 'oversized_field', 'detail': 'event_id: over ' || $max_id_chars || ' characters'}
+            when length(generation_id__s) > $max_id_chars
+                then {'code': 'oversized_field', 'detail': 'generation_id: over ' || $max_id_chars || ' characters'}
+            when length(viewer_id__s) > $max_id_chars
+                then {'code': 'oversized_field', 'detail': 'viewer_id: over ' || $max_id_chars || ' characters'}
+            when length(session_id__s) > $max_id_chars
+                then {'code': 'oversized_field', 'detail': 'session_id: over ' || $max_id_chars || ' characters'}
+            when not list_contains($event_types, event_type__s)
+                then {'code': 'unknown_event_type', 'detail': 'event_type: "' || left(event_type__s, 64) || '" is not a known event type'}
+            when surface__s is not null and not list_contains($surfaces, surface__s)
+                then {'code': 'bad_enum', 'detail': 'surface: "' || left(surface__s, 64) || '" is not one of '
+                    || array_to_string($surfaces, ', ')}
+            when occurred_at is null
+                then {'code': 'bad_timestamp', 'detail': 'occurred_at: not RFC 3339 with an offset nor valid epoch milliseconds'}
+            when occurred_at < $min_timestamp
+                then {'code': 'bad_timestamp', 'detail': 'occurred_at: before ' || strftime($min_timestamp, '%Y-%m-%dT%H:%M:%SZ')}
+            when occurred_at > $max_timestamp
+                then {'code': 'future_timestamp', 'detail': 'occurred_at: after ' || strftime($max_timestamp, '%Y-%m-%dT%H:%M:%SZ')
+                    || ' (ingest time plus the allowed clock skew)'}
+            when position__i < 0 then {'code': 'negative_value', 'detail': 'position: negative'}
+            when watch_ms__i < 0 then {'code': 'negative_value', 'detail': 'watch_ms: negative'}
+        end as verdict
+    from timed
+)
+
+select
+    row_number,
+    verdict.code as reason_code,
+    verdict.detail as detail,
+    -- raw text only for rejected rows: a Parquet row (src) becomes JSON here, lazily
+    case
+        when verdict is not null
+            then case
+                when record_bytes > $max_line_bytes then left(raw, $raw_preview_chars)
+                else coalesce(raw, to_json(src)::varchar)
+            end
+    end as raw,
+    event_id__s as event_id,
+    event_type__s as event_type,
+    generation_id__s as generation_id,
+    viewer_id__s as viewer_id,
+    occurred_at,
+    surface__s as surface,
+    try_cast(position__i as integer) as position,
+    watch_ms__i as watch_ms,
+    session_id__s as session_id,
+    app_version__s as app_version,
+    extra::json as extra
+from judged

@@ -1,0 +1,13 @@
+-- the viewers excluded from labels, with the rule that flagged them
+with
+
+label_abnormal_viewers as (
+    select viewer_id, reason, events, like_share, label_version, flagged_at from label_abnormal_viewers
+),
+
+final as (
+    select * from label_abnormal_viewers
+)
+
+select * from final
+order by viewer_id

@@ -1,0 +1,13 @@
+-- the current labels, as evaluation reads them
+with
+
+labels as (
+    select generation_id, label_version, impressions, quality_score, quality_low, quality_high, label from labels
+),
+
+final as (
+    select * from labels
+)
+
+select * from final
+order by generation_id

@@ -1,0 +1,13 @@
+-- the current preference pairs, as evaluation reads them
+with
+
+preference_pairs as (
+    select pair_id, chosen_generation_id, rejected_generation_id, source, confidence from preference_pairs
+),
+
+final as (
+    select * from preference_pairs
+)
+
+select * from final
+order by pair_id

@@ -1,0 +1,14 @@
+-- every generation whose record was ingested by $generations_through (a full rebuild touches them all)
+with
+
+generations as (
+    select generation_id, ingested_at from generations
+),
+
+final as (
+    select generation_id
+    from generations
+    where ingested_at <= $generations_through
+)
+
+select * from final

@@ -1,0 +1,14 @@
+-- the current quality label of each generation: the pointwise target and its certainty
+with
+
+labels as (
+    select generation_id, label_version, quality_score, quality_low, quality_high
+    from labels
+),
+
+final as (
+    select * from labels
+    order by generation_id
+)
+
+select * from final

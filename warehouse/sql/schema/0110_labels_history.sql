@@ -1,0 +1,28 @@
+-- earlier versions of label rows: a row moves here when its generation is re-labeled with different values
+create table if not exists labels_history (
+    generation_id varchar not null,
+    request_id varchar,
+    model_version varchar,
+    label_version varchar not null,
+    impressions bigint not null,
+    views bigint not null,
+    completion_score double,
+    likes bigint not null,
+    favorites bigint not null,
+    shares bigint not null,
+    comments bigint not null,
+    downloads bigint not null,
+    dislikes bigint not null,
+    reports bigint not null,
+    studio_impressions bigint not null,
+    selects bigint not null,
+    regenerates bigint not null,
+    quality_score double not null,
+    quality_low double not null,
+    quality_high double not null,
+    label varchar not null,
+    labeled_at timestamptz not null,
+    effective_impressions double,
+    watch_ms bigint,
+    superseded_at timestamptz not null
+);

@@ -1,0 +1,8 @@
+-- running per-viewer event counts (every event ever ingested), the input of abnormal-viewer detection
+create table if not exists label_viewer_activity (
+    viewer_id varchar primary key,
+    events bigint not null,
+    impressions bigint not null,
+    views bigint not null,
+    likes bigint not null
+);

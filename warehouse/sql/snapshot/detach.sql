@@ -1,0 +1,2 @@
+-- let go of the snapshot file; {snapshot} is its quoted alias
+detach {snapshot}

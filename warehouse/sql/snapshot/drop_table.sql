@@ -1,0 +1,2 @@
+-- {relation} is a quoted identifier from the catalog of the private snapshot copy
+drop table {relation}
