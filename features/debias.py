@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-ROBUST_SD_PER_MAD = 1.4826
+ROBUST_SD_PER_MAD: float = 1.4826
 """MAD * 1.4826 estimates the standard deviation of a normal distribution."""
 
 
@@ -21,13 +21,16 @@ def abnormal_viewers(
     volume_robust_z: float,
     mad_floor: float,
     like_share: float,
+    like_z: float,
     like_min_impressions: int,
 ) -> pl.DataFrame:
     """Viewers to exclude (viewer_id, reason, events, like_share), from per-viewer counts.
 
     Two rules: a volume outlier has at least `min_events` events and a log event count
     `volume_robust_z` robust standard deviations above the population median; an indiscriminate
-    liker has at least `like_min_impressions` impressions and likes at least `like_share` of them.
+    liker has at least `like_min_impressions` impressions, likes at least `like_share` of them, and
+    that many likes are `like_z` binomial standard deviations above what the population's pooled
+    like share predicts (so a short lucky streak is not enough).
     """
     if activity.is_empty():
         return pl.DataFrame(
@@ -42,13 +45,21 @@ def abnormal_viewers(
     median = float(np.median(log_events))
     mad = max(float(np.median(np.abs(log_events - median))), mad_floor)
     exposures = pl.max_horizontal(pl.col("impressions"), pl.col("views"))
+    total_exposures = float(activity.select(exposures.sum()).item())
+    pooled = min(max(float(activity["likes"].sum()) / max(total_exposures, 1.0), 1e-6), 1.0 - 1e-6)
+    expected = pl.col("exposures") * pooled
     scored = activity.with_columns(
         robust_z=pl.Series((log_events - median) / (ROBUST_SD_PER_MAD * mad)),
         like_share=pl.when(exposures > 0).then(pl.col("likes") / exposures).otherwise(None),
         exposures=exposures,
     )
     is_volume = (pl.col("events") >= min_events) & (pl.col("robust_z") >= volume_robust_z)
-    is_liker = (pl.col("exposures") >= like_min_impressions) & (pl.col("like_share") >= like_share)
+    like_excess = (pl.col("likes") - expected) / (expected * (1.0 - pooled)).sqrt()
+    is_liker = (
+        (pl.col("exposures") >= like_min_impressions)
+        & (pl.col("like_share") >= like_share)
+        & (like_excess >= like_z)
+    )
     flagged = scored.filter(is_volume | is_liker).with_columns(
         reason=pl.concat_str(
             [
@@ -67,7 +78,7 @@ def abnormal_viewers(
     ).sort("viewer_id")
 
 
-SLOT = ["surface", "position"]
+SLOT: list[str] = ["surface", "position"]
 """An exposure slot: the surface and, on the feed, the position (-1 where the surface has none)."""
 
 
@@ -80,7 +91,8 @@ def examination_curve(
 ) -> pl.DataFrame:
     """Examination propensity per exposure slot relative to `anchor` (surface, position, impressions, views, propensity).
 
-    `positions` holds impressions and views per (generation_id, surface, position). With
+    `positions` holds impressions and views per (generation_id, surface, position), optionally with a
+    dense integer `generation_index` (saves a join). With
     iterations = 0 the propensity is the pooled view rate of the slot over that of the anchor;
     each iteration refits views ~ impressions * propensity[slot] * attractiveness[generation] (a
     rank-one Poisson fixed point), so a feed that ranks better videos higher does not inflate the
@@ -110,8 +122,11 @@ def examination_curve(
         .with_columns(reliable=pl.col("impressions") >= min_impressions)
     )
     slot_index = slots.select(*SLOT).with_row_index("slot_index")
-    generation_index = cells.select("generation_id").unique().with_row_index("generation_index")
-    indexed = cells.join(slot_index, on=SLOT).join(generation_index, on="generation_id")
+    if "generation_index" in positions.columns:
+        indexed = cells.with_columns(positions["generation_index"]).join(slot_index, on=SLOT)
+    else:
+        generation_index = cells.select("generation_id").unique().with_row_index("generation_index")
+        indexed = cells.join(slot_index, on=SLOT).join(generation_index, on="generation_id")
     g = indexed["generation_index"].to_numpy().astype(np.int64)
     k = indexed["slot_index"].to_numpy().astype(np.int64)
     shown = indexed["impressions"].to_numpy()
@@ -210,75 +225,70 @@ def duration_bucket(duration_ms: pl.Expr, edges: list[int]) -> pl.Expr:
 
 
 def completion_quantile_grid(
-    watch: pl.DataFrame, durations: pl.DataFrame, edges: list[int], ratio_bins: int
+    completion: pl.DataFrame, edges: list[int], levels: int
 ) -> pl.DataFrame:
-    """D2Q grid: mid-quantile of each watch-ratio bin among all views of its duration bucket.
+    """D2Q reference: `levels` + 1 quantiles (0..1) of completion within each duration bucket.
 
-    `watch` holds views per (generation_id, ratio_bin); `durations` holds generation_id, duration_ms.
-    Returns duration_bucket, min_duration_ms, ratio_bin, quantile for every bucket and bin: the
-    share of the bucket's views in lower bins plus half of those in the bin, so a view's quantile
-    averages 0.5 within every bucket whatever the duration.
+    `completion` holds duration_ms and completion (one value per generation with views). Returns
+    duration_bucket, min_duration_ms, level, value; a bucket without generations gets a grid of 0..1.
     """
-    per_bucket = (
-        watch.join(durations.select("generation_id", "duration_ms"), on="generation_id")
-        .with_columns(duration_bucket=duration_bucket(pl.col("duration_ms"), edges))
-        .group_by("duration_bucket", "ratio_bin")
-        .agg(pl.col("views").sum())
+    grid_levels = [i / levels for i in range(levels + 1)]
+    bucketed = completion.with_columns(
+        duration_bucket=duration_bucket(pl.col("duration_ms"), edges)
     )
-    grid = pl.DataFrame(
-        {"duration_bucket": list(range(len(edges))), "min_duration_ms": edges},
-        schema={"duration_bucket": pl.Int32, "min_duration_ms": pl.Int64},
-    ).join(
-        pl.DataFrame({"ratio_bin": list(range(ratio_bins))}, schema={"ratio_bin": pl.Int32}),
-        how="cross",
-    )
-    filled = (
-        grid.join(
-            per_bucket.with_columns(pl.col("ratio_bin").cast(pl.Int32)),
-            on=["duration_bucket", "ratio_bin"],
-            how="left",
+    rows = []
+    for bucket, edge in enumerate(edges):
+        values = (
+            bucketed.filter(pl.col("duration_bucket") == bucket)["completion"]
+            .drop_nulls()
+            .to_numpy()
         )
-        .with_columns(pl.col("views").fill_null(0).cast(pl.Float64))
-        .sort("duration_bucket", "ratio_bin")
-    )
-    total = pl.col("views").sum().over("duration_bucket")
-    below = pl.col("views").cum_sum().over("duration_bucket") - pl.col("views")
-    uniform = (pl.col("ratio_bin").cast(pl.Float64) + 0.5) / ratio_bins
-    return filled.select(
-        "duration_bucket",
-        "min_duration_ms",
-        "ratio_bin",
-        quantile=pl.when(total > 0)
-        .then((below + 0.5 * pl.col("views")) / total)
-        .otherwise(uniform),
+        quantiles = np.quantile(values, grid_levels) if values.size else np.array(grid_levels)
+        rows.extend(
+            {
+                "duration_bucket": bucket,
+                "min_duration_ms": edge,
+                "level": level,
+                "value": float(value),
+            }
+            for level, value in zip(grid_levels, quantiles, strict=True)
+        )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "duration_bucket": pl.Int32,
+            "min_duration_ms": pl.Int64,
+            "level": pl.Float64,
+            "value": pl.Float64,
+        },
     )
 
 
-def completion_sums(
-    watch: pl.DataFrame, durations: pl.DataFrame, grid: pl.DataFrame
-) -> pl.DataFrame:
-    """Per generation: views with a watch time, and the sum and sum of squares of their D2Q quantiles."""
-    edges = (
+def grid_edges(grid: pl.DataFrame) -> list[int]:
+    """The duration bucket lower edges a completion grid was fitted with."""
+    return (
         grid.select("duration_bucket", "min_duration_ms")
         .unique()
         .sort("duration_bucket")["min_duration_ms"]
         .to_list()
     )
-    return (
-        watch.join(durations.select("generation_id", "duration_ms"), on="generation_id")
-        .with_columns(
-            duration_bucket=duration_bucket(pl.col("duration_ms"), edges),
-            ratio_bin=pl.col("ratio_bin").cast(pl.Int32),
-        )
-        .join(
-            grid.select("duration_bucket", "ratio_bin", "quantile"),
-            on=["duration_bucket", "ratio_bin"],
-            how="left",
-        )
-        .group_by("generation_id")
-        .agg(
-            completion_views=pl.col("views").sum().cast(pl.Int64),
-            completion_sum=(pl.col("views") * pl.col("quantile")).sum(),
-            completion_sq_sum=(pl.col("views") * pl.col("quantile") ** 2).sum(),
-        )
-    )
+
+
+def completion_quantile(completion: pl.DataFrame, grid: pl.DataFrame) -> pl.Series:
+    """Each row's position (0..1) in its duration bucket's completion distribution (linear between grid quantiles).
+
+    `completion` holds duration_ms and completion; rows with a null completion get null.
+    """
+    edges = grid_edges(grid)
+    bucket = completion.select(duration_bucket(pl.col("duration_ms"), edges)).to_series().to_numpy()
+    value = completion["completion"].to_numpy().astype(np.float64)
+    out = np.full(value.size, np.nan)
+    for b in np.unique(bucket):
+        of_bucket = grid.filter(pl.col("duration_bucket") == int(b)).sort("level")
+        xs, ys = of_bucket["value"].to_numpy(), of_bucket["level"].to_numpy()
+        rows = (bucket == b) & ~np.isnan(value)
+        # ties in the grid (a point mass) map to the middle of their levels
+        upper = np.interp(value[rows], xs, ys)
+        lower = -np.interp(-value[rows], -xs[::-1], -ys[::-1])
+        out[rows] = 0.5 * (upper + lower)
+    return pl.Series("completion_quantile", out, dtype=pl.Float64).fill_nan(None)

@@ -217,9 +217,10 @@ class ExportTables:
     label_version: str
     rows: dict[str, pl.DataFrame]
     exclusions: pl.DataFrame  # dataset, reason, rows
-    model_versions: dict[
-        str, dict[str, int]
-    ]  # per dataset: generator model_version -> generations in rows
+    # per dataset: generator model_version -> how many exported generations it made
+    model_versions: dict[str, dict[str, int]]
+    # per dataset: earliest and latest created_at of the exported generations
+    created_range: dict[str, tuple[datetime | None, datetime | None]]
 
     def split_rows(self, dataset: str, split: str) -> pl.DataFrame:
         """The rows of one dataset split, in the dataset's columns and sort order."""
@@ -367,6 +368,8 @@ def dpo_rows(candidates: pl.DataFrame) -> pl.DataFrame:
         "source",
         "pair_id",
         "label_version",
+        "chosen_created_at",
+        "rejected_created_at",
     )
 
 
@@ -410,6 +413,7 @@ def kto_rows(candidates: pl.DataFrame) -> pl.DataFrame:
         "label_version",
         "quality_score",
         "model_version",
+        "created_at",
     )
 
 
@@ -423,6 +427,7 @@ def reward_rows(candidates: pl.DataFrame) -> pl.DataFrame:
         "generation_id",
         "label_version",
         "model_version",
+        "created_at",
     )
 
 
@@ -457,6 +462,26 @@ def model_version_counts(rows: pl.DataFrame, columns: list[str]) -> dict[str, in
     return {version: int(n) for version, n in counts.iter_rows()}
 
 
+def created_range(
+    rows: pl.DataFrame, columns: list[str]
+) -> tuple[datetime | None, datetime | None]:
+    """Earliest and latest created_at of the exported generations (None, None when there are none)."""
+    moments = pl.concat([rows.get_column(c).alias("created_at") for c in columns]).drop_nulls()
+    if moments.is_empty():
+        return None, None
+    return moments.min(), moments.max()
+
+
+PROVENANCE_COLUMNS: dict[str, tuple[list[str], list[str]]] = {
+    "dpo": (
+        ["chosen_model_version", "rejected_model_version"],
+        ["chosen_created_at", "rejected_created_at"],
+    ),
+    "kto": (["model_version"], ["created_at"]),
+    "reward": (["model_version"], ["created_at"]),
+}
+
+
 def export_label_version(config: ExportConfig, latest_label_version: str | None) -> str:
     """The label_version an export is built from: the requested one, else the warehouse's newest."""
     chosen = config.label_version or latest_label_version
@@ -481,11 +506,12 @@ def build_export(
     unsplit = {"dpo": dpo_rows(dpo), "kto": kto_rows(kto), "reward": reward_rows(reward)}
     rows = {dataset: finalized(dataset, frame, config) for dataset, frame in unsplit.items()}
     model_versions = {
-        "dpo": model_version_counts(
-            unsplit["dpo"], ["chosen_model_version", "rejected_model_version"]
-        ),
-        "kto": model_version_counts(unsplit["kto"], ["model_version"]),
-        "reward": model_version_counts(unsplit["reward"], ["model_version"]),
+        dataset: model_version_counts(frame, PROVENANCE_COLUMNS[dataset][0])
+        for dataset, frame in unsplit.items()
+    }
+    created = {
+        dataset: created_range(frame, PROVENANCE_COLUMNS[dataset][1])
+        for dataset, frame in unsplit.items()
     }
     exclusions = pl.concat(
         [
@@ -495,7 +521,11 @@ def build_export(
         ]
     ).sort(["dataset", "reason"])
     return ExportTables(
-        label_version=label_version, rows=rows, exclusions=exclusions, model_versions=model_versions
+        label_version=label_version,
+        rows=rows,
+        exclusions=exclusions,
+        model_versions=model_versions,
+        created_range=created,
     )
 
 

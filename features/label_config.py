@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION = "labels-1"
+METHOD_VERSION: str = "labels-1"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 FEED_SIGNALS: tuple[str, ...] = (
@@ -26,6 +26,8 @@ FEED_SIGNALS: tuple[str, ...] = (
 )
 STUDIO_SIGNALS: tuple[str, ...] = ("select", "regenerate")
 SIGNALS: tuple[str, ...] = FEED_SIGNALS + STUDIO_SIGNALS
+MAX_POSITION_LIMIT: int = 90
+"""The cell encoding of `warehouse/sql/label/generation_cells.sql` has room for feed positions 0..90."""
 
 
 @dataclass(frozen=True)
@@ -39,26 +41,28 @@ class LabelConfig:
     """Flag viewers whose log event count is this many robust (MAD) standard deviations above the median."""
     bot_mad_floor: float = 0.25
     """Lower bound on the MAD of log event counts (a population of near-identical viewers flags nobody)."""
-    bot_like_share: float = 0.3
+    bot_like_share: float = 0.2
     """Flag viewers whose likes reach this share of their impressions (or views, if more)..."""
+    bot_like_z: float = 4.0
+    """...which is this many binomial sds above the population's pooled like share..."""
     bot_like_min_impressions: int = 30
-    """...once they have at least this many."""
+    """...once they have at least this many (a creator's engagement with their own videos never counts)."""
 
     # --- position (examination) bias ---
     max_position: int = 50
-    """Feed positions at or beyond this are pooled into one slot."""
+    """Feed positions at or beyond this are pooled into one slot (at most 90)."""
     position_min_impressions: int = 200
     """Slots with fewer impressions take the propensity of the slot above (too noisy to estimate)."""
     position_em_iterations: int = 20
     """Rounds of the examination/attractiveness fixed point (0 = pooled view rate by slot)."""
 
-    # --- duration bias of completion (D2Q: quantile of watch ratio within a duration bucket) ---
+    # --- duration bias of completion (D2Q: completion relative to videos of similar duration) ---
     duration_quantile_buckets: int = 8
-    """Equal-frequency duration buckets, fitted from generation durations."""
+    """Equal-frequency duration buckets, fitted from generation durations; completion priors are per bucket."""
     watch_ratio_cap: float = 2.0
-    """Watch ratios (watch_ms / duration_ms, loops make it exceed 1) are capped here..."""
-    watch_ratio_bins: int = 80
-    """...and histogrammed into this many equal bins on [0, cap] to give per-view quantiles."""
+    """A view's watch ratio (watch_ms / duration_ms; loops make it exceed 1) counts up to this."""
+    completion_quantile_levels: int = 100
+    """Resolution of the stored D2Q reference distribution of completion per duration bucket."""
 
     # --- empirical-Bayes smoothing ---
     prior_min_generations: int = 30
@@ -102,6 +106,19 @@ class LabelConfig:
     """Bounds on the fitted noise sd (quality-z units) of studio votes (select / regenerate)."""
     confidence_cap: float = 0.999
     """Pair confidences are capped below 1 (no pair is certain)."""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.max_position <= MAX_POSITION_LIMIT:
+            raise ValueError(
+                f"max_position must be in [0, {MAX_POSITION_LIMIT}], got {self.max_position}"
+            )
+        if self.watch_ratio_cap <= 0:
+            raise ValueError(f"watch_ratio_cap must be positive, got {self.watch_ratio_cap}")
+        if not 0.0 < self.interval_probability < 1.0:
+            raise ValueError(
+                f"interval_probability must be in (0, 1), got {self.interval_probability}"
+            )
+        self.weights()
 
     def weights(self) -> dict[str, float]:
         """signal -> weight, every known signal present (missing ones weigh 0)."""

@@ -15,10 +15,10 @@ from features.label_config import LabelConfig
 from features.labels import (
     LABEL_COLUMNS,
     LabelModel,
-    fit_label_model,
-    generation_inputs,
+    fit_label_model_and_inputs,
     label_model_moved,
     label_rows,
+    model_inputs,
     quality_scores,
 )
 from features.pairs import (
@@ -44,13 +44,15 @@ class LabelOutputs:
 
 def compute_label_outputs(
     engagement: pl.DataFrame,
-    positions: pl.DataFrame,
-    watch: pl.DataFrame,
+    slots: pl.DataFrame,
     stored_model: LabelModel | None,
     stored_reliability: pl.DataFrame | None,
     config: LabelConfig,
 ) -> LabelOutputs:
-    """Labels and pairs of every generation in `engagement` (which carries each generation's prompt)."""
+    """Labels and pairs of every generation in `engagement` (one row each, with its record fields and prompt).
+
+    `slots` holds organic impressions and views per (generation_id, surface, position).
+    """
     version = config.label_version
     if engagement.is_empty():
         return LabelOutputs(
@@ -61,12 +63,12 @@ def compute_label_outputs(
             reliability=pl.DataFrame(schema=RELIABILITY_SCHEMA),
             reliability_refit=False,
         )
-    fitted = fit_label_model(engagement, positions, watch, config)
+    fitted, fitted_inputs = fit_label_model_and_inputs(engagement, slots, config)
     model_refit = label_model_moved(stored_model, fitted, config.prior_tolerance)
-    model = fitted if model_refit or stored_model is None else stored_model
-    inputs = generation_inputs(
-        engagement, positions, watch, model.examination, model.completion_quantiles
-    )
+    if model_refit or stored_model is None:
+        model, inputs = fitted, fitted_inputs
+    else:
+        model, inputs = stored_model, model_inputs(engagement, slots, stored_model, config)
     scores = quality_scores(inputs, model, config)
     siblings = inputs.select(
         "generation_id", "request_id", "prompt", "studio_impressions", "selects", "regenerates"
@@ -78,7 +80,7 @@ def compute_label_outputs(
     if not reliability_refit and stored_reliability is not None:
         reliability = stored_reliability
     return LabelOutputs(
-        labels=label_rows(inputs, scores, version),
+        labels=label_rows(inputs, scores, model, version),
         pairs=preference_pairs(siblings, reliability, config, version),
         model=model,
         model_refit=model_refit,

@@ -36,10 +36,10 @@ class FeatureSpec:
     """How generations become feature rows; `fit_feature_spec` fills the vocabulary fields from data."""
 
     word_ngram_range: tuple[int, int] = (1, 2)
-    word_hash_features: int = 2**18
+    word_hash_features: int = 2**16
     char_ngram_range: tuple[int, int] = (3, 5)
-    char_hash_features: int = 2**18
-    version_word_hash_features: int = 2**18
+    char_hash_features: int = 2**16
+    version_word_hash_features: int = 2**16
     """model_version x prompt word crosses (a model may be good at some subjects); 0 disables."""
     reference_kinds: tuple[str, ...] = ("image", "video", "audio")
     model_versions: tuple[str, ...] = ()

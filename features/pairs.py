@@ -32,9 +32,9 @@ PAIR_COLUMNS: tuple[str, ...] = (
     "label_version",
 )
 STUDIO_SOURCES: tuple[str, ...] = ("select", "regenerate")
-CONFIDENCE_DECIMALS = 9
+CONFIDENCE_DECIMALS: int = 9
 
-RELIABILITY_SCHEMA = {
+RELIABILITY_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String,
     "votes": pl.Int64,
     "agreements": pl.Int64,

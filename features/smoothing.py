@@ -12,9 +12,9 @@ from scipy.optimize import minimize
 from scipy.special import betaln, digamma, expit, logit
 from threadpoolctl import threadpool_limits
 
-GLOBAL_SEGMENT = "*"
+GLOBAL_SEGMENT: str = "*"
 
-PRIOR_SCHEMA = {
+PRIOR_SCHEMA: dict[str, pl.DataType] = {
     "signal": pl.String,
     "segment": pl.String,
     "alpha": pl.Float64,
@@ -73,15 +73,13 @@ def fit_beta_prior(
         return -float(value), -np.array([d_mean, d_log_strength])
 
     start = np.array([logit(mean0), np.log(strength0)])
-    # L-BFGS-B calls BLAS on 2-vectors: a multi-threaded BLAS next to polars' threads only adds contention
-    with threadpool_limits(limits=1, user_api="blas"):
-        result = minimize(
-            negative_log_likelihood,
-            start,
-            jac=True,
-            method="L-BFGS-B",
-            bounds=[(None, None), (low, high)],
-        )
+    result = minimize(
+        negative_log_likelihood,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(None, None), (low, high)],
+    )
     theta = result.x if np.all(np.isfinite(result.x)) else start
     mean, strength = (
         float(expit(theta[0])),
@@ -103,6 +101,18 @@ def fit_priors(
     `signals` is long: generation_id, segment, signal, successes, trials. A segment with fewer than
     `min_generations` generations that have trials gets no prior of its own (the global one applies).
     """
+    # L-BFGS-B calls BLAS on 2-vectors: a multi-threaded BLAS next to polars' threads only adds contention
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit_priors(signals, min_generations, min_strength, max_strength, max_rows)
+
+
+def _fit_priors(
+    signals: pl.DataFrame,
+    min_generations: int,
+    min_strength: float,
+    max_strength: float,
+    max_rows: int | None,
+) -> pl.DataFrame:
     rows: list[dict[str, object]] = []
     observed = signals.filter(pl.col("trials") > 0)
     for signal in sorted(signals["signal"].unique().to_list()):

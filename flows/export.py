@@ -1,7 +1,16 @@
 """`reelloop export`: consent-filtered, versioned DPO / KTO / reward datasets in Hugging Face layout.
 
-Re-exporting to a folder that holds a previous reelloop export replaces it atomically (an
-unchanged warehouse gives byte-identical files); a folder with anything else in it is refused.
+Decisions (also stated in each dataset card):
+- OUT holding a previous reelloop export is replaced atomically (renameat2 exchange, else
+  rename-aside); a non-empty OUT that is not a reelloop export is refused, never overwritten.
+- Same warehouse state + same parameters = byte-identical files: rows sorted, fixed Parquet
+  settings, card/manifest times from the warehouse (latest labeled_at / pair created_at), and
+  export_id = hash of parameters + data file hashes (the output path is not part of any file).
+- Governance: training_consent = false drops a generation and every pair touching it; a
+  flagged generation (content_flags, or reports >= --report-threshold) is never DPO `chosen`,
+  never a KTO `true` row, and is left out of reward entirely; KTO drops `uncertain` labels.
+- Traceability: `exports` has one row per export and path; `export_rows` one row per exported
+  generation per row (DPO: chosen and rejected), with pair_id and label_version.
 """
 
 from __future__ import annotations
@@ -87,6 +96,7 @@ def dataset_contents(tables: ExportTables, config: ExportConfig) -> list[Dataset
             exclusion_order=EXCLUSION_REASONS[dataset],
             policies=governance_policies(dataset, config),
             model_versions=tables.model_versions[dataset],
+            created_range=tables.created_range[dataset],
         )
         for dataset in DATASETS
     ]
@@ -194,7 +204,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"warehouse {args.db} not found (run `reelloop ingest` and `reelloop label` first)"
         )
-    ExportConfig(  # validate the options before starting Prefect
+    check_replaceable(Path(args.out).absolute())  # user errors before starting Prefect
+    ExportConfig(
         since=args.since,
         until=args.until,
         min_confidence=args.min_confidence,

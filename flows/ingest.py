@@ -1,7 +1,8 @@
 """`reelloop ingest LANDING_DIR`: load new landing files into events / generations (Prefect flow).
 
-Tasks: discover the new files (I/O, retried) -> load each file in one transaction -> summary. The loading
-logic lives in `warehouse.ingest`; this module only wires it, logs progress and prints the accounting.
+Tasks: discover the new files (I/O, retried) -> load each file in one transaction -> publish the
+snapshot -> summary. The loading logic lives in `warehouse.ingest`; this module wires it, logs
+progress and prints the accounting.
 """
 
 from __future__ import annotations
@@ -57,7 +58,14 @@ def summarize(files: Sequence[FileAccounting], seconds: float) -> dict[str, obje
     by_reason: dict[str, int] = {}
     for f in files:
         kind = by_kind.setdefault(
-            f.kind, {"files": 0, "rows_read": 0, "rows_loaded": 0, "rows_duplicate": 0, "rows_quarantined": 0}
+            f.kind,
+            {
+                "files": 0,
+                "rows_read": 0,
+                "rows_loaded": 0,
+                "rows_duplicate": 0,
+                "rows_quarantined": 0,
+            },
         )
         kind["files"] += 1
         kind["rows_read"] += f.rows_read
@@ -112,8 +120,14 @@ def ingest_flow(
         rows = sum(f.rows_read for f in done)
         logger.info(
             "ingest: %d/%d files done (%s: %s, %d rows), %d rows in %.1f s, %.0f rows/s",
-            number, len(files), landing.source_file, done[-1].status, done[-1].rows_read,
-            rows, elapsed, rows / elapsed if elapsed > 0 else 0.0,
+            number,
+            len(files),
+            landing.source_file,
+            done[-1].status,
+            done[-1].rows_read,
+            rows,
+            elapsed,
+            rows / elapsed if elapsed > 0 else 0.0,
         )
     if done:
         publish_warehouse(db_path)
@@ -133,20 +147,32 @@ def parse_timestamp(text: str) -> datetime:
 
 def format_accounting(summary: dict) -> str:
     """The accounting of a run as a small text table (per kind, total, reasons, file statuses)."""
-    header = f"{'kind':<12}{'files':>7}{'read':>12}{'loaded':>12}{'duplicate':>12}{'quarantined':>13}"
+    header = (
+        f"{'kind':<12}{'files':>7}{'read':>12}{'loaded':>12}{'duplicate':>12}{'quarantined':>13}"
+    )
     lines = [header, "-" * len(header)]
     rows = [(kind, counts) for kind, counts in summary["by_kind"].items()]
-    rows.append(("total", {
-        "files": summary["files"], "rows_read": summary["rows_read"], "rows_loaded": summary["rows_loaded"],
-        "rows_duplicate": summary["rows_duplicate"], "rows_quarantined": summary["rows_quarantined"],
-    }))
+    rows.append(
+        (
+            "total",
+            {
+                "files": summary["files"],
+                "rows_read": summary["rows_read"],
+                "rows_loaded": summary["rows_loaded"],
+                "rows_duplicate": summary["rows_duplicate"],
+                "rows_quarantined": summary["rows_quarantined"],
+            },
+        )
+    )
     for kind, c in rows:
         lines.append(
             f"{kind:<12}{c['files']:>7,}{c['rows_read']:>12,}{c['rows_loaded']:>12,}"
             f"{c['rows_duplicate']:>12,}{c['rows_quarantined']:>13,}"
         )
     if summary["quarantined_by_reason"]:
-        reasons = ", ".join(f"{reason} {n:,}" for reason, n in summary["quarantined_by_reason"].items())
+        reasons = ", ".join(
+            f"{reason} {n:,}" for reason, n in summary["quarantined_by_reason"].items()
+        )
         lines.append(f"quarantined by reason: {reasons}")
     if summary["files_by_status"]:
         statuses = ", ".join(f"{status} {n:,}" for status, n in summary["files_by_status"].items())
@@ -177,11 +203,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "ingest",
         help="validate, dedup and load new landing files into the warehouse",
         description=(
-            "Load every new file under LANDING_DIR/events and LANDING_DIR/generations (.jsonl, .jsonl.gz, "
-            ".csv, .csv.gz, .parquet) into the events and generations tables. Rows breaking the event "
-            "contract go to the quarantine table with a reason code; repeated event_id / generation_id "
-            "are dropped as duplicates. A file is loaded once (by path and sha256) in one transaction; "
-            "rerunning changes nothing. Prints rows read / loaded / duplicate / quarantined."
+            "Load every new file under LANDING_DIR/events and LANDING_DIR/generations "
+            "(.jsonl, .jsonl.gz, .csv, .csv.gz, .parquet) into the events and generations tables. "
+            "Rows breaking the event contract go to the quarantine table with a reason code; "
+            "repeated event_id / generation_id are dropped as duplicates. A file is loaded once "
+            "(by path and sha256) in one transaction; rerunning changes nothing. Prints rows "
+            "read / loaded / duplicate / quarantined per record kind."
         ),
     )
     parser.add_argument("landing_dir", metavar="LANDING_DIR", help="landing zone root folder")
@@ -200,12 +227,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--max-line-bytes",
         type=int,
         default=DEFAULT_RULES.max_line_bytes,
-        help=f"longer lines / CSV rows are oversized_field (default {DEFAULT_RULES.max_line_bytes})",
+        help=f"longer lines are oversized_field (default {DEFAULT_RULES.max_line_bytes})",
     )
     parser.add_argument(
         "--memory-limit",
         default=DEFAULT_RULES.memory_limit,
         help=f"DuckDB memory_limit while loading (default {DEFAULT_RULES.memory_limit})",
     )
-    parser.add_argument("--threads", type=int, default=None, help="DuckDB threads (default: all cores)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="DuckDB threads (default: all cores)"
+    )
     parser.set_defaults(handler=run)

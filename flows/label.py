@@ -20,6 +20,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from features.debias import abnormal_viewers
+from features.engagement import exposure_slots, generation_engagement
 from features.label_config import LabelConfig
 from features.label_evaluation import format_table, pair_agreement, rank_agreement
 from features.label_pipeline import LabelOutputs, compute_label_outputs
@@ -78,15 +79,17 @@ def refresh_state(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> Refres
         since = None if full else previous.ingest
         if full:
             label_store.clear_viewer_activity(con)
-        events_sql.add_viewer_activity(
+        merged = events_sql.merged_viewer_activity(
             con, since.events_through if since else None, current.events_through
         )
+        label_store.store_viewer_activity(con, merged)
         flagged = abnormal_viewers(
             events_sql.viewer_activity(con),
             min_events=config.bot_min_events,
             volume_robust_z=config.bot_volume_robust_z,
             mad_floor=config.bot_mad_floor,
             like_share=config.bot_like_share,
+            like_z=config.bot_like_z,
             like_min_impressions=config.bot_like_min_impressions,
         )
         before = label_store.abnormal_viewers(con)
@@ -100,15 +103,19 @@ def refresh_state(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> Refres
         if full or not reclassified.is_empty() or before.height != flagged.height:
             label_store.replace_abnormal_viewers(con, flagged, version, now)
         touched = events_sql.touched_generations(con, since, current, reclassified)
-        aggregates = events_sql.touched_engagement(
+        cells, net_likes = events_sql.touched_cells(
             con,
             touched,
             current,
             max_position=config.max_position,
             ratio_cap=config.watch_ratio_cap,
-            ratio_bins=config.watch_ratio_bins,
         )
-        label_store.replace_touched_engagement(con, touched, aggregates, version)
+        label_store.replace_touched_engagement(
+            con,
+            touched,
+            generation_engagement(touched["generation_id"], cells, net_likes),
+            exposure_slots(cells),
+        )
         label_store.set_state_mark(con, mark, now)
     return RefreshResult(
         mark,
@@ -123,20 +130,25 @@ def refresh_state(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> Refres
 def _counts_add_up(
     con: duckdb.DuckDBPyConnection, previous: events_sql.IngestMark, current: events_sql.IngestMark
 ) -> bool:
-    """True when every event beyond the old count was ingested after the old watermark."""
+    """True when every row beyond the old counts was ingested after the old watermarks."""
     new_events = events_sql.events_ingested_between(
         con, previous.events_through, current.events_through
     )
-    return previous.events_count + new_events == current.events_count and (
-        current.generations_count >= previous.generations_count
+    new_generations = events_sql.generations_ingested_between(
+        con, previous.generations_through, current.generations_through
+    )
+    return (
+        previous.events_count + new_events == current.events_count
+        and previous.generations_count + new_generations == current.generations_count
     )
 
 
-def read_inputs(con: duckdb.DuckDBPyConnection, label_version: str) -> LabelInputs:
-    """The clean state of every generation and the stored model and reliability of this label version."""
+def read_inputs(con: duckdb.DuckDBPyConnection, mark: StateMark) -> LabelInputs:
+    """The clean state of every generation known at `mark`, and the stored model and reliability of its version."""
+    label_version = mark.label_version
     stored = label_store.stored_model(con, label_version)
     return LabelInputs(
-        state=label_store.engagement_state(con),
+        state=label_store.engagement_state(con, mark.ingest.generations_through),
         model=None
         if stored is None
         else LabelModel(
@@ -193,7 +205,7 @@ def label_warehouse(
     refreshed = refresh_state(con, config)
     if refreshed.labels_current:
         return _summary(refreshed, None, None)
-    outputs = compute_label_outputs_of(read_inputs(con, config.label_version), config)
+    outputs = compute_label_outputs_of(read_inputs(con, refreshed.mark), config)
     return _summary(refreshed, outputs, write_outputs(con, outputs, refreshed.mark, started_at))
 
 
@@ -201,7 +213,7 @@ def compute_label_outputs_of(inputs: LabelInputs, config: LabelConfig) -> LabelO
     """Refit, keep or adopt the model, score every generation and build the pairs (pure)."""
     state = inputs.state
     return compute_label_outputs(
-        state.engagement, state.positions, state.watch, inputs.model, inputs.reliability, config
+        state.engagement, state.slots, inputs.model, inputs.reliability, config
     )
 
 
@@ -210,6 +222,7 @@ def _summary(
 ) -> dict[str, object]:
     summary: dict[str, object] = {
         "label_version": refreshed.mark.label_version,
+        "up_to_date": refreshed.labels_current,
         "full_rebuild": refreshed.full_rebuild,
         "generations_reaggregated": refreshed.reaggregated,
         "abnormal_viewers": refreshed.abnormal_viewers,
@@ -245,10 +258,10 @@ def refresh_engagement_state(db_path: str, config: LabelConfig) -> RefreshResult
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def read_label_inputs(db_path: str, label_version: str) -> LabelInputs:
+def read_label_inputs(db_path: str, mark: StateMark) -> LabelInputs:
     """The clean state of every generation and the stored model and reliability of this label version."""
     with Warehouse.at(db_path).writer(publish=False) as con:
-        return read_inputs(con, label_version)
+        return read_inputs(con, mark)
 
 
 @task(cache_policy=NO_CACHE)
@@ -276,7 +289,7 @@ def label_flow(db_path: str = "reelloop.duckdb", config: LabelConfig | None = No
     if refreshed.labels_current:
         logger.info("labels are current (label_version %s): nothing to do", config.label_version)
         return _summary(refreshed, None, None)
-    inputs = read_label_inputs(db_path, config.label_version)
+    inputs = read_label_inputs(db_path, refreshed.mark)
     outputs = compute_labels(inputs, config)
     written = write_label_outputs(db_path, outputs, refreshed.mark, started_at)
     summary = _summary(refreshed, outputs, written)
@@ -321,6 +334,12 @@ def run_label(args: argparse.Namespace) -> int:
     if not Path(args.db).is_file():
         raise FileNotFoundError(f"warehouse {args.db} not found (run `reelloop ingest` first)")
     summary = with_runner(label_flow, args)(db_path=args.db)
+    if summary["up_to_date"]:
+        print(
+            f"label_version {summary['label_version']}: labels are current, nothing new since the "
+            "last run (0 labels written)"
+        )
+        return 0
     print(
         f"label_version {summary['label_version']}: "
         f"{summary['generations_reaggregated']} generations re-aggregated"

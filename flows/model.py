@@ -17,6 +17,7 @@ import polars as pl
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from features.label_evaluation import format_table
 from features.model_features import generation_frame
 from flows.resources import Warehouse
 from flows.runner import with_runner
@@ -185,11 +186,6 @@ def train_flow(
 ) -> dict:
     """Train each model kind, evaluate it beside baselines, register it, decide its promotion."""
     logger = get_run_logger()
-    unknown = sorted(set(kinds) - set(MODEL_KINDS))
-    if unknown:
-        raise ValueError(
-            f"unknown model kind(s) {', '.join(unknown)}; expected {', '.join(MODEL_KINDS)}"
-        )
     config = TrainingConfig(pairwise_c=pairwise_c, pointwise_alpha=pointwise_alpha)
     evaluation_config = EvaluationConfig(train_fraction=train_fraction)
     policy = PromotionPolicy(metric=promotion_metric, min_improvement=min_improvement)
@@ -215,6 +211,7 @@ def train_flow(
     }
     models = []
     for kind, bundle in bundles.items():
+        previous_id = champion.record.model_id if champion else None
         decision, comparison = challenge(bundle, champion, data, split, evaluation_config, policy)
         created_at = datetime.now(UTC)
         model_id = new_model_id(kind, created_at, bundle.feature_spec.sha256, fingerprint)
@@ -246,7 +243,7 @@ def train_flow(
                 model_id=model_id,
                 decided_at=datetime.now(UTC),
                 promoted=decision.promoted,
-                previous_champion_id=champion.record.model_id if champion else None,
+                previous_champion_id=previous_id,
                 challenger_metric=decision.challenger_metric,
                 champion_metric=decision.champion_metric,
                 reason=decision.reason,
@@ -261,7 +258,7 @@ def train_flow(
                 "kind": kind,
                 "promoted": decision.promoted,
                 "reason": decision.reason,
-                "previous_champion_id": champion.record.model_id if champion else None,
+                "previous_champion_id": previous_id,
                 "artifact_path": str(artifact),
             }
         )
@@ -381,17 +378,7 @@ def read_request(db_path: str, request_id: str) -> pl.DataFrame:
 
 def format_rows(rows: list[dict], columns: list[str]) -> str:
     """Rows as an aligned text table (floats to 4 decimals, null as '-')."""
-
-    def cell(value: object) -> str:
-        if value is None:
-            return "-"
-        return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-    body = [[cell(row[c]) for c in columns] for row in rows]
-    widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
-    return "\n".join(
-        "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in [columns, *body]
-    )
+    return format_table(pl.DataFrame(rows).select(columns), float_digits=4)
 
 
 def require_db(db_path: str) -> None:

@@ -64,7 +64,8 @@ section{background:#fff;border:1px solid #e2e5ea;border-radius:8px;padding:18px 
 .meta{color:#5b6476;font-size:.9em}.note{color:#5b6476;font-size:.88em;max-width:900px}
 table{border-collapse:collapse;font-size:.85em;margin:8px 0}
 th,td{border-bottom:1px solid #e7e9ee;padding:4px 10px;text-align:right;white-space:nowrap}
-th{background:#f0f2f5;font-weight:600}td.t,th.t{text-align:left}
+th{background:#f0f2f5;font-weight:600}td.t,th.t{text-align:left}td.t{white-space:normal;max-width:420px;overflow-wrap:anywhere}
+.scroll{overflow-x:auto;max-width:100%}
 tr.sig td{background:#eef7ee}
 figure{margin:10px 0}figure svg,figure img{max-width:100%;height:auto}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
@@ -140,7 +141,7 @@ def html_table(rows: Iterable[dict[str, Any]], columns: Sequence[Column], row_cl
         body.append(f'<tr class="{esc(cls)}">{cells}</tr>')
     if not body:
         return '<p class="empty">No rows.</p>'
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>'
 
 
 def empty(message: str) -> str:
@@ -193,10 +194,21 @@ def png_figure(fig: Figure, alt: str, dpi: int) -> str:
 
 
 def plain_log_axis(axis: Any) -> None:
-    """Plain-number tick labels on a log axis (the default log labels are mathtext, which is off)."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}" if v >= 1 else f"{v:g}"))
+    """Plain-number tick labels on a log axis (the default log labels are mathtext, which is off);
+    call after plotting: ticks at 1-2-5 steps over a short range, at powers of ten over a long one."""
+    low, high = axis.get_data_interval()
+    decades = math.log10(high / low) if low > 0 and high > 0 else math.inf
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if decades <= 2.0 else (1.0,)))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: compact_number(v)))
     axis.set_minor_formatter(NullFormatter())
+
+
+def compact_number(value: float) -> str:
+    """1,500 -> "1.5k", 2,000,000 -> "2M", 0.25 -> "0.25": short tick labels."""
+    for threshold, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= threshold:
+            return f"{value / threshold:g}{suffix}"
+    return f"{value:.0f}" if value >= 1 else f"{value:.2g}"
 
 
 def color_of(index: int) -> str:
@@ -462,74 +474,67 @@ def section_funnel(data: ReportData, config: RenderConfig) -> str:
 
 
 def section_biases(data: ReportData, config: RenderConfig) -> str:
-    parts = [
-        '<section id="biases"><h2>4. Biases the labels correct</h2>',
-    ]
-    position = data.position_bias
+    parts = ['<section id="biases"><h2>4. Biases the labels correct</h2>']
     parts.append("<h3>View rate by feed position</h3>")
     parts.append(
         note(
-            "Before: raw views / impressions at each feed slot (events outside the studio, bots included). "
-            "Clean: the same with the viewers the label stage removed left out. After: clean views over the "
-            "views the slot's examination propensity predicts, relative to all slots — flat at 1 when the "
-            f"position effect is removed. Slots ≥ {data.config.max_position} are pooled."
+            "View rate (views / impressions) at each feed slot relative to slot 0, log scale. Before: raw "
+            "feed events. Clean: without the viewers the label stage removed (bots browse deep slots and "
+            "inflate them). After: clean views over the views the slot's estimated examination propensity "
+            "predicts — the position effect divided out. What slope remains after the correction is the "
+            "ranker showing better videos higher, which the labels keep as quality. Slots ≥ "
+            f"{data.config.max_position} are pooled."
         )
     )
-    if position.is_empty():
-        parts.append(empty("No impressions with a feed position."))
-    else:
-        with plt.rc_context(RC_PARAMS):
-            fig, ax = new_figure(config)
-            ax.plot(position["position"], position["raw_view_rate"], marker="o", markersize=3,
-                    color=color_of(1), label="before: raw view rate")
-            if position["clean_view_rate"].is_not_null().any():
-                ax.plot(position["position"], position["clean_view_rate"], marker=".", markersize=3,
-                        color=color_of(4), linestyle="--", label="clean view rate (bots removed)")
-            ax.set_xlabel(f"feed position (0 = top; {data.config.max_position} = {data.config.max_position}+)")
-            ax.set_ylabel("views / impressions")
-            handles, labels = ax.get_legend_handles_labels()
-            if position["corrected_view_ratio"].is_not_null().any():
-                right = ax.twinx()
-                right.plot(position["position"], position["corrected_view_ratio"], marker="s", markersize=3,
-                           color=color_of(2), label="after: views / expected views (right axis)")
-                right.axhline(1.0, color=color_of(2), linestyle=":", linewidth=1)
-                right.set_ylabel("views / expected views")
-                right.grid(False)
-                low, high = right.get_ylim()
-                right.set_ylim(min(low, 0.5), max(high, 1.5))
-                more_handles, more_labels = right.get_legend_handles_labels()
-                handles, labels = handles + more_handles, labels + more_labels
-            else:
-                parts.append(empty("After: not available — the label stage has not fitted position propensities."))
-            ax.legend(handles, labels, loc="upper right", frameon=False, fontsize=8)
-            parts.append(svg_figure(fig, "position-bias", "view rate by feed position"))
-    duration = data.duration_bias
+    parts.append(position_figure(data.position_bias, data.config.max_position, config))
+    parts.append(
+        html_table(
+            data.position_bias.to_dicts(),
+            [
+                Column("position", "slot"),
+                Column("impressions", "impressions", lambda v: fmt(int(v)) if v is not None else "–"),
+                Column("raw_view_rate", "raw view rate", pct),
+                Column("clean_view_rate", "clean view rate", pct),
+                Column("corrected_view_rate", "corrected view rate", pct),
+                Column("raw_vs_top", "raw vs slot 0", lambda v: fmt(v, 2)),
+                Column("corrected_vs_top", "corrected vs slot 0", lambda v: fmt(v, 2)),
+            ],
+        )
+        if not data.position_bias.is_empty()
+        else ""
+    )
     parts.append("<h3>Completion by video duration</h3>")
     parts.append(
         note(
-            "Before: share of views watched to the end (watch_ms ≥ duration_ms), by duration bucket of "
-            f"{data.config.duration_bucket_s} s. After: mean of the labels' debiased completion_score of the "
-            "generations in the bucket — short videos should no longer score higher just for being short."
+            "Before: share of views watched to the end (watch_ms ≥ duration_ms). After: mean of the labels' "
+            "debiased completion_score (a generation's completion ranked among videos of similar duration) "
+            "of the generations in the bucket. Buckets hold about equal numbers of "
+            f"labeled generations ({data.config.duration_buckets} buckets). Short videos are finished more "
+            "often whatever their quality; after the correction they should not score higher for it."
         )
     )
+    duration = data.duration_bias
     if duration.is_empty():
         parts.append(empty("No views of generations with a known duration."))
     else:
+        mid = ((duration["duration_from_s"] + duration["duration_to_s"] + 1) / 2).to_list()
         with plt.rc_context(RC_PARAMS):
             fig, ax = new_figure(config)
-            ax.plot(duration["duration_s"], duration["raw_completion_rate"], marker="o", markersize=3,
+            ax.plot(mid, duration["raw_completion_rate"], marker="o", markersize=3,
                     color=color_of(1), label="before: raw completion rate")
-            ax.plot(duration["duration_s"], duration["mean_completion_score"], marker="s", markersize=3,
+            ax.plot(mid, duration["mean_completion_score"], marker="s", markersize=3,
                     color=color_of(2), label="after: mean completion_score (labels)")
-            ax.set_xlabel("video duration (s, bucket start)")
+            ax.set_xlabel("video duration (s, bucket middle)")
             ax.set_ylabel("rate / score")
+            ax.set_ylim(bottom=0)
             ax.legend(loc="best", frameon=False, fontsize=8)
             parts.append(svg_figure(fig, "duration-bias", "completion by duration"))
         parts.append(
             html_table(
                 duration.to_dicts(),
                 [
-                    Column("duration_s", "duration from (s)"),
+                    Column("duration_from_s", "from (s)"),
+                    Column("duration_to_s", "to (s)"),
                     Column("views", "views"),
                     Column("raw_completion_rate", "raw completion", pct),
                     Column("labeled_generations", "labeled generations"),
@@ -539,6 +544,33 @@ def section_biases(data: ReportData, config: RenderConfig) -> str:
         )
     parts.append("</section>")
     return "".join(parts)
+
+
+def position_figure(position: pl.DataFrame, max_position: int, config: RenderConfig) -> str:
+    if position.is_empty():
+        return empty("No feed impressions with a position.")
+    series = (
+        ("raw_vs_top", "before: raw (bots in)", color_of(1), "o", "-"),
+        ("clean_vs_top", "clean (bots removed)", color_of(4), ".", "--"),
+        ("corrected_vs_top", "after: position-corrected", color_of(2), "s", "-"),
+    )
+    with plt.rc_context(RC_PARAMS):
+        fig, ax = new_figure(config)
+        for column, label, color, marker, style in series:
+            values = position[column].to_numpy().astype(float)
+            if np.isfinite(values).any() and (values[np.isfinite(values)] > 0).any():
+                ax.plot(position["position"], np.where(values > 0, values, np.nan), marker=marker,
+                        markersize=3, color=color, linestyle=style, label=label)
+        ax.set_yscale("log")
+        plain_log_axis(ax.yaxis)
+        ax.axhline(1.0, color="#888", linestyle=":", linewidth=1)
+        ax.set_xlabel(f"feed position (0 = top; {max_position} = {max_position}+)")
+        ax.set_ylabel("view rate relative to slot 0 (log)")
+        ax.legend(loc="lower left", frameon=False, fontsize=8)
+        note_text = "" if position["corrected_vs_top"].is_not_null().any() else empty(
+            "After: not available — the label stage has not fitted position propensities."
+        )
+        return svg_figure(fig, "position-bias", "view rate by feed position relative to the top slot") + note_text
 
 
 def section_health(data: ReportData, config: RenderConfig) -> str:
@@ -564,8 +596,9 @@ def section_health(data: ReportData, config: RenderConfig) -> str:
         cards(items),
         note(
             "Every row read is loaded, dropped as a duplicate delivery (repeated event_id / generation_id) or "
-            f"quarantined with a reason. An event is late when its occurred_at is {late_days} day(s) or more "
-            "older than the newest event in the same source file (one delivery batch)."
+            "quarantined with a reason. A landing file is one delivery batch; its delivery day is the UTC "
+            "day on which most of its events occurred. An event is late when it occurred "
+            f"{late_days} or more day(s) before its batch's delivery day (it came in a later day's batch)."
         ),
         "<h3>Files</h3>",
         html_table(
@@ -639,7 +672,7 @@ def section_health(data: ReportData, config: RenderConfig) -> str:
             ax.bar(pooled["lag_days"].to_list(), pooled["events"].to_list(), color=colors)
             ax.set_yscale("log")
             plain_log_axis(ax.yaxis)
-            ax.set_xlabel(f"days older than the newest event of its file ({cap} = {cap} or more)")
+            ax.set_xlabel(f"delivery day − occurred day, in days ({cap} = {cap} or more; red = late)")
             ax.set_ylabel("events (log)")
             parts.append(svg_figure(fig, "lateness", "event lateness"))
     parts.append("</section>")
@@ -672,7 +705,7 @@ def section_model(data: ReportData, config: RenderConfig) -> str:
                 "correctly; 0.5 is a coin flip."
             )
         )
-        scorer_rows = scorer_metric_rows(metrics, champion["model_id"])
+        scorer_rows = scorer_metric_rows(metrics)
         if scorer_rows:
             parts.append(accuracy_figure(scorer_rows, config))
             names = [m for m in MODEL_METRICS if any(m in r for r in scorer_rows)]
@@ -682,7 +715,7 @@ def section_model(data: ReportData, config: RenderConfig) -> str:
                     scorer_rows,
                     [Column("scorer", "scorer", text=True)]
                     + [Column(m, m, lambda v: fmt(v, 4)) for m in names],
-                    row_class=lambda r: "sig" if r["scorer"].startswith("champion ") else "",
+                    row_class=lambda r: "sig" if r["scorer"] == "champion" else "",
                 )
             )
         else:
@@ -748,12 +781,12 @@ def own_metrics(metrics: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in source.items() if is_number(v) or (v is None and k in MODEL_METRICS)}
 
 
-def scorer_metric_rows(metrics: dict[str, Any], model_id: str) -> list[dict[str, Any]]:
+def scorer_metric_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     """One row per scorer: the champion's own metrics, then each entry of `metrics["baselines"]`."""
     rows: list[dict[str, Any]] = []
     own = own_metrics(metrics)
     if own:
-        rows.append({"scorer": f"champion ({model_id})", **own})
+        rows.append({"scorer": "champion", **own})
     baselines = metrics.get("baselines")
     if isinstance(baselines, dict):
         for name, inner in baselines.items():

@@ -18,6 +18,8 @@ from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
 from scipy.stats import spearmanr
 
+from features.label_evaluation import format_table
+
 Scorer = Callable[[pl.DataFrame], np.ndarray]
 
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -343,22 +345,6 @@ def _finite_or_none(value: float | None) -> float | None:
 
 
 def format_evaluation(evaluation: Evaluation) -> str:
-    """The metrics table as aligned text (nan shown as '-'), with the pair counts underneath."""
-    header = ["scorer", *METRIC_COLUMNS]
-    body = [
-        [
-            row["scorer"],
-            *("-" if _finite_or_none(row[c]) is None else f"{row[c]:.4f}" for c in METRIC_COLUMNS),
-        ]
-        for row in evaluation.table.iter_rows(named=True)
-    ]
-    widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(r, widths, strict=True))
-        )
-        for r in [header, *body]
-    ]
+    """The metrics table as aligned text (undefined values as '-'), with the pair counts underneath."""
     counts = ", ".join(f"{k}={v}" for k, v in evaluation.counts.items())
-    return "\n".join([*lines, counts])
+    return format_table(evaluation.table.fill_nan(None), float_digits=4) + "\n" + counts

@@ -25,7 +25,7 @@ class PairwisePreferenceModel(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(
-        self, C: float = 1.0, symmetric: bool = True, max_iter: int = 1000, tol: float = 1e-6
+        self, C: float = 1.0, symmetric: bool = True, max_iter: int = 1000, tol: float = 1e-4
     ):
         self.C = C
         self.symmetric = symmetric

@@ -68,6 +68,7 @@ class DatasetContent:
     exclusion_order: Sequence[str]
     policies: Sequence[str]
     model_versions: dict[str, int]
+    created_range: tuple[datetime | None, datetime | None] = (None, None)
 
 
 @dataclass(frozen=True)
@@ -238,6 +239,7 @@ def dataset_card(
         lines.append(f"| {name} | {dtype} | {markdown_cell(content.column_descriptions[name])} |")
     params = metadata.parameters
     window = f"[{params.get('since') or 'beginning'}, {params.get('until') or 'end'})"
+    first, last = (iso(moment) or "n/a" for moment in content.created_range)
     champion = metadata.champion
     lines += [
         "",
@@ -246,7 +248,7 @@ def dataset_card(
         f"- export_id: `{export_id}`",
         f"- label_version: `{metadata.label_version}`",
         f"- as of (latest label or pair in the warehouse): {iso(metadata.as_of) or 'n/a'}",
-        f"- window on generation created_at: {window}",
+        f"- window on generation created_at: {window}; exported generations created {first} to {last}",
         "- generator model versions (generations in rows): "
         + (
             ", ".join(f"`{markdown_cell(v)}` ({n})" for v, n in content.model_versions.items())
@@ -316,6 +318,7 @@ def dataset_manifest(
         "parameters": metadata.parameters,
         "champion_model": metadata.champion,
         "model_versions": content.model_versions,
+        "created_range": [iso(moment) for moment in content.created_range],
         "columns": {name: str(dtype) for name, dtype in content.schema.items()},
         "counts": {
             split: sum(f.rows for f in files if f.split == split) for split in content.splits
@@ -324,8 +327,9 @@ def dataset_manifest(
         "exclusion_order": list(content.exclusion_order),
         "files": [
             {"path": f.path, "split": f.split, "rows": f.rows, "bytes": f.bytes, "sha256": f.sha256}
-            for f in [*files, card]
-        ],
+            for f in files
+        ]
+        + [{"path": card.path, "bytes": card.bytes, "sha256": card.sha256}],
         "row_membership": "warehouse table export_rows, by export_id",
     }
 

@@ -1,7 +1,7 @@
 """Event-level aggregation for labels, set-at-a-time in DuckDB (SQL in `sql/label/`), returned as polars frames.
 
 The relations read `label_touched_generations` (generation ids to re-aggregate) and
-`label_reclassified_viewers` (viewer ids), which the caller registers; `label_abnormal_viewers` is a table.
+`label_reclassified_viewers` (viewer ids), which `register` exposes; `label_abnormal_viewers` is a table.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import polars as pl
 
 from warehouse.sql_files import sql_text
 
-TOUCHED_RELATION = "label_touched_generations"
-RECLASSIFIED_RELATION = "label_reclassified_viewers"
+TOUCHED_RELATION: str = "label_touched_generations"
+RECLASSIFIED_RELATION: str = "label_reclassified_viewers"
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,6 @@ class IngestMark:
     generations_count: int
 
 
-@dataclass(frozen=True)
-class TouchedEngagement:
-    """Clean aggregates of the touched generations: per generation, per exposure slot, per watch-ratio bin."""
-
-    engagement: pl.DataFrame
-    positions: pl.DataFrame
-    watch: pl.DataFrame
-
-
 def query(
     con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object] | None = None
 ) -> pl.DataFrame:
@@ -44,7 +35,9 @@ def query(
     return con.sql(sql_text(name), params=params or None).pl()
 
 
-def run_statement(con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object] | None = None) -> int:
+def run_statement(
+    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object] | None = None
+) -> int:
     """Execute the statement of `sql/<name>.sql` to completion; returns the rows it changed (0 if it reports none)."""
     rows = con.execute(sql_text(name), params or None).fetchall()
     return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else 0
@@ -69,11 +62,19 @@ def events_ingested_between(
     return int(query(con, "label/events_ingested_between", params)["events"][0])
 
 
-def add_viewer_activity(
+def generations_ingested_between(
     con: duckdb.DuckDBPyConnection, since: datetime | None, through: datetime | None
-) -> None:
-    """Add the events ingested in (since, through] to `label_viewer_activity`."""
-    run_statement(con, "label/add_viewer_activity", {"since": since, "through": through})
+) -> int:
+    """Generation records ingested in (since, through]."""
+    params = {"since": since, "through": through}
+    return int(query(con, "label/generations_ingested_between", params)["generations"][0])
+
+
+def merged_viewer_activity(
+    con: duckdb.DuckDBPyConnection, since: datetime | None, through: datetime | None
+) -> pl.DataFrame:
+    """Stored plus new counts of the viewers with events ingested in (since, through]."""
+    return query(con, "label/merged_viewer_activity", {"since": since, "through": through})
 
 
 def viewer_activity(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -114,29 +115,23 @@ def touched_generations(
     return query(con, "label/touched_generations", params)
 
 
-def touched_engagement(
+def touched_cells(
     con: duckdb.DuckDBPyConnection,
     touched: pl.DataFrame,
     through: IngestMark,
     *,
     max_position: int,
     ratio_cap: float,
-    ratio_bins: int,
-) -> TouchedEngagement:
-    """Clean aggregates of the touched generations from the events ingested by `through`."""
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(clean engagement cells, net likes per generation) of the touched generations."""
     register(con, TOUCHED_RELATION, touched.select(pl.col("generation_id").cast(pl.String)))
     at = {"through": through.events_through}
-    return TouchedEngagement(
-        engagement=query(con, "label/generation_engagement", at),
-        positions=query(
-            con, "label/generation_position_engagement", {**at, "max_position": max_position}
-        ),
-        watch=query(
-            con,
-            "label/generation_watch_histogram",
-            {**at, "ratio_cap": float(ratio_cap), "ratio_bins": int(ratio_bins)},
-        ),
+    cells = query(
+        con,
+        "label/generation_cells",
+        {**at, "max_position": max_position, "ratio_cap": float(ratio_cap)},
     )
+    return cells, query(con, "label/net_likes", at)
 
 
 def naive_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:

@@ -1,13 +1,14 @@
 """Ingest landing files (JSON Lines, gzip JSON Lines, CSV, Parquet) into `events` and `generations`.
 
-Every row of a file is validated against the event contract (docs: DESIGN.md) set-at-a-time in DuckDB; valid
-new rows are loaded, duplicates (by event_id / generation_id) dropped and counted, bad rows quarantined with a
-reason code. One file = one transaction: its `ingest_files` accounting row, loaded rows and quarantine rows
-commit together, so a killed run leaves each file either fully loaded or untouched. A file is identified by
-(path, sha256): re-running is a no-op, a changed file is loaded again without duplicating rows.
+Every row is judged against the event contract (DESIGN.md) set-at-a-time in DuckDB: valid new rows
+are loaded, duplicates (by event_id / generation_id) dropped and counted, bad rows quarantined
+with a reason code. One file = one transaction: its `ingest_files` accounting row, loaded rows and
+quarantine rows commit together, so a killed run leaves each file fully loaded or untouched. A file
+is identified by (path, sha256): a rerun is a no-op, a changed file is loaded again without
+duplicating rows.
 
-Text files are read in bounded chunks and split into records with numpy (exact physical line numbers, CRLF
-tolerated, CSV quotes respected); Parquet is scanned by DuckDB with its typed columns.
+Text files are read in bounded chunks and split into records with numpy (exact physical line
+numbers, CRLF tolerated, CSV quotes respected); Parquet is scanned by DuckDB in its typed columns.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import logging
 import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -60,25 +61,27 @@ ALREADY_INGESTED = "already_ingested"  # returned by ingest_file for a no-op; ne
 UNREADABLE_FILE = "unreadable_file"
 UNSUPPORTED_FILE = "unsupported_format"
 
-# Row reason codes in precedence order: a row breaking several rules gets the first (fields in contract order
-# within a rule). oversized_field comes first for a line over max_line_bytes, and again after empty_id for
-# ids and prompts; embedding_dim_mismatch is checked across rows, after every per-row rule.
+# Row reason codes in precedence order: a row breaking several rules gets the first (fields in
+# contract order within a rule). oversized_field comes first for a line over max_line_bytes, and
+# again after empty_id for ids and prompts; embedding_dim_mismatch is checked across rows, last.
 REASON_CODES: dict[str, str] = {
-    "oversized_field": "line over max_line_bytes; id over max_id_chars; prompt over max_prompt_chars",
+    "oversized_field": "line over max_line_bytes; id over max_id_chars; prompt over "
+    "max_prompt_chars",
     "bad_encoding": "the line / CSV row is not valid UTF-8 (raw keeps it with \\xNN escapes)",
-    "malformed_record": "empty line, not JSON, JSON that is not an object; CSV row with the wrong number of "
-    "cells or broken quotes; every row of a CSV whose header names no contract field",
+    "malformed_record": "empty line, not JSON, JSON that is not an object; CSV row with the wrong "
+    "number of cells or broken quotes; every row of a CSV whose header names no contract field",
     "missing_field": "a required field is absent or null; watch_ms of a view",
-    "bad_type": "a field of the wrong type (a number for a string id, 1.5 for an integer, an integer out of "
-    "range, a non-finite float, a list of the wrong element type)",
+    "bad_type": "a field of the wrong type (a number for a string id, 1.5 for an integer, an "
+    "integer out of range, a non-finite float, a list of the wrong element type)",
     "empty_id": "a required id (or model_version) is empty or blank",
     "unknown_event_type": "event_type outside the contract's list",
     "bad_enum": "surface or reference_inputs[].kind outside its list",
-    "bad_timestamp": "not RFC 3339 with an offset nor integer epoch milliseconds (Parquet: a timestamp "
-    "without time zone), or before min_timestamp",
+    "bad_timestamp": "not RFC 3339 with an offset nor integer epoch milliseconds (Parquet: a "
+    "timestamp without time zone), or before min_timestamp",
     "future_timestamp": "later than ingest time plus max_future_skew",
     "negative_value": "position or watch_ms < 0; duration_ms, width, height or fps <= 0",
-    "embedding_dim_mismatch": "output_embedding length differs from the one its model_version already has",
+    "embedding_dim_mismatch": "output_embedding length differs from the one its model_version "
+    "already has",
 }
 FILE_REASON_CODES: dict[str, str] = {
     UNREADABLE_FILE: "row 0: the file could not be read (corrupt Parquet or gzip, I/O error)",
@@ -86,13 +89,23 @@ FILE_REASON_CODES: dict[str, str] = {
 }
 
 EVENT_TYPES: tuple[str, ...] = (
-    "impression", "view", "like", "unlike", "dislike", "favorite", "share", "comment", "download",
-    "select", "regenerate", "report",
+    "impression",
+    "view",
+    "like",
+    "unlike",
+    "dislike",
+    "favorite",
+    "share",
+    "comment",
+    "download",
+    "select",
+    "regenerate",
+    "report",
 )
 SURFACES: tuple[str, ...] = ("feed", "studio", "profile", "search", "share")
 REFERENCE_KINDS: tuple[str, ...] = ("image", "video", "audio")
 
-# Errors that mean "this file cannot be read": the file is recorded as unreadable instead of crashing the run.
+# Errors meaning "this file cannot be read": it is recorded as unreadable, the run goes on.
 FILE_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.IOException,
     duckdb.InvalidInputException,
@@ -107,7 +120,10 @@ FILE_ERRORS: tuple[type[BaseException], ...] = (
 # names the relations of the file being loaded are registered under (session-local, never stored)
 BATCH_VIEW = "ingest_batch"  # the record batches of a text file
 RECORDS_VIEW = "ingest_records"  # its records, decoded, with line-level problems
-CARRIERS_VIEWS: dict[str, str] = {EVENTS: "ingest_event_carriers", GENERATIONS: "ingest_generation_carriers"}
+CARRIERS_VIEWS: dict[str, str] = {
+    EVENTS: "ingest_event_carriers",
+    GENERATIONS: "ingest_generation_carriers",
+}
 NEWLINE = ord("\n")
 CARRIAGE_RETURN = ord("\r")
 QUOTE = ord('"')
@@ -129,8 +145,10 @@ class IngestRules:
     watch_ms_required_for: tuple[str, ...] = ("view",)
     read_chunk_bytes: int = 8 << 20
     batch_rows: int = 16_384  # records per Arrow batch handed to DuckDB (its unit of parallel work)
-    skip_unchanged_by_mtime: bool = True  # same path, size and mtime as an ingested file: not hashed again
-    memory_limit: str | None = "2GB"
+    skip_unchanged_by_mtime: bool = (
+        True  # same path, size and mtime as an ingested file: not hashed again
+    )
+    memory_limit: str | None = "1536MB"  # DuckDB spills beyond it; RSS stays well under 3 GB
     threads: int | None = None
 
 
@@ -139,7 +157,8 @@ class ContractField:
     """One field of a record kind and the type the contract gives it."""
 
     name: str
-    value_type: str  # string | integer | number | boolean | timestamp | references | embedding | string_list
+    # string | integer | number | boolean | timestamp | references | embedding | string_list
+    value_type: str
 
 
 EVENT_FIELDS: tuple[ContractField, ...] = (
@@ -172,9 +191,12 @@ GENERATION_FIELDS: tuple[ContractField, ...] = (
     ContractField("training_consent", "boolean"),
     ContractField("content_flags", "string_list"),
 )
-CONTRACTS: dict[str, tuple[ContractField, ...]] = {EVENTS: EVENT_FIELDS, GENERATIONS: GENERATION_FIELDS}
+CONTRACTS: dict[str, tuple[ContractField, ...]] = {
+    EVENTS: EVENT_FIELDS,
+    GENERATIONS: GENERATION_FIELDS,
+}
 
-# carrier columns (<field>__<suffix>) per contract type: one per accepted representation of the value
+# carrier columns (<field>__<suffix>) per contract type: one per accepted representation
 CARRIERS: dict[str, tuple[tuple[str, str], ...]] = {
     "string": (("s", "VARCHAR"),),
     "integer": (("i", "BIGINT"),),
@@ -194,21 +216,33 @@ CARRIER_SOURCES: dict[str, frozenset[str]] = {
     "t": frozenset({"timestamptz"}),
     "l": frozenset({"list"}),
 }
-INTEGER_TYPES = frozenset({
-    "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT",
-    "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT",
-})
+INTEGER_TYPES = frozenset(
+    {
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "HUGEINT",
+        "UTINYINT",
+        "USMALLINT",
+        "UINTEGER",
+        "UBIGINT",
+        "UHUGEINT",
+    }
+)
 
-RECORD_SCHEMA = pa.schema([
-    ("row_number", pa.int64()),
-    ("record", pa.large_binary()),
-    ("record_bytes", pa.int64()),
-])
+RECORD_SCHEMA = pa.schema(
+    [
+        ("row_number", pa.int64()),
+        ("record", pa.large_binary()),
+        ("record_bytes", pa.int64()),
+    ]
+)
 
 
 @dataclass(frozen=True)
 class LandingFile:
-    """A file found in the landing zone, identified by its path under the landing root and its content hash."""
+    """A landing file, identified by its path under the landing root and its content hash."""
 
     path: Path
     source_file: str
@@ -242,7 +276,7 @@ class FileAccounting:
         return {**asdict(self), "quarantined_by_reason": dict(self.quarantined_by_reason)}
 
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # discovery
 
 
@@ -264,7 +298,9 @@ def sha256_of(path: Path, chunk_bytes: int = 8 << 20) -> str:
     return digest.hexdigest()
 
 
-def landing_file(path: Path, kind: str, source_file: str, *, chunk_bytes: int = 8 << 20) -> LandingFile:
+def landing_file(
+    path: Path, kind: str, source_file: str, *, chunk_bytes: int = 8 << 20
+) -> LandingFile:
     """Describe one file (hashing its content)."""
     if kind not in KINDS:
         raise ValueError(f"unknown record kind {kind!r}: expected one of {', '.join(KINDS)}")
@@ -281,9 +317,9 @@ def landing_file(path: Path, kind: str, source_file: str, *, chunk_bytes: int = 
 
 
 def landing_paths(landing_dir: str | Path) -> list[tuple[Path, str, str]]:
-    """(path, kind, source_file) of every file under <landing>/events and <landing>/generations, sorted.
+    """(path, kind, source_file) of every file under <landing>/events and /generations, sorted.
 
-    Names starting with a dot are skipped: writers put files in place as dot-files and rename them when complete.
+    Names starting with a dot are skipped: writers write dot-files and rename them when complete.
     """
     root = check_landing_dir(landing_dir)
     found = []
@@ -300,7 +336,7 @@ def landing_paths(landing_dir: str | Path) -> list[tuple[Path, str, str]]:
 
 
 def check_landing_dir(landing_dir: str | Path) -> Path:
-    """The landing root, if it exists and has an events/ or generations/ folder (else a one-line error)."""
+    """The landing root if it exists with an events/ or generations/ folder, else a clear error."""
     root = Path(landing_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"landing directory not found: {root}")
@@ -319,7 +355,10 @@ def discover_new_files(
     new_files = []
     for path, kind, source_file in landing_paths(landing_dir):
         stat = path.stat()
-        if rules.skip_unchanged_by_mtime and (source_file, stat.st_size, stat.st_mtime_ns) in seen_stat:
+        if (
+            rules.skip_unchanged_by_mtime
+            and (source_file, stat.st_size, stat.st_mtime_ns) in seen_stat
+        ):
             continue
         described = landing_file(path, kind, source_file, chunk_bytes=rules.read_chunk_bytes)
         if (source_file, described.sha256) not in seen_content:
@@ -327,12 +366,12 @@ def discover_new_files(
     return new_files
 
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # entry points
 
 
 def configure_connection(con: duckdb.DuckDBPyConnection, rules: IngestRules) -> None:
-    """Bound DuckDB's memory and threads for ingest; row order is explicit (row_number), so drop the order guarantee."""
+    """Bound DuckDB's memory (it spills beyond it) and threads; rows carry row_number: any order."""
     if rules.memory_limit is not None:
         con.execute("set memory_limit = ?", [rules.memory_limit])
     if rules.threads is not None:
@@ -349,7 +388,10 @@ def ingest_landing_zone(
 ) -> list[FileAccounting]:
     """Ingest every new file of a landing zone, one transaction per file, in path order."""
     configure_connection(con, rules)
-    return [ingest_landing_file(con, f, rules, ingested_at=ingested_at) for f in discover_new_files(con, landing_dir, rules)]
+    return [
+        ingest_landing_file(con, landing, rules, ingested_at=ingested_at)
+        for landing in discover_new_files(con, landing_dir, rules)
+    ]
 
 
 def ingest_file(
@@ -361,11 +403,14 @@ def ingest_file(
     source_file: str | None = None,
     ingested_at: datetime | None = None,
 ) -> FileAccounting:
-    """Ingest one file as `kind` records (source_file defaults to the path); a file already ingested is a no-op."""
+    """Ingest one file of `kind` records (source_file defaults to the path); no-op if ingested."""
     path = Path(path)
-    described = landing_file(path, kind, source_file or str(path), chunk_bytes=rules.read_chunk_bytes)
+    described = landing_file(
+        path, kind, source_file or str(path), chunk_bytes=rules.read_chunk_bytes
+    )
     already = con.execute(
-        sql_text("ingest/file_ingested"), {"source_file": described.source_file, "sha256": described.sha256}
+        sql_text("ingest/file_ingested"),
+        {"source_file": described.source_file, "sha256": described.sha256},
     ).fetchone()
     if already and already[0]:
         return _accounting(described, ALREADY_INGESTED, detail="already ingested with this content")
@@ -379,36 +424,42 @@ def ingest_landing_file(
     *,
     ingested_at: datetime | None = None,
 ) -> FileAccounting:
-    """Load one described landing file in one transaction and record its accounting; never raises for bad data."""
+    """Load one landing file in one transaction and record its accounting; bad data never raises."""
     now = ingested_at or datetime.now(UTC)
     started = time.perf_counter()
     if landing.bytes == 0:
         accounting = _accounting(landing, EMPTY)
     elif landing.file_format == UNSUPPORTED_FORMAT:
-        accounting = _accounting(
-            landing, UNSUPPORTED, detail="unsupported file type: expected .jsonl, .jsonl.gz, .csv, .csv.gz or .parquet"
-        )
+        accounting = _accounting(landing, UNSUPPORTED, detail=FILE_REASON_CODES[UNSUPPORTED_FILE])
     else:
         accounting = _duplicate_content(con, landing)
     if accounting is not None:
         _record_without_rows(con, accounting, landing, now)
     else:
         accounting = _load_in_transaction(con, landing, rules, now)
-    accounting = FileAccounting(**{**asdict(accounting), "seconds": time.perf_counter() - started})
+    accounting = replace(accounting, seconds=time.perf_counter() - started)
     rate = accounting.rows_read / accounting.seconds if accounting.seconds > 0 else 0.0
     log.info(
         "ingest %s [%s]: %s, %d read, %d loaded, %d duplicate, %d quarantined (%.0f rows/s)",
-        landing.source_file, landing.kind, accounting.status, accounting.rows_read, accounting.rows_loaded,
-        accounting.rows_duplicate, accounting.rows_quarantined, rate,
+        landing.source_file,
+        landing.kind,
+        accounting.status,
+        accounting.rows_read,
+        accounting.rows_loaded,
+        accounting.rows_duplicate,
+        accounting.rows_quarantined,
+        rate,
     )
     return accounting
 
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # whole-file outcomes
 
 
-def _accounting(landing: LandingFile, status: str, *, detail: str | None = None, rows: int = 0) -> FileAccounting:
+def _accounting(
+    landing: LandingFile, status: str, *, detail: str | None = None, rows: int = 0
+) -> FileAccounting:
     return FileAccounting(
         source_file=landing.source_file,
         kind=landing.kind,
@@ -424,29 +475,39 @@ def _accounting(landing: LandingFile, status: str, *, detail: str | None = None,
     )
 
 
-def _duplicate_content(con: duckdb.DuckDBPyConnection, landing: LandingFile) -> FileAccounting | None:
-    """A copy of content already ingested under another name: recorded, its rows counted as duplicates."""
+def _duplicate_content(
+    con: duckdb.DuckDBPyConnection, landing: LandingFile
+) -> FileAccounting | None:
+    """A copy of content already ingested under another name: its rows count as duplicates."""
     first = con.execute(
         sql_text("ingest/content_seen"), {"sha256": landing.sha256, "kind": landing.kind}
     ).fetchone()
     if first is None:
         return None
     original, rows_read = first
-    return _accounting(landing, DUPLICATE_CONTENT, detail=f"same content as {original}", rows=rows_read)
+    return _accounting(
+        landing, DUPLICATE_CONTENT, detail=f"same content as {original}", rows=rows_read
+    )
 
 
 def _record_without_rows(
     con: duckdb.DuckDBPyConnection, accounting: FileAccounting, landing: LandingFile, now: datetime
 ) -> None:
-    """Record a file that is not loaded row by row; unreadable and unsupported files also get a quarantine row."""
+    """Record a file not loaded row by row; unreadable / unsupported ones get a quarantine row 0."""
     reason = {UNREADABLE: UNREADABLE_FILE, UNSUPPORTED: UNSUPPORTED_FILE}.get(accounting.status)
     con.execute("begin transaction")
     try:
         if reason is not None:
-            con.execute(sql_text("ingest/file_quarantine_insert"), {
-                "source_file": landing.source_file, "kind": landing.kind, "reason_code": reason,
-                "detail": accounting.detail, "quarantined_at": now,
-            })
+            con.execute(
+                sql_text("ingest/file_quarantine_insert"),
+                {
+                    "source_file": landing.source_file,
+                    "kind": landing.kind,
+                    "reason_code": reason,
+                    "detail": accounting.detail,
+                    "quarantined_at": now,
+                },
+            )
         _insert_ingest_file(con, accounting, landing, now)
         con.execute("commit")
     except BaseException:
@@ -457,23 +518,34 @@ def _record_without_rows(
 def _insert_ingest_file(
     con: duckdb.DuckDBPyConnection, accounting: FileAccounting, landing: LandingFile, now: datetime
 ) -> None:
-    con.execute(sql_text("ingest/ingest_file_insert"), {
-        "source_file": landing.source_file, "sha256": landing.sha256, "kind": landing.kind,
-        "file_format": landing.file_format, "bytes": landing.bytes, "rows_read": accounting.rows_read,
-        "rows_loaded": accounting.rows_loaded, "rows_duplicate": accounting.rows_duplicate,
-        "rows_quarantined": accounting.rows_quarantined, "ingested_at": now, "status": accounting.status,
-        "detail": accounting.detail, "file_mtime_ns": landing.mtime_ns,
-    })
+    con.execute(
+        sql_text("ingest/ingest_file_insert"),
+        {
+            "source_file": landing.source_file,
+            "sha256": landing.sha256,
+            "kind": landing.kind,
+            "file_format": landing.file_format,
+            "bytes": landing.bytes,
+            "rows_read": accounting.rows_read,
+            "rows_loaded": accounting.rows_loaded,
+            "rows_duplicate": accounting.rows_duplicate,
+            "rows_quarantined": accounting.rows_quarantined,
+            "ingested_at": now,
+            "status": accounting.status,
+            "detail": accounting.detail,
+            "file_mtime_ns": landing.mtime_ns,
+        },
+    )
 
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # row-by-row load
 
 
 def _load_in_transaction(
     con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime
 ) -> FileAccounting:
-    """Stage, judge and load the rows of one file, and record it, in one transaction; unreadable -> recorded."""
+    """Stage, judge, load and record one file in one transaction; an unreadable file is recorded."""
     con.execute("begin transaction")
     try:
         _stage_file(con, landing, rules, now)
@@ -496,8 +568,10 @@ def _load_in_transaction(
         _unregister_views(con)
 
 
-def _stage_file(con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime) -> None:
-    """Fill the temp table `ingest_staged` with every row of the file, judged (reason_code null = valid)."""
+def _stage_file(
+    con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime
+) -> None:
+    """Fill temp table `ingest_staged` with every row of the file, judged (null reason = valid)."""
     kind = landing.kind
     con.execute(sql_text(f"ingest/staged_{kind}_create"))
     carriers_view = CARRIERS_VIEWS[kind]
@@ -521,20 +595,32 @@ def _stage_file(con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: Ing
             # DuckDB pulls the batches as it judges them: one statement, the file streamed through
             con.register(BATCH_VIEW, pa.RecordBatchReader.from_batches(RECORD_SCHEMA, batches))
             con.register(RECORDS_VIEW, con.sql(sql_text(records_sql)))
-            con.register(carriers_view, con.sql(sql_text(f"ingest/{kind.removesuffix('s')}_carriers_from_records")))
+            carriers_sql = sql_text(f"ingest/{kind.removesuffix('s')}_carriers_from_records")
+            con.register(carriers_view, con.sql(carriers_sql))
             con.execute(sql_text(f"ingest/staged_{kind}_insert"), _judge_params(kind, rules, now))
     if kind == GENERATIONS:
         con.execute(sql_text("ingest/staged_generations_embedding_check"))
 
 
-def _load_staged(con: duckdb.DuckDBPyConnection, landing: LandingFile, now: datetime) -> FileAccounting:
+def _load_staged(
+    con: duckdb.DuckDBPyConnection, landing: LandingFile, now: datetime
+) -> FileAccounting:
     """Quarantine the rejected staged rows, insert the new valid ones, and count."""
-    con.execute(sql_text("ingest/quarantine_insert"), {
-        "source_file": landing.source_file, "kind": landing.kind, "quarantined_at": now,
-    })
-    inserted = con.execute(sql_text(f"ingest/{landing.kind}_insert"), {
-        "source_file": landing.source_file, "ingested_at": now,
-    }).fetchone()
+    con.execute(
+        sql_text("ingest/quarantine_insert"),
+        {
+            "source_file": landing.source_file,
+            "kind": landing.kind,
+            "quarantined_at": now,
+        },
+    )
+    inserted = con.execute(
+        sql_text(f"ingest/{landing.kind}_insert"),
+        {
+            "source_file": landing.source_file,
+            "ingested_at": now,
+        },
+    ).fetchone()
     rows_loaded = int(inserted[0]) if inserted else 0
     counts = dict(con.execute(sql_text("ingest/staged_counts")).fetchall())
     valid = int(counts.pop(None, 0))
@@ -570,7 +656,11 @@ def _judge_params(kind: str, rules: IngestRules, now: datetime) -> dict[str, obj
             "surfaces": list(rules.surfaces),
             "watch_ms_required_for": list(rules.watch_ms_required_for),
         }
-    return {**common, "max_prompt_chars": rules.max_prompt_chars, "reference_kinds": list(rules.reference_kinds)}
+    return {
+        **common,
+        "max_prompt_chars": rules.max_prompt_chars,
+        "reference_kinds": list(rules.reference_kinds),
+    }
 
 
 def _unregister_views(con: duckdb.DuckDBPyConnection) -> None:
@@ -579,7 +669,7 @@ def _unregister_views(con: duckdb.DuckDBPyConnection) -> None:
             con.unregister(name)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # Parquet
 
 
@@ -601,7 +691,7 @@ def parquet_column_class(type_name: str) -> str:
 def _parquet_carriers(
     con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[ContractField]
 ) -> duckdb.DuckDBPyRelation:
-    """The carrier columns of a Parquet file's rows, built from its schema with relation expressions only."""
+    """Carrier columns of a Parquet file's rows, built from its schema by relation expressions."""
     column = duckdb.ColumnExpression
     constant = duckdb.ConstantExpression
     function = duckdb.FunctionExpression
@@ -612,17 +702,21 @@ def _parquet_carriers(
     extra_columns = [name for name in data_columns if name not in contract_names]
 
     def as_json(names: Sequence[str]) -> duckdb.Expression:
-        return function("to_json", function("struct_pack", *[column(n).alias(n) for n in names])).cast("VARCHAR")
+        return function(
+            "to_json", function("struct_pack", *[column(n).alias(n) for n in names])
+        ).cast("VARCHAR")
 
     expressions = [
         (column("file_row_number") + constant(1)).alias("row_number"),
         constant(None).cast("BIGINT").alias("record_bytes"),
         constant(None).cast("VARCHAR").alias("raw"),
-        # the whole row; judging turns it into JSON text only for the rows that need their raw record
+        # the whole row; judging turns it into JSON text only for rows that need their raw record
         function("struct_pack", *[column(n).alias(n) for n in data_columns]).alias("src"),
         constant(None).cast("VARCHAR").alias("line_reason"),
         constant(None).cast("VARCHAR").alias("line_detail"),
-        (as_json(extra_columns) if extra_columns else constant(None).cast("VARCHAR")).alias("extra"),
+        (as_json(extra_columns) if extra_columns else constant(None).cast("VARCHAR")).alias(
+            "extra"
+        ),
     ]
     for contract_field in fields:
         name = contract_field.name
@@ -632,7 +726,11 @@ def _parquet_carriers(
         for suffix, sql_type in CARRIERS[contract_field.value_type]:
             if source_class in CARRIER_SOURCES[suffix]:
                 value = column(name) if types[name] == sql_type else column(name).try_cast(sql_type)
-            elif contract_field.value_type == "timestamp" and suffix == "s" and source_class == "naive_time":
+            elif (
+                contract_field.value_type == "timestamp"
+                and suffix == "s"
+                and source_class == "naive_time"
+            ):
                 value = column(name).cast("VARCHAR")  # no offset: judged bad_timestamp
             else:
                 value = constant(None).cast(sql_type)
@@ -640,7 +738,7 @@ def _parquet_carriers(
     return source.select(*expressions)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------------
 # text formats: records split from bounded chunks
 
 
@@ -648,16 +746,6 @@ def _open_text(path: Path, file_format: str) -> BinaryIO:
     if file_format.endswith(".gz"):
         return gzip.open(path, "rb")  # type: ignore[return-value]
     return path.open("rb")
-
-
-def _text_record_batches(path: Path, file_format: str, rules: IngestRules) -> Iterator[pa.RecordBatch]:
-    with _open_text(path, file_format) as stream:
-        yield from iter_record_batches(
-            stream,
-            quoted=file_format.startswith("csv"),
-            chunk_bytes=rules.read_chunk_bytes,
-            max_record_bytes=rules.max_line_bytes,
-        )
 
 
 def iter_record_batches(
@@ -670,10 +758,10 @@ def iter_record_batches(
 ) -> Iterator[pa.RecordBatch]:
     """Newline-separated records of a byte stream as (row_number, record, record_bytes) batches.
 
-    row_number is the physical line on which the record starts; a trailing CR is dropped (CRLF files); with
-    `quoted` (CSV) a newline inside double quotes does not end the record. A record longer than max_record_bytes
-    that spans chunks keeps only its first max_record_bytes bytes (record_bytes has its true length), so memory
-    stays bounded by the chunk size whatever the file holds.
+    row_number is the physical line on which the record starts; a trailing CR is dropped (CRLF
+    files); with `quoted` (CSV) a newline inside double quotes does not end the record. A record
+    longer than max_record_bytes that spans chunks keeps only its first max_record_bytes bytes
+    (record_bytes has its true length), so memory stays bounded by the chunk size.
     """
     line_at_chunk = 1  # physical line of the first byte of the next chunk
     pending = bytearray()  # the unfinished record that started in an earlier chunk (capped)
@@ -685,7 +773,9 @@ def iter_record_batches(
         newlines = np.flatnonzero(data == NEWLINE)
         quotes = np.flatnonzero(data == QUOTE) if quoted else np.empty(0, dtype=np.int64)
         if quoted:
-            ends_index = np.flatnonzero(((np.searchsorted(quotes, newlines) + pending_quotes) & 1) == 0)
+            ends_index = np.flatnonzero(
+                ((np.searchsorted(quotes, newlines) + pending_quotes) & 1) == 0
+            )
         else:
             ends_index = np.arange(len(newlines))
         if len(ends_index) == 0:
@@ -696,11 +786,14 @@ def iter_record_batches(
             continue
         ends = newlines[ends_index]
 
-        first = bytes(pending)
-        first_bytes = pending_bytes + int(ends[0])
-        _, first = _capped_join(first, memoryview(chunk)[: int(ends[0])], max_record_bytes)
+        # the first record: what was pending, completed by the head of this chunk
+        head = int(ends[0])
+        first = bytes(pending) + chunk[: min(head, max(max_record_bytes - len(pending), 0))]
+        first_bytes = pending_bytes + head
         if first_bytes == len(first) and first.endswith(b"\r"):
             first, first_bytes = first[:-1], first_bytes - 1
+
+        # the records between the chunk's record ends, copied once without their CR LF terminators
 
         starts = ends[:-1] + 1
         stops = ends[1:].copy()
@@ -708,7 +801,7 @@ def iter_record_batches(
         stops -= has_cr
         lengths = stops - starts
         base = int(ends[0]) + 1
-        region = data[base: int(ends[-1])]
+        region = data[base : int(ends[-1])]
         keep = np.ones(len(region), dtype=bool)
         keep[ends[1:-1] - base] = False
         keep[stops[has_cr] - base] = False
@@ -717,13 +810,15 @@ def iter_record_batches(
         offsets[1] = len(first)
         np.cumsum(lengths, out=offsets[2:])
         offsets[2:] += len(first)
-        row_numbers = np.concatenate([[pending_line], line_at_chunk + ends_index[:-1] + 1]).astype(np.int64)
+        row_numbers = np.concatenate([[pending_line], line_at_chunk + ends_index[:-1] + 1]).astype(
+            np.int64
+        )
         record_bytes = np.concatenate([[first_bytes], lengths]).astype(np.int64)
         batch = _record_batch(row_numbers, offsets, values, record_bytes)
         for offset in range(0, batch.num_rows, max_batch_rows):
             yield batch.slice(offset, max_batch_rows)
 
-        tail = memoryview(chunk)[int(ends[-1]) + 1:]
+        tail = memoryview(chunk)[int(ends[-1]) + 1 :]
         pending = bytearray()
         _extend_capped(pending, tail, max_record_bytes)
         pending_bytes = len(tail)
@@ -749,11 +844,6 @@ def _extend_capped(buffer: bytearray, more: bytes | memoryview, cap: int) -> Non
         buffer += more[:room]
 
 
-def _capped_join(head: bytes, more: memoryview, cap: int) -> tuple[int, bytes]:
-    room = max(cap - len(head), 0)
-    return len(head) + len(more), head + bytes(more[:room])
-
-
 def _record_batch(
     row_numbers: np.ndarray, offsets: np.ndarray, values: np.ndarray, record_bytes: np.ndarray
 ) -> pa.RecordBatch:
@@ -761,17 +851,20 @@ def _record_batch(
         pa.large_binary(), len(row_numbers), [None, pa.py_buffer(offsets), pa.py_buffer(values)]
     )
     return pa.RecordBatch.from_arrays(
-        [pa.array(row_numbers, pa.int64()), records, pa.array(record_bytes, pa.int64())], schema=RECORD_SCHEMA
+        [pa.array(row_numbers, pa.int64()), records, pa.array(record_bytes, pa.int64())],
+        schema=RECORD_SCHEMA,
     )
 
 
 def _after_csv_header(
-    con: duckdb.DuckDBPyConnection, batches: Iterator[pa.RecordBatch], fields: Sequence[ContractField]
+    con: duckdb.DuckDBPyConnection,
+    batches: Iterator[pa.RecordBatch],
+    fields: Sequence[ContractField],
 ) -> Iterator[pa.RecordBatch]:
     """Read a CSV's header (its first record) into `ingest_csv_header`; the data records follow.
 
-    A header naming no contract field means the file has no header: every record, the first included, is then
-    quarantined as malformed_record.
+    A header naming no contract field means the file has no header: every record, the first
+    included, is then quarantined as malformed_record.
     """
     first = next(batches, None)
     names: list[str] = []
@@ -785,7 +878,7 @@ def _after_csv_header(
 
 
 def csv_header_names(header: bytes) -> list[str]:
-    """Column names of a CSV header line (UTF-8, optional BOM), duplicates renamed name__2, name__3, ..."""
+    """Column names of a CSV header line (UTF-8, optional BOM); duplicates renamed name__2, ..."""
     try:
         text = header.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:

@@ -14,14 +14,14 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from warehouse.engagement import IngestMark, TouchedEngagement, query, register, run_statement
+from warehouse.engagement import IngestMark, query, register, run_statement
 
 APPENDABLE_TABLES: frozenset[str] = frozenset(
     {
+        "label_viewer_activity",
         "label_abnormal_viewers",
         "label_engagement",
-        "label_engagement_positions",
-        "label_engagement_watch",
+        "label_engagement_slots",
         "label_priors",
         "label_examination",
         "label_completion_quantiles",
@@ -29,7 +29,13 @@ APPENDABLE_TABLES: frozenset[str] = frozenset(
     }
 )
 CANDIDATE_RELATIONS: frozenset[str] = frozenset(
-    {"label_candidates", "label_changes", "label_pair_candidates", "label_pair_changes"}
+    {
+        "label_candidates",
+        "label_changes",
+        "label_pair_candidates",
+        "label_pair_changes",
+        "label_merged_viewer_activity",
+    }
 )
 
 
@@ -43,11 +49,10 @@ class StateMark:
 
 @dataclass(frozen=True)
 class EngagementState:
-    """Clean aggregates of every generation (the input of model fitting and scoring)."""
+    """Clean engagement of every known generation (with its record fields) and its organic exposure slots."""
 
     engagement: pl.DataFrame
-    positions: pl.DataFrame
-    watch: pl.DataFrame
+    slots: pl.DataFrame
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,13 @@ def clear_viewer_activity(con: duckdb.DuckDBPyConnection) -> None:
     run_statement(con, "label/clear_viewer_activity")
 
 
+def store_viewer_activity(con: duckdb.DuckDBPyConnection, merged: pl.DataFrame) -> None:
+    """Replace the counts of the viewers in `merged` by their merged counts."""
+    _register_candidates(con, "label_merged_viewer_activity", merged.select("viewer_id"))
+    run_statement(con, "label/delete_merged_viewer_activity")
+    append_rows(con, "label_viewer_activity", merged)
+
+
 def abnormal_viewers(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """The viewers currently excluded from labels."""
     return query(con, "label/abnormal_viewers")
@@ -148,30 +160,27 @@ def replace_abnormal_viewers(
 def replace_touched_engagement(
     con: duckdb.DuckDBPyConnection,
     touched: pl.DataFrame,
-    aggregates: TouchedEngagement,
-    label_version: str,
+    engagement: pl.DataFrame,
+    slots: pl.DataFrame,
 ) -> None:
-    """Swap the engagement state of the touched generations for their fresh aggregates."""
+    """Swap the engagement rows and exposure slots of the touched generations for fresh ones."""
     register(
         con, "label_touched_generations", touched.select(pl.col("generation_id").cast(pl.String))
     )
-    for name in ("engagement", "positions", "watch"):
-        run_statement(con, f"label/delete_touched_{name}")
-    append_rows(
-        con,
-        "label_engagement",
-        aggregates.engagement.with_columns(label_version=pl.lit(label_version)),
-    )
-    append_rows(con, "label_engagement_positions", aggregates.positions)
-    append_rows(con, "label_engagement_watch", aggregates.watch)
+    run_statement(con, "label/delete_touched_engagement")
+    run_statement(con, "label/delete_touched_slots")
+    append_rows(con, "label_engagement", engagement)
+    append_rows(con, "label_engagement_slots", slots)
 
 
-def engagement_state(con: duckdb.DuckDBPyConnection) -> EngagementState:
-    """The clean aggregates of every generation (engagement carries the prompt)."""
+def engagement_state(
+    con: duckdb.DuckDBPyConnection, generations_through: datetime | None
+) -> EngagementState:
+    """The engagement of every generation known by the mark, and its organic exposure slots."""
+    at = {"generations_through": generations_through}
     return EngagementState(
-        engagement=query(con, "label/engagement_state"),
-        positions=query(con, "label/position_state"),
-        watch=query(con, "label/watch_state"),
+        engagement=query(con, "label/engagement_state", at),
+        slots=query(con, "label/exposure_slots", at),
     )
 
 

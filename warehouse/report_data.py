@@ -62,7 +62,7 @@ class ReportConfig:
     ngram_rows: int = 12
     attribute_max_values: int = 12
     max_position: int = 30
-    duration_bucket_s: int = 2
+    duration_buckets: int = 10
     late_after_days: int = 1
     truth_bins: int = 25
 
@@ -202,7 +202,7 @@ def read_report_data(
         ),
         funnel=views["report_funnel"],
         position_bias=position_buckets(views["report_position_view_rate"], config.max_position),
-        duration_bias=duration_buckets(views["report_duration_completion"], config.duration_bucket_s),
+        duration_bias=duration_buckets(views["report_duration_completion"], config.duration_buckets),
         ingest_files=views["report_ingest_files"],
         quarantine_reasons=views["report_quarantine_reasons"],
         lateness=lateness,
@@ -326,65 +326,69 @@ def attribute_quality(
 def position_buckets(by_position: pl.DataFrame, max_position: int) -> pl.DataFrame:
     """Slots 0..max_position-1 as they are, the rest pooled as `max_position` (shown as "N+").
 
-    raw_view_rate = views / impressions (events as ingested); corrected_view_ratio = the clean views of
-    the slot over its propensity-weighted clean impressions, relative to that ratio over all slots
-    (1 = no position effect left); null where the label stage has not fitted the slot.
+    Three view rates per slot, each also relative to slot 0 (`*_vs_top`): raw (events as ingested),
+    clean (without the viewers the label stage removed) and corrected (clean views over
+    propensity-weighted clean impressions: the examination effect divided out; null where the label
+    stage fitted no propensity). What slope the corrected curve keeps is the ranker placing better
+    videos higher, not examination.
     """
     pooled = (
         by_position.with_columns(position=pl.min_horizontal("position", pl.lit(max_position)))
         .group_by("position")
         .agg(
-            pl.col("impressions").sum(),
-            pl.col("views").sum(),
-            pl.col("clean_impressions").sum(),
-            pl.col("clean_views").sum(),
-            pl.col("clean_effective_impressions").sum(),
-            fitted=pl.col("clean_effective_impressions").is_not_null().any(),
+            pl.col("impressions").sum().cast(pl.Float64),
+            pl.col("views").sum().cast(pl.Float64),
+            pl.col("clean_impressions").sum().cast(pl.Float64),
+            pl.col("clean_views").sum().cast(pl.Float64),
+            pl.col("clean_effective_impressions").sum().cast(pl.Float64),
+            fitted=pl.col("clean_effective_impressions").is_not_null().all(),
         )
-    )
-    fitted = pooled.filter(pl.col("fitted") & (pl.col("clean_effective_impressions") > 0))
-    overall = (
-        float(fitted["clean_views"].sum()) / float(fitted["clean_effective_impressions"].sum())
-        if fitted.height and fitted["clean_views"].sum() > 0
-        else None
-    )
-    corrected = (
-        pl.when(pl.col("fitted") & (pl.col("clean_effective_impressions") > 0))
-        .then(pl.col("clean_views") / pl.col("clean_effective_impressions") / overall)
-        if overall
-        else pl.lit(None, dtype=pl.Float64)
-    )
-    return (
-        pooled.with_columns(
-            raw_view_rate=pl.when(pl.col("impressions") > 0).then(pl.col("views") / pl.col("impressions")),
-            clean_view_rate=pl.when(pl.col("clean_impressions") > 0).then(
-                pl.col("clean_views") / pl.col("clean_impressions")
-            ),
-            corrected_view_ratio=corrected,
-        )
-        .drop("fitted")
         .sort("position")
     )
+    rates = pooled.with_columns(
+        raw_view_rate=pl.when(pl.col("impressions") > 0).then(pl.col("views") / pl.col("impressions")),
+        clean_view_rate=pl.when(pl.col("clean_impressions") > 0).then(
+            pl.col("clean_views") / pl.col("clean_impressions")
+        ),
+        corrected_view_rate=pl.when(pl.col("fitted") & (pl.col("clean_effective_impressions") > 0)).then(
+            pl.col("clean_views") / pl.col("clean_effective_impressions")
+        ),
+    ).drop("fitted")
+    return rates.with_columns(
+        (pl.col(c) / pl.col(c).filter(pl.col("position") == 0).first()).alias(f"{c.removesuffix('_view_rate')}_vs_top")
+        for c in ("raw_view_rate", "clean_view_rate", "corrected_view_rate")
+    )
 
 
-def duration_buckets(by_second: pl.DataFrame, bucket_s: int) -> pl.DataFrame:
-    """Whole-second rows pooled into buckets of `bucket_s` seconds (start second in `duration_s`)."""
-    weighted = by_second.with_columns(
-        duration_s=(pl.col("duration_s") // bucket_s) * bucket_s,
+def duration_buckets(by_second: pl.DataFrame, buckets: int) -> pl.DataFrame:
+    """Whole-second rows pooled into about `buckets` equal-frequency buckets of labeled generations
+    (of views where nothing is labeled), so no bucket is a handful of videos."""
+    rows = by_second.sort("duration_s").with_columns(
+        weight=pl.when(pl.col("labeled_generations").sum() > 0)
+        .then(pl.col("labeled_generations"))
+        .otherwise(pl.col("views"))
+        .cast(pl.Float64)
+    )
+    total = float(rows["weight"].sum()) if rows.height else 0.0
+    share = (pl.col("weight").cum_sum() - pl.col("weight") / 2) / total if total > 0 else pl.lit(0.0)
+    bucketed = rows.with_columns(
+        bucket=(share * buckets).floor().clip(0, buckets - 1).cast(pl.Int64),
         score_sum=pl.col("mean_completion_score").fill_null(0.0) * pl.col("labeled_generations"),
     )
-    pooled = weighted.group_by("duration_s").agg(
-        pl.col("views").sum(),
-        pl.col("completions").sum(),
-        pl.col("labeled_generations").sum(),
-        pl.col("score_sum").sum(),
+    pooled = bucketed.group_by("bucket").agg(
+        duration_from_s=pl.col("duration_s").min(),
+        duration_to_s=pl.col("duration_s").max(),
+        views=pl.col("views").sum(),
+        completions=pl.col("completions").sum(),
+        labeled_generations=pl.col("labeled_generations").sum(),
+        score_sum=pl.col("score_sum").sum(),
     )
     return pooled.with_columns(
         raw_completion_rate=pl.when(pl.col("views") > 0).then(pl.col("completions") / pl.col("views")),
         mean_completion_score=pl.when(pl.col("labeled_generations") > 0).then(
             pl.col("score_sum") / pl.col("labeled_generations")
         ),
-    ).drop("score_sum").sort("duration_s")
+    ).drop("score_sum").sort("bucket")
 
 
 def late_event_count(lateness: pl.DataFrame, late_after_days: int) -> int:

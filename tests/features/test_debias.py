@@ -8,8 +8,8 @@ import pytest
 
 from features.debias import (
     abnormal_viewers,
+    completion_quantile,
     completion_quantile_grid,
-    completion_sums,
     duration_bucket_edges,
     effective_impressions,
     examination_curve,
@@ -55,6 +55,7 @@ def test_abnormal_viewers_flags_likers_and_volume_outliers_only() -> None:
         volume_robust_z=5.0,
         mad_floor=0.25,
         like_share=0.3,
+        like_z=5.0,
         like_min_impressions=30,
     )
     assert dict(flagged.select("viewer_id", "reason").iter_rows()) == {
@@ -127,32 +128,22 @@ def test_effective_impressions_weights_each_slot_by_its_propensity() -> None:
     assert effective["b"] == pytest.approx(5.0)  # a slot the curve has not seen counts fully
 
 
-def test_completion_quantile_removes_duration_bias() -> None:
-    """Short videos are finished more often; within its duration bucket each has the same quantile."""
-    durations = pl.DataFrame(
+def test_completion_quantile_is_relative_to_videos_of_similar_duration() -> None:
+    """Short videos are finished more often; each video is placed within its own duration bucket."""
+    completion = pl.DataFrame(
         {
-            "generation_id": ["short_a", "short_b", "long_a", "long_b"],
-            "duration_ms": [5_000, 5_000, 40_000, 40_000],
+            "duration_ms": [5_000] * 5 + [40_000] * 5,
+            "completion": [0.6, 0.7, 0.8, 0.9, 1.0, 0.1, 0.2, 0.3, 0.4, 0.5],
         }
     )
-    # short: good one watched to bin 9 (of 10), poor one to bin 6; long: good to bin 5, poor to bin 2
-    watch = pl.DataFrame(
-        {
-            "generation_id": ["short_a", "short_b", "long_a", "long_b"],
-            "ratio_bin": [9, 6, 5, 2],
-            "views": [10, 10, 10, 10],
-        }
+    edges = duration_bucket_edges(completion["duration_ms"], 2)
+    assert edges == [0, 5_001]
+    grid = completion_quantile_grid(completion, edges, levels=4)
+    probes = pl.DataFrame(
+        {"duration_ms": [5_000, 40_000, 40_000, 5_000], "completion": [0.8, 0.5, 0.45, None]}
     )
-    edges = duration_bucket_edges(durations["duration_ms"], 2)
-    grid = completion_quantile_grid(watch, durations, edges, ratio_bins=10)
-    means = completion_sums(watch, durations, grid).with_columns(
-        quantile=pl.col("completion_sum") / pl.col("completion_views")
-    )
-    by_generation = dict(means.select("generation_id", "quantile").iter_rows())
-    assert by_generation["short_a"] == pytest.approx(by_generation["long_a"]) == pytest.approx(0.75)
-    assert by_generation["short_b"] == pytest.approx(by_generation["long_b"]) == pytest.approx(0.25)
-    # views of every bucket average to the middle quantile
-    overall = means.select(
-        pl.col("completion_sum").sum() / pl.col("completion_views").sum()
-    ).item()
-    assert overall == pytest.approx(0.5)
+    quantiles = completion_quantile(probes, grid).to_list()
+    assert quantiles[0] == pytest.approx(0.5)  # the median short video
+    assert quantiles[1] == pytest.approx(1.0)  # as finished as the best long one
+    assert quantiles[2] == pytest.approx(0.875)
+    assert quantiles[3] is None

@@ -249,11 +249,10 @@ def test_dpo_rows_carry_uris_ids_versions_and_quality_margin() -> None:
         ],
         [pair("p", "a", "b", "r1", confidence=0.8)],
     )
-    row = (
-        build_export(pairs, facts, ExportConfig(test_fraction=0.0), "lv1")
-        .rows["dpo"]
-        .row(0, named=True)
-    )
+    tables = build_export(pairs, facts, ExportConfig(test_fraction=0.0), "lv1")
+    row = tables.rows["dpo"].row(0, named=True)
+    assert tables.model_versions["dpo"] == {"m1": 1, "m2": 1}
+    assert tables.created_range["dpo"] == (T0, T0)
     assert row["chosen"] == "s3://v/a.mp4"
     assert row["rejected"] == "b"  # no output_uri: the generation_id stands in
     assert row["chosen_model_version"] == "m2" and row["rejected_model_version"] == "m1"

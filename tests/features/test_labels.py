@@ -11,88 +11,106 @@ from features.label_pipeline import compute_label_outputs
 from features.labels import label_model_moved
 
 CONFIG = LabelConfig(position_min_impressions=20, prior_min_generations=20)
-BINS = CONFIG.watch_ratio_bins
 
 
-def population(
-    n: int = 150, seed: int = 0, hidden: dict[str, float] | None = None
-) -> tuple[list[dict], list[dict], list[dict]]:
-    """Engagement, slot and watch rows of `n` generations whose quality (put in `hidden`) drives every rate."""
-    rng = np.random.default_rng(seed)
-    engagement, positions, watch = [], [], []
-    for i in range(n):
-        quality = rng.uniform(0.1, 0.9)
-        if hidden is not None:
-            hidden[f"g{i}"] = quality
-        slots = rng.integers(0, 26, int(rng.integers(100, 600)))
-        views = 0
-        for slot in np.unique(slots):
-            shown = int(np.sum(slots == slot))
-            viewed = int(rng.binomial(shown, (1 + slot) ** -0.5 * (0.2 + 0.6 * quality)))
-            positions.append(
+COUNT_COLUMNS: tuple[str, ...] = (
+    "likes",
+    "unlikes",
+    "favorites",
+    "shares",
+    "comments",
+    "downloads",
+    "dislikes",
+    "reports",
+    "studio_impressions",
+    "selects",
+    "regenerates",
+)
+
+
+class World:
+    """Per-generation engagement rows and organic exposure slots, built generation by generation."""
+
+    def __init__(self) -> None:
+        self.engagement: list[dict] = []
+        self.slots: list[dict] = []
+
+    def add(
+        self,
+        generation_id: str,
+        *,
+        slots: dict[int, tuple[int, int]],
+        mean_ratio: float,
+        counts: dict[str, int],
+        duration_ms: int = 8000,
+        request: str | None = None,
+    ) -> None:
+        """slots: feed position -> (impressions, views); views watch `mean_ratio` of the video on average."""
+        views = sum(v for _, v in slots.values())
+        row = {
+            "generation_id": generation_id,
+            "request_id": request or f"r_{generation_id}",
+            "model_version": "m1",
+            "duration_ms": duration_ms,
+            "prompt": f"prompt of {generation_id}",
+            "impressions": sum(i for i, _ in slots.values()),
+            "views": views,
+            "watch_ms": int(views * mean_ratio * duration_ms),
+            "ratio_sum": views * mean_ratio,
+            "ratio_sq_sum": views * (mean_ratio**2 + 0.04),
+            **dict.fromkeys(COUNT_COLUMNS, 0),
+        }
+        row.update(counts)
+        self.engagement.append(row)
+        for position, (shown, viewed) in slots.items():
+            self.slots.append(
                 {
-                    "generation_id": f"g{i}",
+                    "generation_id": generation_id,
                     "surface": "feed",
-                    "position": int(slot),
+                    "position": position,
                     "impressions": shown,
                     "views": viewed,
                 }
             )
-            views += viewed
-        bins = np.clip(rng.normal(quality * BINS, BINS / 5, views).astype(int), 0, BINS - 1)
-        for b in np.unique(bins):
-            watch.append(
-                {"generation_id": f"g{i}", "ratio_bin": int(b), "views": int(np.sum(bins == b))}
+
+    def frames(self) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return pl.DataFrame(self.engagement), pl.DataFrame(self.slots)
+
+
+def population(n: int = 150, seed: int = 0, hidden: dict[str, float] | None = None) -> World:
+    """`n` generations whose quality (put in `hidden`) drives views, completion, likes and dislikes."""
+    rng = np.random.default_rng(seed)
+    world = World()
+    for i in range(n):
+        quality = rng.uniform(0.1, 0.9)
+        if hidden is not None:
+            hidden[f"g{i}"] = quality
+        positions = rng.integers(0, 26, int(rng.integers(100, 600)))
+        slots = {}
+        for position in np.unique(positions):
+            shown = int(np.sum(positions == position))
+            slots[int(position)] = (
+                shown,
+                int(rng.binomial(shown, (1 + position) ** -0.5 * (0.2 + 0.6 * quality))),
             )
-        engagement.append(
-            generation(
-                f"g{i}",
-                request=f"r{i // 3}",
-                impressions=len(slots),
-                views=views,
-                likes=int(rng.binomial(views, 0.05 + 0.3 * quality)),
-                dislikes=int(rng.binomial(views, 0.1 - 0.08 * quality)),
-                favorites=int(rng.binomial(views, 0.05 * quality)),
-            )
+        views = sum(v for _, v in slots.values())
+        world.add(
+            f"g{i}",
+            slots=slots,
+            mean_ratio=float(np.clip(rng.normal(0.3 + quality, 0.1), 0.05, 2.0)),
+            counts={
+                "likes": int(rng.binomial(views, 0.05 + 0.3 * quality)),
+                "dislikes": int(rng.binomial(views, 0.1 - 0.08 * quality)),
+                "favorites": int(rng.binomial(views, 0.05 * quality)),
+            },
+            request=f"r{i // 3}",
         )
-    return engagement, positions, watch
+    return world
 
 
-def generation(
-    generation_id: str, *, request: str, impressions: int, views: int, likes: int, **counts: int
-) -> dict:
-    row = {
-        "generation_id": generation_id,
-        "request_id": request,
-        "model_version": "m1",
-        "duration_ms": 8000,
-        "impressions": impressions,
-        "views": views,
-        "watch_ms": views * 6000,
-        "likes": likes,
-        "unlikes": 0,
-        "favorites": 0,
-        "shares": 0,
-        "comments": 0,
-        "downloads": 0,
-        "dislikes": 0,
-        "reports": 0,
-        "studio_impressions": 0,
-        "selects": 0,
-        "regenerates": 0,
-        "prompt": f"prompt of {request}",
-    }
-    row.update(counts)
-    return row
-
-
-def labels_of(
-    engagement: list[dict], positions: list[dict], watch: list[dict], config: LabelConfig = CONFIG
-) -> pl.DataFrame:
-    outputs = compute_label_outputs(
-        pl.DataFrame(engagement), pl.DataFrame(positions), pl.DataFrame(watch), None, None, config
-    )
-    return outputs.labels
+def labels_of(world: World, config: LabelConfig = CONFIG) -> pl.DataFrame:
+    engagement, slots = world.frames()
+    return compute_label_outputs(engagement, slots, None, None, config).labels
 
 
 def score(labels: pl.DataFrame, generation_id: str) -> float:
@@ -100,20 +118,10 @@ def score(labels: pl.DataFrame, generation_id: str) -> float:
 
 
 def test_same_engagement_low_in_the_feed_scores_higher() -> None:
-    engagement, positions, watch = population()
-    for name, slot in (("top", 0), ("deep", 20)):
-        engagement.append(generation(name, request="r_pos", impressions=100, views=30, likes=6))
-        positions.append(
-            {
-                "generation_id": name,
-                "surface": "feed",
-                "position": slot,
-                "impressions": 100,
-                "views": 30,
-            }
-        )
-        watch.append({"generation_id": name, "ratio_bin": BINS // 2, "views": 30})
-    labels = labels_of(engagement, positions, watch)
+    world = population()
+    for name, position in (("top", 0), ("deep", 20)):
+        world.add(name, slots={position: (100, 30)}, mean_ratio=0.7, counts={"likes": 6})
+    labels = labels_of(world)
     assert score(labels, "deep") > score(labels, "top")
     effective = dict(labels.select("generation_id", "effective_impressions").iter_rows())
     assert effective["top"] == pytest.approx(100.0)
@@ -121,26 +129,10 @@ def test_same_engagement_low_in_the_feed_scores_higher() -> None:
 
 
 def test_three_impressions_one_like_is_not_ranked_above_three_thousand_with_nine_hundred() -> None:
-    engagement, positions, watch = population()
-    engagement.append(generation("sparse", request="r_sparse", impressions=3, views=2, likes=1))
-    positions.append(
-        {"generation_id": "sparse", "surface": "feed", "position": 0, "impressions": 3, "views": 2}
-    )
-    watch.append({"generation_id": "sparse", "ratio_bin": int(0.7 * BINS), "views": 2})
-    engagement.append(
-        generation("dense", request="r_dense", impressions=3000, views=2000, likes=900)
-    )
-    positions.append(
-        {
-            "generation_id": "dense",
-            "surface": "feed",
-            "position": 0,
-            "impressions": 3000,
-            "views": 2000,
-        }
-    )
-    watch.append({"generation_id": "dense", "ratio_bin": int(0.7 * BINS), "views": 2000})
-    labels = labels_of(engagement, positions, watch)
+    world = population()
+    world.add("sparse", slots={0: (3, 2)}, mean_ratio=0.9, counts={"likes": 1})
+    world.add("dense", slots={0: (3000, 2000)}, mean_ratio=0.9, counts={"likes": 900})
+    labels = labels_of(world)
     assert 1 / 3 > 900 / 3000  # the naive like rate prefers the sparse one
     assert score(labels, "dense") > score(labels, "sparse")
     sparse = labels.filter(pl.col("generation_id") == "sparse").row(0, named=True)
@@ -152,8 +144,35 @@ def test_three_impressions_one_like_is_not_ranked_above_three_thousand_with_nine
     assert sparse["label"] == "uncertain"
 
 
+def test_completion_is_judged_against_videos_of_similar_duration() -> None:
+    """Short videos are finished more often: the same watch ratio means less for a short video."""
+    world = population()
+    rng = np.random.default_rng(9)
+    for i in range(60):  # a population of long videos watched less
+        world.add(
+            f"long{i}",
+            slots={0: (200, 80)},
+            mean_ratio=float(rng.uniform(0.1, 0.5)),
+            counts={"likes": 8},
+            duration_ms=40_000,
+        )
+    for name, duration in (("short_probe", 8000), ("long_probe", 40_000)):
+        world.add(
+            name, slots={0: (200, 80)}, mean_ratio=0.5, counts={"likes": 8}, duration_ms=duration
+        )
+    labels = labels_of(
+        world,
+        LabelConfig(
+            position_min_impressions=20, prior_min_generations=20, duration_quantile_buckets=2
+        ),
+    )
+    completion = dict(labels.select("generation_id", "completion_score").iter_rows())
+    assert completion["long_probe"] > 0.9 > completion["short_probe"]
+    assert score(labels, "long_probe") > score(labels, "short_probe")
+
+
 def test_scores_are_in_unit_interval_and_bracketed_by_their_interval() -> None:
-    labels = labels_of(*population())
+    labels = labels_of(population())
     assert labels.select(
         (
             (pl.col("quality_low") <= pl.col("quality_score"))
@@ -168,7 +187,7 @@ def test_scores_are_in_unit_interval_and_bracketed_by_their_interval() -> None:
 
 def test_quality_follows_the_hidden_quality_of_the_population() -> None:
     hidden: dict[str, float] = {}
-    labels = labels_of(*population(seed=4, hidden=hidden))
+    labels = labels_of(population(seed=4, hidden=hidden))
     joined = labels.with_columns(
         hidden=pl.col("generation_id").replace_strict(hidden, return_dtype=pl.Float64)
     )
@@ -176,12 +195,11 @@ def test_quality_follows_the_hidden_quality_of_the_population() -> None:
 
 
 def test_recomputation_from_the_same_counts_is_bit_identical_and_the_model_does_not_move() -> None:
-    engagement, positions, watch = population()
-    frames = (pl.DataFrame(engagement), pl.DataFrame(positions), pl.DataFrame(watch))
-    first = compute_label_outputs(*frames, None, None, CONFIG)
-    again = compute_label_outputs(*frames, first.model, first.reliability, CONFIG)
+    engagement, slots = population().frames()
+    first = compute_label_outputs(engagement, slots, None, None, CONFIG)
+    again = compute_label_outputs(engagement, slots, first.model, first.reliability, CONFIG)
     assert not again.model_refit and not again.reliability_refit
     assert again.labels.equals(first.labels)
     assert again.pairs.equals(first.pairs)
-    assert first.model is not None
-    assert not label_model_moved(first.model, again.model, 0.0)  # type: ignore[arg-type]
+    assert first.model is not None and again.model is not None
+    assert not label_model_moved(first.model, again.model, 0.0)

@@ -360,6 +360,19 @@ def test_foreign_folder_is_refused_and_a_failed_write_leaves_the_previous_export
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
 
+def test_replacing_without_an_atomic_exchange_still_leaves_only_the_new_export(
+    warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warehouse.dataset_files as dataset_files
+
+    out = tmp_path / "export"
+    export(warehouse, out, test_fraction=0.3)
+    monkeypatch.setattr(dataset_files, "exchange_paths", lambda first, second: False)
+    export(warehouse, out, test_fraction=0.0)
+    assert not list(out.rglob("test-*.parquet")) and list(out.rglob("train-*.parquet"))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
 def test_cli_export_runs_the_flow_and_prints_counts(
     warehouse: Path, tmp_path: Path, prefect_harness: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

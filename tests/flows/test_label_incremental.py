@@ -44,7 +44,7 @@ def synthetic_world(seed: int = 0, requests: int = 30) -> tuple[pl.DataFrame, pl
                 duration = int(generations["duration_ms"][g])
                 watch = int(duration * min(rng.beta(1 + 4 * quality[g], 2), 1.0))
                 rows.append(("view", g, viewer, minute + 1, "feed", slot, watch))
-                if rng.random() < 0.05 + 0.4 * quality[g]:
+                if rng.random() < 0.03 + 0.25 * quality[g]:
                     rows.append(("like", g, viewer, minute + 2, "feed", None, None))
     for r in range(requests):
         best = 3 * r + int(np.argmax(quality[3 * r : 3 * r + 3]))

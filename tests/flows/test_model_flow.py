@@ -43,11 +43,14 @@ def test_train_then_score_the_simulated_loop(prefect_harness, tmp_path, capsys):
 
     reelloop(db, "score")
     reelloop(db, "score")  # idempotent: nothing left to score
-    assert capsys.readouterr().out.splitlines()[-1] == f"model {model_id} scored 0 new generation(s)"
+    assert (
+        capsys.readouterr().out.splitlines()[-1] == f"model {model_id} scored 0 new generation(s)"
+    )
     con = connect(db, read_only=True)
     try:
         scored = con.execute(
-            "select count(*), count(distinct generation_id) from scores where model_id = ?", [model_id]
+            "select count(*), count(distinct generation_id) from scores where model_id = ?",
+            [model_id],
         ).fetchall()[0]
         request_id = con.execute("select min(request_id) from generations").fetchall()[0][0]
     finally:
@@ -57,6 +60,6 @@ def test_train_then_score_the_simulated_loop(prefect_harness, tmp_path, capsys):
     reelloop(db, "rank", request_id)
     ranked = capsys.readouterr().out.splitlines()
     assert ranked[0] == f"request {request_id} ranked by champion {model_id}"
-    assert ranked[2].startswith("1 ")
+    assert ranked[3].split()[0] == "1"
     reelloop(db, "score-prompt", "a red fox playing in the snow, cinematic")
     assert "vidgen-2.0" in capsys.readouterr().out

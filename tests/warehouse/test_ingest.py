@@ -70,7 +70,11 @@ def generation(n: int | str, **fields: object) -> dict[str, object]:
 def write_jsonl(path: Path, lines: list[object], *, gz: bool = False) -> Path:
     """One line per item: dicts as JSON, str and bytes as they are."""
     payload = b"".join(
-        (item if isinstance(item, bytes) else (item if isinstance(item, str) else json.dumps(item)).encode())
+        (
+            item
+            if isinstance(item, bytes)
+            else (item if isinstance(item, str) else json.dumps(item)).encode()
+        )
         + b"\n"
         for item in lines
     )
@@ -99,7 +103,11 @@ def con() -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 def run(
-    con: duckdb.DuckDBPyConnection, landing: Path, *, now: datetime = NOW, rules: IngestRules = RULES
+    con: duckdb.DuckDBPyConnection,
+    landing: Path,
+    *,
+    now: datetime = NOW,
+    rules: IngestRules = RULES,
 ) -> list[FileAccounting]:
     """Ingest the landing zone and check the accounting of every file ever recorded."""
     files = ingest_landing_zone(con, landing, rules, ingested_at=now)
@@ -124,7 +132,16 @@ def assert_accounting(con: duckdb.DuckDBPyConnection, files: list[FileAccounting
         from ingest_files f
         """
     ).fetchall()
-    for source, status, read, loaded, duplicate, quarantined, quarantine_rows, loaded_rows in recorded:
+    for (
+        source,
+        status,
+        read,
+        loaded,
+        duplicate,
+        quarantined,
+        quarantine_rows,
+        loaded_rows,
+    ) in recorded:
         assert read == loaded + duplicate + quarantined, source
         assert quarantine_rows == quarantined, source
         assert loaded_rows == loaded, source
@@ -136,7 +153,9 @@ def by_file(files: list[FileAccounting]) -> dict[str, FileAccounting]:
     return {f.source_file: f for f in files}
 
 
-def quarantined(con: duckdb.DuckDBPyConnection, source_file: str) -> dict[int, tuple[str, str, str]]:
+def quarantined(
+    con: duckdb.DuckDBPyConnection, source_file: str
+) -> dict[int, tuple[str, str, str]]:
     """row_number -> (reason_code, detail, raw) of a file's quarantined rows."""
     rows = con.execute(
         "select row_number, reason_code, detail, raw from quarantine where source_file = ? order by row_number",
@@ -163,10 +182,18 @@ def table_rows(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
 def test_all_formats_and_both_timestamp_forms_load_as_utc(con, tmp_path):
     rows = [
         event("a", occurred_at="2024-05-01T14:00:00+02:00", app_version="5.1", campaign="spring"),
-        event("b", occurred_at=NOON_MS, event_type="view", watch_ms=1200, surface="feed", position=3),
+        event(
+            "b", occurred_at=NOON_MS, event_type="view", watch_ms=1200, surface="feed", position=3
+        ),
     ]
-    write_jsonl(tmp_path / "events/j/part.jsonl", [{**r, "event_id": f"j{r['event_id']}"} for r in rows])
-    write_jsonl(tmp_path / "events/z.jsonl.gz", [{**r, "event_id": f"z{r['event_id']}"} for r in rows], gz=True)
+    write_jsonl(
+        tmp_path / "events/j/part.jsonl", [{**r, "event_id": f"j{r['event_id']}"} for r in rows]
+    )
+    write_jsonl(
+        tmp_path / "events/z.jsonl.gz",
+        [{**r, "event_id": f"z{r['event_id']}"} for r in rows],
+        gz=True,
+    )
     write_text(
         tmp_path / "events/c.csv",
         "event_id,event_type,generation_id,viewer_id,occurred_at,watch_ms,surface,position,app_version,campaign\r\n"
@@ -174,20 +201,44 @@ def test_all_formats_and_both_timestamp_forms_load_as_utc(con, tmp_path):
         f"ceb,view,g1,v1,{NOON_MS},1200,feed,3,,\r\n",
     )
     base = {
-        "event_type": ["like", "view"], "generation_id": ["g1", "g1"], "viewer_id": ["v1", "v1"],
-        "watch_ms": [None, 1200], "surface": [None, "feed"], "position": pa.array([None, 3], pa.int32()),
+        "event_type": ["like", "view"],
+        "generation_id": ["g1", "g1"],
+        "viewer_id": ["v1", "v1"],
+        "watch_ms": [None, 1200],
+        "surface": [None, "feed"],
+        "position": pa.array([None, 3], pa.int32()),
     }
-    write_parquet(tmp_path / "events/p_text.parquet", pa.table({
-        "event_id": ["ptea", "pteb"], **base, "occurred_at": ["2024-05-01T14:00:00+02:00", "2024-05-01T12:00:00Z"],
-    }))
-    write_parquet(tmp_path / "events/p_ms.parquet", pa.table({
-        "event_id": ["pmea", "pmeb"], **base, "occurred_at": pa.array([NOON_MS, NOON_MS], pa.int64()),
-        "campaign": ["spring", None],
-    }))
-    write_parquet(tmp_path / "events/p_tz.parquet", pa.table({
-        "event_id": ["pzea", "pzeb"], **base,
-        "occurred_at": pa.array([NOON_MS, NOON_MS], pa.timestamp("ms", tz="Europe/Paris")),
-    }))
+    write_parquet(
+        tmp_path / "events/p_text.parquet",
+        pa.table(
+            {
+                "event_id": ["ptea", "pteb"],
+                **base,
+                "occurred_at": ["2024-05-01T14:00:00+02:00", "2024-05-01T12:00:00Z"],
+            }
+        ),
+    )
+    write_parquet(
+        tmp_path / "events/p_ms.parquet",
+        pa.table(
+            {
+                "event_id": ["pmea", "pmeb"],
+                **base,
+                "occurred_at": pa.array([NOON_MS, NOON_MS], pa.int64()),
+                "campaign": ["spring", None],
+            }
+        ),
+    )
+    write_parquet(
+        tmp_path / "events/p_tz.parquet",
+        pa.table(
+            {
+                "event_id": ["pzea", "pzeb"],
+                **base,
+                "occurred_at": pa.array([NOON_MS, NOON_MS], pa.timestamp("ms", tz="Europe/Paris")),
+            }
+        ),
+    )
 
     files = run(con, tmp_path)
 
@@ -203,7 +254,11 @@ def test_all_formats_and_both_timestamp_forms_load_as_utc(con, tmp_path):
     assert {view[:4] for view in views.values()} == {("view", 1200, "feed", 3)}
     assert {view[4] for name, view in views.items() if name != "ceb"} == {2}
     assert views["ceb"][4] == 3  # CSV row numbers are line numbers: the header is line 1
-    extras = dict(con.execute("select event_id, extra::varchar from events where extra is not null").fetchall())
+    extras = dict(
+        con.execute(
+            "select event_id, extra::varchar from events where extra is not null"
+        ).fetchall()
+    )
     assert json.loads(extras["jea"]) == {"campaign": "spring"}
     assert json.loads(extras["zea"]) == {"campaign": "spring"}
     assert json.loads(extras["cea"]) == {"campaign": "spring"}
@@ -212,14 +267,24 @@ def test_all_formats_and_both_timestamp_forms_load_as_utc(con, tmp_path):
 
 def test_generation_fields_are_typed_in_every_format(con, tmp_path):
     full = generation(
-        1, width=720, height=1280, fps=24.0, seed=42, output_uri="s3://out/g1.mp4",
-        reference_inputs=[{"kind": "image", "uri": "s3://ref/1.png"}], output_embedding=[0.5, -1.0, 2.0],
-        training_consent=False, content_flags=["real_person"], studio="north",
+        1,
+        width=720,
+        height=1280,
+        fps=24.0,
+        seed=42,
+        output_uri="s3://out/g1.mp4",
+        reference_inputs=[{"kind": "image", "uri": "s3://ref/1.png"}],
+        output_embedding=[0.5, -1.0, 2.0],
+        training_consent=False,
+        content_flags=["real_person"],
+        studio="north",
     )
     write_jsonl(tmp_path / "generations/a.jsonl", [full, generation(2)])
     csv_cells = {
         **{k: str(v) for k, v in full.items()},
-        "generation_id": "g3", "fps": "24", "training_consent": "false",
+        "generation_id": "g3",
+        "fps": "24",
+        "training_consent": "false",
         "reference_inputs": json.dumps(full["reference_inputs"]),
         "output_embedding": json.dumps(full["output_embedding"]),
         "content_flags": json.dumps(full["content_flags"]),
@@ -227,11 +292,18 @@ def test_generation_fields_are_typed_in_every_format(con, tmp_path):
     header = list(csv_cells)
     quoted = ['"' + csv_cells[h].replace('"', '""') + '"' for h in header]
     write_text(tmp_path / "generations/b.csv", ",".join(header) + "\n" + ",".join(quoted) + "\n")
-    write_parquet(tmp_path / "generations/c.parquet", pa.table({
-        **{k: [v] for k, v in full.items() if k not in ("created_at", "generation_id")},
-        "generation_id": ["g4"],
-        "created_at": pa.array([datetime(2024, 5, 1, 11, tzinfo=UTC)], pa.timestamp("us", tz="UTC")),
-    }))
+    write_parquet(
+        tmp_path / "generations/c.parquet",
+        pa.table(
+            {
+                **{k: [v] for k, v in full.items() if k not in ("created_at", "generation_id")},
+                "generation_id": ["g4"],
+                "created_at": pa.array(
+                    [datetime(2024, 5, 1, 11, tzinfo=UTC)], pa.timestamp("us", tz="UTC")
+                ),
+            }
+        ),
+    )
 
     files = run(con, tmp_path)
 
@@ -242,8 +314,15 @@ def test_generation_fields_are_typed_in_every_format(con, tmp_path):
            from generations order by generation_id"""
     ).fetchall()
     expected = (
-        720, 1280, 24.0, 42, [{"kind": "image", "uri": "s3://ref/1.png"}], "s3://out/g1.mp4", [0.5, -1.0, 2.0],
-        False, ["real_person"],
+        720,
+        1280,
+        24.0,
+        42,
+        [{"kind": "image", "uri": "s3://ref/1.png"}],
+        "s3://out/g1.mp4",
+        [0.5, -1.0, 2.0],
+        False,
+        ["real_person"],
     )
     for row in (typed[0], typed[2], typed[3]):
         assert row[1:10] == expected, row
@@ -284,7 +363,11 @@ EVENT_CASES: list[tuple[object, str, str]] = [
     (event(17, occurred_at="1999-12-31T23:59:59Z"), "bad_timestamp", "before 2000-01-01"),
     (event(18, occurred_at=946_684_799_000), "bad_timestamp", "before 2000-01-01"),
     (event(19, occurred_at="2024-06-02T12:00:01Z"), "future_timestamp", "occurred_at"),
-    (event(20, occurred_at=int((NOW + timedelta(days=3)).timestamp() * 1000)), "future_timestamp", "occurred_at"),
+    (
+        event(20, occurred_at=int((NOW + timedelta(days=3)).timestamp() * 1000)),
+        "future_timestamp",
+        "occurred_at",
+    ),
     (event(21, event_type="view", watch_ms=-1), "negative_value", "watch_ms"),
     (event(22, event_type="impression", position=-2), "negative_value", "position"),
 ]
@@ -301,11 +384,19 @@ GENERATION_CASES: list[tuple[object, str, str]] = [
     (generation(9, fps=1e400), "bad_type", "fps"),
     (generation(10, request_id=""), "empty_id", "request_id"),
     (generation(11, prompt="p" * 10_001), "oversized_field", "prompt: over 10000"),
-    (generation(12, reference_inputs=[{"kind": "hologram", "uri": "s3://x"}]), "bad_enum", "reference_inputs"),
+    (
+        generation(12, reference_inputs=[{"kind": "hologram", "uri": "s3://x"}]),
+        "bad_enum",
+        "reference_inputs",
+    ),
     (generation(13, created_at="2024-05-01 11:00:00+0200"), "bad_timestamp", "created_at"),
     (generation(14, duration_ms=0), "negative_value", "duration_ms"),
     (generation(15, width=-720), "negative_value", "width"),
-    (generation(16, output_embedding=[0.1, 0.2, 0.3]), "embedding_dim_mismatch", "model_version \"m1\" has 2"),
+    (
+        generation(16, output_embedding=[0.1, 0.2, 0.3]),
+        "embedding_dim_mismatch",
+        'model_version "m1" has 2',
+    ),
 ]
 
 
@@ -333,7 +424,9 @@ def test_every_reason_code_quarantines_the_row_with_detail_and_raw(con, tmp_path
     got = quarantined(con, "generations/bad.jsonl")
     for row_number, (_, reason, fragment) in enumerate(GENERATION_CASES, start=1):
         if reason:
-            assert (got[row_number][0], fragment in got[row_number][1]) == (reason, True), got[row_number]
+            assert (got[row_number][0], fragment in got[row_number][1]) == (reason, True), got[
+                row_number
+            ]
     codes = {code for code, _, _ in quarantined(con, "events/bad.jsonl").values()} | {
         code for code, _, _ in got.values()
     }
@@ -341,23 +434,37 @@ def test_every_reason_code_quarantines_the_row_with_detail_and_raw(con, tmp_path
 
 
 def test_a_row_breaking_several_rules_gets_the_first_by_precedence(con, tmp_path):
-    write_jsonl(tmp_path / "events/multi.jsonl", [
-        event(1, viewer_id=..., surface="tv", watch_ms=-1),  # missing_field before bad_enum, negative_value
-        event(2, event_id=2, occurred_at="2099-01-01T00:00:00Z"),  # bad_type before future_timestamp
-        event(3, event_type="superlike", surface="tv"),  # unknown_event_type before bad_enum
-        event("", event_id="", generation_id="g" * 200),  # empty_id before oversized_field
-        event(5, surface="tv", occurred_at="never", position=-1),  # bad_enum, bad_timestamp, negative_value
-        event(6, occurred_at="2099-01-01T00:00:00Z", watch_ms=-1),  # future_timestamp before negative_value
-        event(7, event_type=...,  generation_id=...),  # missing: first in contract order
-    ])
+    write_jsonl(
+        tmp_path / "events/multi.jsonl",
+        [
+            event(
+                1, viewer_id=..., surface="tv", watch_ms=-1
+            ),  # missing_field before bad_enum, negative_value
+            event(
+                2, event_id=2, occurred_at="2099-01-01T00:00:00Z"
+            ),  # bad_type before future_timestamp
+            event(3, event_type="superlike", surface="tv"),  # unknown_event_type before bad_enum
+            event("", event_id="", generation_id="g" * 200),  # empty_id before oversized_field
+            event(
+                5, surface="tv", occurred_at="never", position=-1
+            ),  # bad_enum, bad_timestamp, negative_value
+            event(
+                6, occurred_at="2099-01-01T00:00:00Z", watch_ms=-1
+            ),  # future_timestamp before negative_value
+            event(7, event_type=..., generation_id=...),  # missing: first in contract order
+        ],
+    )
     run(con, tmp_path)
-    got = {row: (code, detail) for row, (code, detail, _) in quarantined(con, "events/multi.jsonl").items()}
+    got = {
+        row: (code, detail)
+        for row, (code, detail, _) in quarantined(con, "events/multi.jsonl").items()
+    }
     assert got == {
         1: ("missing_field", "viewer_id: required field is missing"),
         2: ("bad_type", "event_id: expected a string"),
         3: ("unknown_event_type", 'event_type: "superlike" is not a known event type'),
         4: ("empty_id", "event_id: empty"),
-        5: ("bad_enum", "surface: \"tv\" is not one of feed, studio, profile, search, share"),
+        5: ("bad_enum", 'surface: "tv" is not one of feed, studio, profile, search, share'),
         6: ("future_timestamp", got[6][1]),
         7: ("missing_field", "event_type: required field is missing"),
     }
@@ -373,8 +480,14 @@ def test_csv_rows_quotes_line_numbers_and_broken_rows(con, tmp_path):
         'g3,r1,c1,"unclosed quote,m1,2024-05-01T11:00:00Z,5000\n'
         "g4,r1,c1,p,m1,2024-05-01T11:00:00Z,5000\n",
     )
-    write_text(tmp_path / "events/no_header.csv", "e1,like,g1,v1,2024-05-01T12:00:00Z\ne2,like,g1,v1,1714564800000\n")
-    write_text(tmp_path / "events/header_only.csv", "event_id,event_type,generation_id,viewer_id,occurred_at\n")
+    write_text(
+        tmp_path / "events/no_header.csv",
+        "e1,like,g1,v1,2024-05-01T12:00:00Z\ne2,like,g1,v1,1714564800000\n",
+    )
+    write_text(
+        tmp_path / "events/header_only.csv",
+        "event_id,event_type,generation_id,viewer_id,occurred_at\n",
+    )
 
     files = by_file(run(con, tmp_path))
 
@@ -386,37 +499,78 @@ def test_csv_rows_quotes_line_numbers_and_broken_rows(con, tmp_path):
     assert got[4][:2] == ("malformed_record", "row has 4 cells, the header has 7")
     assert got[4][2] == "g2,r1,c1,too few cells"
     # an unclosed quote swallows the rest of the file into one record
-    assert got[5][:2] == ("malformed_record", "unbalanced quotes or a quote inside an unquoted cell")
-    assert (files["events/no_header.csv"].rows_read, files["events/no_header.csv"].rows_quarantined) == (2, 2)
-    assert {code for code, _, _ in quarantined(con, "events/no_header.csv").values()} == {"malformed_record"}
-    assert (files["events/header_only.csv"].status, files["events/header_only.csv"].rows_read) == ("loaded", 0)
+    assert got[5][:2] == (
+        "malformed_record",
+        "unbalanced quotes or a quote inside an unquoted cell",
+    )
+    assert (
+        files["events/no_header.csv"].rows_read,
+        files["events/no_header.csv"].rows_quarantined,
+    ) == (2, 2)
+    assert {code for code, _, _ in quarantined(con, "events/no_header.csv").values()} == {
+        "malformed_record"
+    }
+    assert (files["events/header_only.csv"].status, files["events/header_only.csv"].rows_read) == (
+        "loaded",
+        0,
+    )
 
 
 def test_parquet_schema_variants_are_judged_per_column(con, tmp_path):
-    write_parquet(tmp_path / "events/typed_wrong.parquet", pa.table({
-        "event_id": pa.array([1, 2], pa.int64()),  # ids must be strings
-        "event_type": ["like", "like"], "generation_id": ["g1", "g1"], "viewer_id": ["v1", "v1"],
-        "occurred_at": ["2024-05-01T12:00:00Z", "2024-05-01T12:00:00Z"],
-    }))
-    write_parquet(tmp_path / "events/naive_time.parquet", pa.table({
-        "event_id": ["n1", "n2"], "event_type": ["like", "like"], "generation_id": ["g1", "g1"],
-        "viewer_id": ["v1", None], "occurred_at": pa.array([NOON_MS, NOON_MS], pa.timestamp("ms")),
-    }))
-    write_parquet(tmp_path / "events/no_viewer.parquet", pa.table({
-        "event_id": ["m1"], "event_type": ["like"], "generation_id": ["g1"],
-        "occurred_at": pa.array([NOON_MS], pa.int64()), "device": ["ios"],
-    }))
+    write_parquet(
+        tmp_path / "events/typed_wrong.parquet",
+        pa.table(
+            {
+                "event_id": pa.array([1, 2], pa.int64()),  # ids must be strings
+                "event_type": ["like", "like"],
+                "generation_id": ["g1", "g1"],
+                "viewer_id": ["v1", "v1"],
+                "occurred_at": ["2024-05-01T12:00:00Z", "2024-05-01T12:00:00Z"],
+            }
+        ),
+    )
+    write_parquet(
+        tmp_path / "events/naive_time.parquet",
+        pa.table(
+            {
+                "event_id": ["n1", "n2"],
+                "event_type": ["like", "like"],
+                "generation_id": ["g1", "g1"],
+                "viewer_id": ["v1", None],
+                "occurred_at": pa.array([NOON_MS, NOON_MS], pa.timestamp("ms")),
+            }
+        ),
+    )
+    write_parquet(
+        tmp_path / "events/no_viewer.parquet",
+        pa.table(
+            {
+                "event_id": ["m1"],
+                "event_type": ["like"],
+                "generation_id": ["g1"],
+                "occurred_at": pa.array([NOON_MS], pa.int64()),
+                "device": ["ios"],
+            }
+        ),
+    )
 
     run(con, tmp_path)
 
-    assert [v[0] for v in quarantined(con, "events/typed_wrong.parquet").values()] == ["bad_type", "bad_type"]
+    assert [v[0] for v in quarantined(con, "events/typed_wrong.parquet").values()] == [
+        "bad_type",
+        "bad_type",
+    ]
     naive = quarantined(con, "events/naive_time.parquet")
     assert [naive[1][0], naive[2][0]] == ["bad_timestamp", "missing_field"]
     assert json.loads(naive[2][2])["event_id"] == "n2"  # raw: the Parquet row as JSON
     no_viewer = quarantined(con, "events/no_viewer.parquet")
     assert no_viewer[1][:2] == ("missing_field", "viewer_id: required field is missing")
     assert json.loads(no_viewer[1][2]) == {
-        "event_id": "m1", "event_type": "like", "generation_id": "g1", "occurred_at": NOON_MS, "device": "ios",
+        "event_id": "m1",
+        "event_type": "like",
+        "generation_id": "g1",
+        "occurred_at": NOON_MS,
+        "device": "ios",
     }
 
 
@@ -425,22 +579,36 @@ def test_parquet_schema_variants_are_judged_per_column(con, tmp_path):
 
 
 def test_duplicates_are_dropped_within_a_file_across_files_and_across_runs(con, tmp_path):
-    write_jsonl(tmp_path / "events/a.jsonl", [event(1, viewer_id="first"), event(2), event(1, viewer_id="again")])
+    write_jsonl(
+        tmp_path / "events/a.jsonl",
+        [event(1, viewer_id="first"), event(2), event(1, viewer_id="again")],
+    )
     write_jsonl(tmp_path / "events/b.jsonl", [event(2), event(3)])
-    write_jsonl(tmp_path / "generations/a.jsonl", [generation(1), generation(1, prompt="second delivery")])
+    write_jsonl(
+        tmp_path / "generations/a.jsonl", [generation(1), generation(1, prompt="second delivery")]
+    )
     first = by_file(run(con, tmp_path))
     write_jsonl(tmp_path / "events/c.jsonl", [event(3), event(4), event(4)])
-    write_jsonl(tmp_path / "generations/b.jsonl", [generation(1, prompt="third delivery"), generation(2)])
+    write_jsonl(
+        tmp_path / "generations/b.jsonl", [generation(1, prompt="third delivery"), generation(2)]
+    )
     second = by_file(run(con, tmp_path, now=LATER))
 
     counts = {name: (f.rows_loaded, f.rows_duplicate) for name, f in {**first, **second}.items()}
     assert counts == {
-        "events/a.jsonl": (2, 1), "events/b.jsonl": (1, 1), "events/c.jsonl": (1, 2),
-        "generations/a.jsonl": (1, 1), "generations/b.jsonl": (1, 1),
+        "events/a.jsonl": (2, 1),
+        "events/b.jsonl": (1, 1),
+        "events/c.jsonl": (1, 2),
+        "generations/a.jsonl": (1, 1),
+        "generations/b.jsonl": (1, 1),
     }
     assert con.execute("select count(*), count(distinct event_id) from events").fetchone() == (4, 4)
-    assert con.execute("select viewer_id, source_file, source_row from events where event_id = 'e1'").fetchone() == (
-        "first", "events/a.jsonl", 1,
+    assert con.execute(
+        "select viewer_id, source_file, source_row from events where event_id = 'e1'"
+    ).fetchone() == (
+        "first",
+        "events/a.jsonl",
+        1,
     )
     assert con.execute("select prompt from generations where generation_id = 'g1'").fetchone() == (
         "a red fox, watercolor",
@@ -454,9 +622,9 @@ def test_rerun_is_a_no_op(con, tmp_path):
     before = table_rows(con)
     assert run(con, tmp_path, now=LATER) == []
     assert table_rows(con) == before
-    assert ingest_file(con, tmp_path / "events/a.jsonl", "events", RULES, source_file="events/a.jsonl").status == (
-        "already_ingested"
-    )
+    assert ingest_file(
+        con, tmp_path / "events/a.jsonl", "events", RULES, source_file="events/a.jsonl"
+    ).status == ("already_ingested")
     assert table_rows(con) == before
 
 
@@ -465,8 +633,15 @@ def test_a_changed_file_is_ingested_again_without_duplicating_events(con, tmp_pa
     run(con, tmp_path)
     write_jsonl(path, [event(1), event(2), event(3), "junk"])
     (changed,) = run(con, tmp_path, now=LATER)
-    assert (changed.rows_read, changed.rows_loaded, changed.rows_duplicate, changed.rows_quarantined) == (4, 1, 2, 1)
-    assert con.execute("select count(*) from ingest_files where source_file = 'events/a.jsonl'").fetchone() == (2,)
+    assert (
+        changed.rows_read,
+        changed.rows_loaded,
+        changed.rows_duplicate,
+        changed.rows_quarantined,
+    ) == (4, 1, 2, 1)
+    assert con.execute(
+        "select count(*) from ingest_files where source_file = 'events/a.jsonl'"
+    ).fetchone() == (2,)
     assert con.execute("select count(*), count(distinct event_id) from events").fetchone() == (3, 3)
 
 
@@ -475,8 +650,18 @@ def test_identical_content_under_a_second_name_is_recorded_as_duplicate_content(
     run(con, tmp_path)
     shutil.copy(tmp_path / "events/a.jsonl", tmp_path / "events/copy_of_a.jsonl")
     (copy,) = run(con, tmp_path, now=LATER)
-    assert (copy.status, copy.rows_read, copy.rows_duplicate, copy.rows_loaded, copy.rows_quarantined) == (
-        "duplicate_content", 3, 3, 0, 0,
+    assert (
+        copy.status,
+        copy.rows_read,
+        copy.rows_duplicate,
+        copy.rows_loaded,
+        copy.rows_quarantined,
+    ) == (
+        "duplicate_content",
+        3,
+        3,
+        0,
+        0,
     )
     assert copy.detail == "same content as events/a.jsonl"
     assert con.execute("select count(*) from events").fetchone() == (2,)
@@ -484,7 +669,9 @@ def test_identical_content_under_a_second_name_is_recorded_as_duplicate_content(
 
 
 def test_events_whose_generation_has_not_arrived_are_loaded(con, tmp_path):
-    write_jsonl(tmp_path / "events/a.jsonl", [event(1, generation_id="g9"), event(2, generation_id="g9")])
+    write_jsonl(
+        tmp_path / "events/a.jsonl", [event(1, generation_id="g9"), event(2, generation_id="g9")]
+    )
     (events_file,) = run(con, tmp_path)
     assert events_file.rows_loaded == 2
     write_jsonl(tmp_path / "generations/late.jsonl", [generation(9)])
@@ -528,7 +715,9 @@ def test_unreadable_empty_and_unknown_files_are_recorded_never_lost(con, tmp_pat
         ("events/notes.txt", "unsupported_format"),
         ("events/truncated.jsonl.gz", "unreadable_file"),
     ]
-    assert con.execute("select count(*) from events").fetchone() == (1,)  # nothing of the truncated file
+    assert con.execute("select count(*) from events").fetchone() == (
+        1,
+    )  # nothing of the truncated file
     assert all(f.rows_read == 0 for name, f in files.items() if name != "events/good.jsonl")
 
 
@@ -552,14 +741,20 @@ def reference_records(data: bytes, quoted: bool) -> list[tuple[int, bytes]]:
     return records
 
 
-def split(data: bytes, *, quoted: bool, chunk_bytes: int, max_record_bytes: int = 1 << 20) -> list[tuple]:
+def split(
+    data: bytes, *, quoted: bool, chunk_bytes: int, max_record_bytes: int = 1 << 20
+) -> list[tuple]:
     batches = iter_record_batches(
-        io.BytesIO(data), quoted=quoted, chunk_bytes=chunk_bytes, max_record_bytes=max_record_bytes,
+        io.BytesIO(data),
+        quoted=quoted,
+        chunk_bytes=chunk_bytes,
+        max_record_bytes=max_record_bytes,
         max_batch_rows=3,
     )
     return [
         (row["row_number"], row["record"], row["record_bytes"])
-        for batch in batches for row in batch.to_pylist()
+        for batch in batches
+        for row in batch.to_pylist()
     ]
 
 
@@ -585,7 +780,9 @@ def test_row_numbers_hold_on_a_large_file(con, tmp_path):
     """1M lines, chunk boundaries every 1 MiB: every loaded event's source_row is the line its id names."""
     lines = 1_000_000
     planted = {17: b"\xff not utf-8", 250_001: b"", 500_000: b"{\x1e}", 999_999: b"[]"}
-    template = '{"event_id":"%d","event_type":"like","generation_id":"g","viewer_id":"v","occurred_at":%d}'
+    template = (
+        '{"event_id":"%d","event_type":"like","generation_id":"g","viewer_id":"v","occurred_at":%d}'
+    )
     body = "\n".join(template % (n, NOON_MS) for n in range(1, lines + 1)).encode().split(b"\n")
     for line, content in planted.items():
         body[line - 1] = content
@@ -594,13 +791,23 @@ def test_row_numbers_hold_on_a_large_file(con, tmp_path):
 
     (big,) = run(con, tmp_path, rules=rules)
 
-    assert (big.rows_read, big.rows_loaded, big.rows_quarantined) == (lines, lines - len(planted), len(planted))
+    assert (big.rows_read, big.rows_loaded, big.rows_quarantined) == (
+        lines,
+        lines - len(planted),
+        len(planted),
+    )
     assert con.execute(
         "select count(*), count(*) filter (where source_row = event_id::bigint) from events"
     ).fetchone() == (lines - len(planted), lines - len(planted))
-    got = con.execute("select row_number, reason_code from quarantine order by row_number").fetchall()
-    assert got == [(17, "bad_encoding"), (250_001, "malformed_record"), (500_000, "malformed_record"),
-                   (999_999, "malformed_record")]
+    got = con.execute(
+        "select row_number, reason_code from quarantine order by row_number"
+    ).fetchall()
+    assert got == [
+        (17, "bad_encoding"),
+        (250_001, "malformed_record"),
+        (500_000, "malformed_record"),
+        (999_999, "malformed_record"),
+    ]
     assert path.stat().st_size > 8 * rules.read_chunk_bytes
 
 
@@ -617,7 +824,12 @@ def test_a_failure_mid_file_leaves_nothing_of_that_file(con, tmp_path, monkeypat
     monkeypatch.setattr(ingest, "_insert_ingest_file", fail)
     with pytest.raises(RuntimeError, match="power cut"):
         ingest_landing_zone(con, tmp_path, RULES, ingested_at=NOW)
-    assert table_rows(con) == {"events": [], "generations": [], "quarantine": [], "ingest_files": []}
+    assert table_rows(con) == {
+        "events": [],
+        "generations": [],
+        "quarantine": [],
+        "ingest_files": [],
+    }
     monkeypatch.undo()
     (loaded,) = run(con, tmp_path)
     assert (loaded.rows_loaded, loaded.rows_quarantined) == (2, 1)
@@ -628,22 +840,34 @@ KILL_ROWS = 50_000
 
 
 def write_kill_landing_zone(root: Path) -> None:
-    """Five JSONL event files of 50k rows with duplicates across files and some junk, plus generations."""
+    """Five event files of 50k rows (JSONL and Parquet) with duplicates across files and some junk."""
     rng = random.Random(3)
     template = (
         '{"event_id":"e%d","event_type":"view","generation_id":"g%d","viewer_id":"v%d",'
         '"occurred_at":%d,"watch_ms":%d,"position":%d,"surface":"feed"}'
     )
     for part in range(KILL_FILES):
-        lines = []
-        for i in range(KILL_ROWS):
-            n = part * KILL_ROWS + i
-            if rng.random() < 0.02:
-                n = rng.randrange(0, n + 1)
-            lines.append(template % (n, n % 200, n % 5000, NOON_MS + n, n % 9000, n % 40))
-            if rng.random() < 0.002:
-                lines.append("junk line")
-        write_jsonl(root / f"events/part-{part}.jsonl", lines)
+        ids = [part * KILL_ROWS + i for i in range(KILL_ROWS)]
+        ids = [rng.randrange(0, n + 1) if rng.random() < 0.02 else n for n in ids]
+        if part % 2:
+            write_parquet(
+                root / f"events/part-{part}.parquet",
+                pa.table(
+                    {
+                        "event_id": [f"e{n}" for n in ids],
+                        "event_type": ["view"] * len(ids),
+                        "generation_id": [f"g{n % 200}" for n in ids],
+                        "viewer_id": [f"v{n % 5000}" for n in ids],
+                        "occurred_at": pa.array([NOON_MS + n for n in ids], pa.int64()),
+                        "watch_ms": [n % 9000 - (n % 997 == 0) * 10_000 for n in ids],
+                        "position": pa.array([n % 40 for n in ids], pa.int32()),
+                    }
+                ),
+            )
+        else:
+            lines = [template % (n, n % 200, n % 5000, NOON_MS + n, n % 9000, n % 40) for n in ids]
+            lines[::499] = ["junk line"] * len(lines[::499])
+            write_jsonl(root / f"events/part-{part}.jsonl", lines)
     write_jsonl(root / "generations/g.jsonl", [generation(n) for n in range(200)])
 
 

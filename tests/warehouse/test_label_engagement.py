@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
+from features.engagement import exposure_slots, generation_engagement
 from warehouse import engagement, label_store
 from warehouse.connection import connect
 
@@ -62,16 +63,31 @@ def add_events(con, rows: list[tuple], ingested_at: datetime = BATCH_1) -> None:
     con.unregister("new_events")
 
 
-def aggregate(con, generation_ids: list[str]) -> engagement.TouchedEngagement:
+def aggregate(con, generation_ids: list[str]) -> pl.DataFrame:
+    """Engagement rows (with a `slots` list) of the generations: max_position 10, watch ratios capped at 2."""
     mark = engagement.ingest_mark(con)
     touched = pl.DataFrame({"generation_id": generation_ids})
-    return engagement.touched_engagement(
-        con, touched, mark, max_position=10, ratio_cap=2.0, ratio_bins=4
+    cells, net_likes = engagement.touched_cells(con, touched, mark, max_position=10, ratio_cap=2.0)
+    slots = (
+        exposure_slots(cells)
+        .group_by("generation_id")
+        .agg(pl.struct("surface", "position", "impressions", "views").alias("slots"))
+    )
+    return generation_engagement(touched["generation_id"], cells, net_likes).join(
+        slots, on="generation_id", how="left"
     )
 
 
 def row(frame: pl.DataFrame, generation_id: str) -> dict:
     return frame.filter(pl.col("generation_id") == generation_id).row(0, named=True)
+
+
+def slots(engagement_row: dict) -> list[tuple]:
+    """(surface, position, impressions, views) of each exposure slot, sorted."""
+    return sorted(
+        (s["surface"], s["position"], s["impressions"], s["views"])
+        for s in engagement_row["slots"] or []
+    )
 
 
 @pytest.fixture
@@ -95,9 +111,10 @@ def test_self_engagement_is_left_out_of_feed_counts_but_studio_actions_stay(con)
             ("view", "g1", "fan", 7, "feed", 2, 5000),
         ],
     )
-    g1 = row(aggregate(con, ["g1"]).engagement, "g1")
+    g1 = row(aggregate(con, ["g1"]), "g1")
     assert (g1["impressions"], g1["views"], g1["likes"], g1["watch_ms"]) == (1, 1, 0, 5000)
     assert (g1["studio_impressions"], g1["selects"]) == (1, 1)
+    assert slots(g1) == [("feed", 2, 1, 1)]
 
 
 def test_an_unlike_cancels_the_same_viewers_earlier_like_only(con) -> None:
@@ -111,20 +128,12 @@ def test_an_unlike_cancels_the_same_viewers_earlier_like_only(con) -> None:
             ("like", "g1", "b", 3, "feed", None, None),  # b: liked again -> 1
             ("unlike", "g1", "c", 5, "feed", None, None),  # c: unlike without a like -> 0
             ("like", "g1", "d", 1, "feed", None, None),
-            (
-                "unlike",
-                "g1",
-                "e",
-                2,
-                "feed",
-                None,
-                None,
-            ),  # e's unlike does not cancel d's like -> 1
+            ("unlike", "g1", "e", 2, "feed", None, None),  # leaves d's like: d -> 1
             ("like", "g1", "f", 9, "feed", None, None),
-            ("unlike", "g1", "f", 4, "feed", None, None),  # f's unlike came before the like -> 1
+            ("unlike", "g1", "f", 4, "feed", None, None),  # f unliked before liking -> 1
         ],
     )
-    g1 = row(aggregate(con, ["g1"]).engagement, "g1")
+    g1 = row(aggregate(con, ["g1"]), "g1")
     assert g1["likes"] == 3
     assert g1["unlikes"] == 5
 
@@ -139,54 +148,42 @@ def test_abnormal_viewers_are_left_out_entirely(con) -> None:
             ("impression", "g1", "human", 1, "feed", 0, None),
         ],
     )
-    before = row(aggregate(con, ["g1"]).engagement, "g1")
-    label_store.replace_abnormal_viewers(
-        con,
-        pl.DataFrame(
-            {
-                "viewer_id": ["bot"],
-                "reason": ["likes_everything"],
-                "events": [3],
-                "like_share": [1.0],
-            }
-        ),
-        "lv-test",
-        BATCH_1,
+    before = row(aggregate(con, ["g1"]), "g1")
+    flagged = pl.DataFrame(
+        {"viewer_id": ["bot"], "reason": ["likes_everything"], "events": [3], "like_share": [1.0]}
     )
-    after = aggregate(con, ["g1"])
-    assert (before["impressions"], before["likes"]) == (2, 1)
-    assert (row(after.engagement, "g1")["impressions"], row(after.engagement, "g1")["likes"]) == (
-        1,
-        0,
-    )
-    assert after.positions.select("position", "impressions").rows() == [(0, 1)]
-    assert after.watch.is_empty()
+    label_store.replace_abnormal_viewers(con, flagged, "lv-test", BATCH_1)
+    after = row(aggregate(con, ["g1"]), "g1")
+    assert (before["impressions"], before["views"], before["likes"]) == (2, 1, 1)
+    assert (after["impressions"], after["views"], after["likes"]) == (1, 0, 0)
+    assert slots(after) == [("feed", 0, 1, 0)]
 
 
-def test_slots_and_watch_ratio_bins(con) -> None:
+def test_exposure_slots_and_capped_watch_ratios(con) -> None:
     add_events(
         con,
         [
             ("impression", "g1", "a", 1, "feed", 3, None),
-            ("view", "g1", "a", 2, "feed", 3, 2_000),  # ratio 0.2 -> bin 0 of 4 on [0, 2]
+            ("view", "g1", "a", 2, "feed", 3, 2_000),  # ratio 0.2
             ("impression", "g1", "b", 1, "feed", 40, None),  # slot capped at max_position = 10
-            ("view", "g1", "b", 2, "feed", 40, 35_000),  # ratio 3.5 capped at 2 -> last bin
+            ("view", "g1", "b", 2, "feed", 40, 35_000),  # ratio 3.5 capped at 2
             ("impression", "g1", "c", 1, "profile", None, None),
-            ("view", "g1", "c", 2, "profile", None, 12_000),  # ratio 1.2 -> bin 2
+            ("view", "g1", "c", 2, "profile", None, 12_000),  # ratio 1.2
             ("impression", "g1", "d", 1, None, None, None),
+            ("impression", "g1", "e", 1, "feed", None, None),
         ],
     )
-    aggregates = aggregate(con, ["g1"])
-    slots = sorted(
-        aggregates.positions.select("surface", "position", "impressions", "views").rows()
-    )
-    assert slots == [
+    g1 = row(aggregate(con, ["g1"]), "g1")
+    assert slots(g1) == [
+        ("feed", -1, 1, 0),
         ("feed", 3, 1, 1),
         ("feed", 10, 1, 1),
+        ("other", -1, 1, 0),
         ("profile", -1, 1, 1),
-        ("unknown", -1, 1, 0),
     ]
-    assert sorted(aggregates.watch.select("ratio_bin", "views").rows()) == [(0, 1), (2, 1), (3, 1)]
+    assert (g1["impressions"], g1["views"]) == (5, 3)
+    assert g1["ratio_sum"] == pytest.approx(0.2 + 2.0 + 1.2)
+    assert g1["ratio_sq_sum"] == pytest.approx(0.04 + 4.0 + 1.44)
 
 
 def test_touched_generations_follow_new_events_new_records_and_reclassified_viewers(con) -> None:
@@ -217,7 +214,7 @@ def test_touched_generations_follow_new_events_new_records_and_reclassified_view
     assert sorted(engagement.touched_generations(con, second, third, nobody)["generation_id"]) == [
         "g3"
     ]
-    assert row(aggregate(con, ["g3"]).engagement, "g3")["impressions"] == 1
+    assert row(aggregate(con, ["g3"]), "g3")["impressions"] == 1
     reclassified = pl.DataFrame({"viewer_id": ["a"]})
     assert engagement.touched_generations(con, third, third, reclassified)[
         "generation_id"
@@ -231,7 +228,10 @@ def test_events_of_an_unknown_generation_wait_for_its_record(con) -> None:
     assert engagement.touched_generations(con, None, mark, nobody)[
         "generation_id"
     ].sort().to_list() == ["g1", "g2"]
-    assert aggregate(con, ["ghost"]).engagement.is_empty()
+    cells, net_likes = engagement.touched_cells(
+        con, pl.DataFrame({"generation_id": ["ghost"]}), mark, max_position=10, ratio_cap=2.0
+    )
+    assert cells.is_empty() and net_likes.is_empty()
 
 
 def test_write_labels_rewrites_only_changed_rows_and_keeps_history(con) -> None:

@@ -133,9 +133,11 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         "values ('lv-1', 18, 4, true, 4, 0, 0, '2025-01-04 00:00:00+00', '2025-01-04 00:00:01+00')"
     )
     con.execute(
-        "insert into label_engagement_positions (generation_id, surface, position, impressions, views) values "
-        "('g1', 'feed', 0, 1, 1), ('g2', 'feed', 0, 1, 1), ('g1', 'feed', 1, 1, 1), ('g4', 'feed', 1, 1, 0), "
-        "('g2', 'feed', 2, 1, 0), ('g3', 'search', -1, 5, 5)"
+        "insert into label_engagement_cells (generation_id, kind, surface, position, events) values "
+        "('g1', 'impression', 'feed', 0, 1), ('g1', 'view', 'feed', 0, 1), ('g2', 'impression', 'feed', 0, 1), "
+        "('g2', 'view', 'feed', 0, 1), ('g1', 'impression', 'feed', 1, 1), ('g1', 'view', 'feed', 1, 1), "
+        "('g4', 'impression', 'feed', 1, 1), ('g2', 'impression', 'feed', 2, 1), "
+        "('g3', 'impression', 'search', -1, 5), ('g3', 'view', 'search', -1, 5), ('g1', 'like', 'feed', 0, 1)"
     )
     con.execute(
         "insert into label_examination (label_version, surface, position, propensity, impressions, views, "
@@ -243,12 +245,14 @@ def test_position_view_rate_before_and_after(con: duckdb.DuckDBPyConnection) -> 
     assert got[1]["clean_effective_impressions"] == pytest.approx(1.0)
     assert got[3]["propensity"] is None
     pooled = position_buckets(read_view(con, "report_position_view_rate"), max_position=30)
-    after = dict(zip(pooled["position"], pooled["corrected_view_ratio"], strict=True))
-    overall = (2 + 1 + 0) / (2 * 1.0 + 2 * 0.5 + 1 * 0.25)
-    assert after[0] == pytest.approx(1.0 / overall)
-    assert after[1] == pytest.approx(1.0 / overall)
-    assert after[2] == pytest.approx(0.0)
-    assert after[3] is None
+    after = dict(zip(pooled["position"], pooled["corrected_view_rate"], strict=True))
+    assert after == {0: pytest.approx(1.0), 1: pytest.approx(1.0 / 1.0), 2: pytest.approx(0.0), 3: None}
+    relative = dict(zip(pooled["position"], pooled["raw_vs_top"], strict=True))
+    assert relative[0] == pytest.approx(1.0) and relative[1] == pytest.approx(0.5 / 1.0)
+    two_slots = position_buckets(read_view(con, "report_position_view_rate"), max_position=1)
+    assert two_slots["position"].to_list() == [0, 1]
+    assert two_slots.row(1, named=True)["impressions"] == 4  # slots 1, 2 and 3 pooled
+    assert two_slots.row(1, named=True)["corrected_view_rate"] is None  # slot 3 has no propensity
 
 
 def test_duration_completion_raw_and_labeled(con: duckdb.DuckDBPyConnection) -> None:
@@ -258,11 +262,12 @@ def test_duration_completion_raw_and_labeled(con: duckdb.DuckDBPyConnection) -> 
     assert got[3]["views"] == 0 and got[3]["raw_completion_rate"] is None
     assert got[10]["labeled_generations"] == 2
     assert got[10]["mean_completion_score"] == pytest.approx(0.6)
-    pooled = duration_buckets(read_view(con, "report_duration_completion"), bucket_s=5)
-    by_start = {r["duration_s"]: r for r in pooled.to_dicts()}
-    assert by_start[0]["labeled_generations"] == 1 and by_start[0]["views"] == 0
-    assert by_start[5]["raw_completion_rate"] == pytest.approx(0.5)
-    assert by_start[10]["mean_completion_score"] == pytest.approx(0.6)
+    pooled = duration_buckets(read_view(con, "report_duration_completion"), buckets=2)
+    # labeled generations by second: 3 s -> 1, 5 s -> 1, 10 s -> 2: halves are {3, 5} and {10}
+    got = [(r["duration_from_s"], r["duration_to_s"], r["views"], r["labeled_generations"]) for r in pooled.to_dicts()]
+    assert got == [(3, 5, 2, 2), (10, 10, 2, 2)]
+    assert pooled["raw_completion_rate"].to_list() == [pytest.approx(0.5), pytest.approx(0.5)]
+    assert pooled["mean_completion_score"].to_list() == [pytest.approx(0.4), pytest.approx(0.6)]
 
 
 def test_data_health_views(con: duckdb.DuckDBPyConnection) -> None:

@@ -1,15 +1,16 @@
--- how late events arrived: lag_days = whole days between an event's occurred_at and the newest
--- occurred_at in the same source file (a file is one delivery batch; lag_days >= 1 means late)
+-- how late events arrived, in whole UTC days: a file is one delivery batch whose delivery day is the UTC day
+-- on which most of its events occurred (robust to a few skewed clocks); lag_days = delivery day - the event's
+-- occurred day (0 = on time, >= 1 = late: it came in a later day's batch; < 0 = occurred after its batch's day)
 create or replace view report_event_lateness as
 with
 
 events as (
-    select source_file, occurred_at
+    select source_file, cast(timezone('UTC', occurred_at) as date) as occurred_day
     from events
 ),
 
-file_newest as (
-    select source_file, max(occurred_at) as newest_occurred_at
+file_delivery as (
+    select source_file, mode(occurred_day order by occurred_day desc) as delivery_day
     from events
     group by source_file
 ),
@@ -17,14 +18,14 @@ file_newest as (
 lagged as (
     select
         events.source_file,
-        file_newest.newest_occurred_at - events.occurred_at as lag
+        date_diff('day', events.occurred_day, file_delivery.delivery_day) as lag_days
     from events
-    inner join file_newest using (source_file)
+    inner join file_delivery using (source_file)
 ),
 
 final as (
     select
-        floor(epoch(lag) / 86400)::bigint as lag_days,
+        lag_days::bigint as lag_days,
         count(*) as events,
         count(distinct source_file) as files
     from lagged

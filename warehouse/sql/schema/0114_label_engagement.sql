@@ -1,12 +1,14 @@
--- clean per-generation engagement counts (bots excluded; creator excluded from feed counts); re-aggregated when touched
+-- clean engagement of each generation (abnormal viewers excluded; the creator excluded from organic counts),
+-- re-aggregated when new events touch it. Organic = any surface but the studio. likes = viewers whose latest
+-- like/unlike is a like; ratio_sum / ratio_sq_sum: sums over organic views of min(watch_ms / duration_ms, cap)
+-- and of its square. Organic impressions and views per exposure slot are in label_engagement_slots.
 create table if not exists label_engagement (
     generation_id varchar not null,
-    request_id varchar not null,
-    model_version varchar not null,
-    duration_ms bigint not null,
     impressions bigint not null,
     views bigint not null,
     watch_ms bigint not null,
+    ratio_sum double not null,
+    ratio_sq_sum double not null,
     likes bigint not null,
     unlikes bigint not null,
     favorites bigint not null,
@@ -17,6 +19,5 @@ create table if not exists label_engagement (
     reports bigint not null,
     studio_impressions bigint not null,
     selects bigint not null,
-    regenerates bigint not null,
-    label_version varchar not null
+    regenerates bigint not null
 );

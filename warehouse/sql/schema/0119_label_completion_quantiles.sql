@@ -1,9 +1,10 @@
--- D2Q grid: the mid-quantile of each watch-ratio bin among the views of a duration bucket
+-- D2Q reference: quantiles (level 0..1) of the smoothed completion of generations within each duration bucket
+-- (buckets start at min_duration_ms); a generation's completion_score is its position in its bucket's distribution
 create table if not exists label_completion_quantiles (
     label_version varchar not null,
     duration_bucket integer not null,
     min_duration_ms bigint not null,
-    ratio_bin integer not null,
-    quantile double not null,
+    level double not null,
+    value double not null,
     fitted_at timestamptz not null
 );

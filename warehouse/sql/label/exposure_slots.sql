@@ -1,0 +1,29 @@
+-- organic impressions and views per (generation, exposure slot) of the generations ingested by
+-- $generations_through, with a dense integer index per generation (for the examination fit)
+with
+
+generations as (
+    select generation_id, ingested_at from generations
+),
+
+label_engagement_slots as (
+    select generation_id, surface, position, impressions, views from label_engagement_slots
+),
+
+known_generations as (
+    select generation_id from generations where ingested_at <= $generations_through
+),
+
+final as (
+    select
+        (dense_rank() over (order by generation_id) - 1)::integer as generation_index,
+        generation_id,
+        surface,
+        position,
+        impressions,
+        views
+    from label_engagement_slots
+    semi join known_generations using (generation_id)
+)
+
+select * from final

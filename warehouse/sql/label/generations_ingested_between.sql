@@ -1,0 +1,15 @@
+-- number of generation records ingested in ($since, $through]: checks that the watermark accounts for every row
+with
+
+generations as (
+    select ingested_at from generations
+),
+
+final as (
+    select count(*) as generations
+    from generations
+    where ingested_at > coalesce($since, '-infinity'::timestamptz)
+      and ingested_at <= $through
+)
+
+select * from final
