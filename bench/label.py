@@ -19,6 +19,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -154,7 +155,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--landing", type=Path, help="benchmark this landing zone instead of simulating"
     )
-    parser.add_argument("--work", type=Path, default=Path("bench_work/label"))
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "reelloop-bench-label",
+        help="where simulations and warehouses are kept between runs",
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--repeat", type=int, default=3, help="baseline runs (best is kept)")
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)

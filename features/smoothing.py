@@ -47,10 +47,7 @@ def fit_beta_prior(
         n, s = n[pick], s[pick]
     if n.size == 0:
         return 0.5 * min_strength, 0.5 * min_strength
-    # identical (successes, trials) rows are frequent: evaluate each once, weighted by its count
-    unique = pl.DataFrame({"s": s, "n": n}).group_by("s", "n").len()
-    s_u, n_u = unique["s"].to_numpy(), unique["n"].to_numpy()
-    w = unique["len"].to_numpy().astype(np.float64)
+    s_u, n_u, w = _weighted_unique(s, n)
     total = float(n.sum())
     mean0 = float(np.clip(s.sum() / total, 0.5 / (total + 1.0), 1.0 - 0.5 / (total + 1.0)))
     rates = s / n
@@ -88,6 +85,15 @@ def fit_beta_prior(
     return mean * strength, (1.0 - mean) * strength
 
 
+def _weighted_unique(s: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (successes, trials) rows and their counts: identical integer rows are frequent, so each is evaluated once."""
+    if not (np.array_equal(s, np.floor(s)) and np.array_equal(n, np.floor(n))):
+        return s, n, np.ones(n.size)
+    key = n.astype(np.int64) * (int(n.max()) + 1) + s.astype(np.int64)
+    _, first, counts = np.unique(key, return_index=True, return_counts=True)
+    return s[first], n[first], counts.astype(np.float64)
+
+
 def fit_priors(
     signals: pl.DataFrame,
     *,
@@ -114,9 +120,16 @@ def _fit_priors(
     max_rows: int | None,
 ) -> pl.DataFrame:
     rows: list[dict[str, object]] = []
-    observed = signals.filter(pl.col("trials") > 0)
+    observed = signals.select("signal", "segment", "successes", "trials").filter(
+        pl.col("trials") > 0
+    )
+    by_signal = {
+        key[0]: frame
+        for key, frame in observed.partition_by("signal", as_dict=True, maintain_order=True).items()
+    }
+    empty = observed.clear()
     for signal in sorted(signals["signal"].unique().to_list()):
-        of_signal = observed.filter(pl.col("signal") == signal)
+        of_signal = by_signal.get(signal, empty)
         alpha, beta = fit_beta_prior(
             of_signal["successes"].to_numpy(),
             of_signal["trials"].to_numpy(),
@@ -133,7 +146,8 @@ def _fit_priors(
                 "generations": of_signal.height,
             }
         )
-        for (segment,), group in of_signal.group_by("segment", maintain_order=True):
+        segments = of_signal.partition_by("segment", as_dict=True, maintain_order=True)
+        for (segment,), group in segments.items():
             if group.height < min_generations:
                 continue
             alpha, beta = fit_beta_prior(

@@ -29,6 +29,7 @@ VERB_MODULES: tuple[str, ...] = (
     "flows.demo",
     "flows.sql",
     "flows.serve",
+    "flows.erase",
 )
 
 USER_ERRORS: tuple[type[BaseException], ...] = (
@@ -66,6 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `reelloop` console script."""
+    # no network here: Prefect's telemetry would only log failed lookups
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

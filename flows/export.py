@@ -16,8 +16,11 @@ Decisions (also stated in each dataset card):
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -37,6 +40,7 @@ from features.export import (
     governance_policies,
 )
 from flows.resources import Warehouse
+from flows.runner import run_plain, run_task
 from warehouse.dataset_files import (
     DatasetContent,
     ExportMetadata,
@@ -45,6 +49,8 @@ from warehouse.dataset_files import (
     write_export,
 )
 from warehouse.export import ExportInputs, ExportRecord, read_export_inputs, record_export
+
+log = logging.getLogger(__name__)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
@@ -135,30 +141,24 @@ def record(
         return record_export(con, entry, export_membership(tables))
 
 
-@flow(name="export")
-def export_flow(
-    db_path: str = "reelloop.duckdb",
-    out_dir: str = "export",
-    since: datetime | None = None,
-    until: datetime | None = None,
-    min_confidence: float = 0.0,
-    test_fraction: float = 0.1,
-    report_threshold: int = 3,
+def export_datasets(
+    db_path: str,
+    out_dir: str,
+    config: ExportConfig,
+    *,
+    run: Callable[..., Any] = run_plain,
+    logger: logging.Logger | logging.LoggerAdapter = log,
 ) -> dict:
-    """Export DPO, KTO and reward datasets to `out_dir`; returns export_id, path, counts and exclusions."""
-    logger = get_run_logger()
-    config = ExportConfig(
-        since=since,
-        until=until,
-        min_confidence=min_confidence,
-        test_fraction=test_fraction,
-        report_threshold=report_threshold,
-    )
+    """Export DPO, KTO and reward datasets to `out_dir`; returns export_id, path, counts and exclusions.
+
+    Safe to kill at any moment: the folder appears complete or not at all, and a rerun on the same
+    warehouse state writes the same bytes and records the export once.
+    """
     check_replaceable(Path(out_dir).absolute())  # fail before any work
-    inputs = read_inputs(db_path)
-    tables = build_tables(inputs, config)
-    written = write_datasets(tables, inputs, config, out_dir)
-    recorded = record(db_path, written, tables, inputs, config)
+    inputs = run(read_inputs, db_path)
+    tables = run(build_tables, inputs, config)
+    written = run(write_datasets, tables, inputs, config, out_dir)
+    recorded = run(record, db_path, written, tables, inputs, config)
     summary = {
         "export_id": written.export_id,
         "path": str(written.path),
@@ -170,6 +170,27 @@ def export_flow(
     }
     logger.info("export %s -> %s: %s", written.export_id, written.path, summary["counts"])
     return summary
+
+
+@flow(name="export")
+def export_flow(
+    db_path: str = "reelloop.duckdb",
+    out_dir: str = "export",
+    since: datetime | None = None,
+    until: datetime | None = None,
+    min_confidence: float = 0.0,
+    test_fraction: float = 0.1,
+    report_threshold: int = 3,
+) -> dict:
+    """Export DPO, KTO and reward datasets to `out_dir`; returns export_id, path, counts and exclusions."""
+    config = ExportConfig(
+        since=since,
+        until=until,
+        min_confidence=min_confidence,
+        test_fraction=test_fraction,
+        report_threshold=report_threshold,
+    )
+    return export_datasets(db_path, out_dir, config, run=run_task, logger=get_run_logger())
 
 
 def parse_moment(text: str) -> datetime:

@@ -9,9 +9,12 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from prefect import flow, get_run_logger, task
@@ -20,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from features.label_evaluation import format_table
 from features.model_features import generation_frame
 from flows.resources import Warehouse
-from flows.runner import with_runner
+from flows.runner import run_plain, run_task, with_runner
 from models.artifacts import load_bundle, save_bundle
 from models.evaluation import (
     Evaluation,
@@ -39,12 +42,15 @@ from warehouse.registry import (
     ModelInputs,
     RegisteredModel,
     insert_scores,
+    model_trained_on,
     read_champion,
     read_model_inputs,
     read_request_generations,
     read_unscored_generations,
     register_model_and_decision,
 )
+
+log = logging.getLogger(__name__)
 
 ARTIFACTS_FOLDER = "artifacts"
 ARTIFACT_SUFFIX = ".skops"
@@ -159,12 +165,20 @@ def label_version_of(labels: pl.DataFrame) -> str:
     return ",".join(versions) or "none"
 
 
+def frame_digest(frame: pl.DataFrame) -> str:
+    """sha256 of a frame's rows, independent of their order (its columns in sorted order)."""
+    if frame.height == 0:
+        return hashlib.sha256(b"").hexdigest()
+    hashes = frame.select(sorted(frame.columns)).hash_rows(seed=0).sort()
+    return hashlib.sha256(hashes.to_numpy().tobytes()).hexdigest()
+
+
 def training_fingerprint(data: EvaluationData, split: RequestSplit, config: TrainingConfig) -> str:
-    """A digest of what the training saw (sizes, windows, settings), to make model ids distinct."""
+    """A digest of what the training saw (the content of its inputs, windows, settings): equal inputs, equal digest."""
     facts = [
-        data.generations.height,
-        data.labels.height,
-        data.pairs.height,
+        frame_digest(data.generations),
+        frame_digest(data.labels),
+        frame_digest(data.pairs),
         split.train_request_ids.len(),
         str(split.train_end),
         repr(config),
@@ -172,51 +186,71 @@ def training_fingerprint(data: EvaluationData, split: RequestSplit, config: Trai
     return hashlib.sha256(json.dumps(facts, default=str).encode()).hexdigest()
 
 
-@flow(name="train")
-def train_flow(
-    db_path: str = "reelloop.duckdb",
-    artifacts_dir: str | None = None,
-    truth_path: str | None = None,
-    kinds: tuple[str, ...] = ("pairwise",),
-    train_fraction: float = 0.7,
-    pairwise_c: float = TrainingConfig.pairwise_c,
-    pointwise_alpha: float = TrainingConfig.pointwise_alpha,
-    promotion_metric: str = PromotionPolicy.metric,
-    min_improvement: float = PromotionPolicy.min_improvement,
-) -> dict:
-    """Train each model kind, evaluate it beside baselines, register it, decide its promotion."""
-    logger = get_run_logger()
-    config = TrainingConfig(pairwise_c=pairwise_c, pointwise_alpha=pointwise_alpha)
-    evaluation_config = EvaluationConfig(train_fraction=train_fraction)
-    policy = PromotionPolicy(metric=promotion_metric, min_improvement=min_improvement)
-    folder = Path(artifacts_dir) if artifacts_dir else default_artifacts_dir(db_path)
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def find_trained_model(db_path: str, kind: str, fingerprint: str) -> str | None:
+    """The model of `kind` already registered for exactly these training inputs, if any."""
+    with Warehouse.at(db_path).writer(publish=False) as con:
+        return model_trained_on(con, kind, fingerprint)
 
-    inputs = read_inputs(db_path)
+
+def train_models(
+    db_path: str,
+    artifacts_dir: str | None,
+    truth_path: str | None,
+    kinds: tuple[str, ...],
+    config: TrainingConfig,
+    evaluation_config: EvaluationConfig,
+    policy: PromotionPolicy,
+    *,
+    run: Callable[..., Any] = run_plain,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> dict:
+    """Train each model kind, evaluate it beside baselines, register it, decide its promotion.
+
+    Idempotent: a kind already registered for the same training inputs (content fingerprint)
+    is not trained again, so a rerun after a crash or on unchanged data adds no model.
+    """
+    folder = Path(artifacts_dir) if artifacts_dir else default_artifacts_dir(db_path)
+    inputs = run(read_inputs, db_path)
     if inputs.labels.height == 0:
         raise ValueError("the warehouse has no labels: run `reelloop label` first")
-    truth = read_truth(truth_path) if truth_path else None
+    truth = run(read_truth, truth_path) if truth_path else None
     data = EvaluationData(inputs.generations, inputs.labels, inputs.pairs, truth)
-    split = split_requests_by_time(inputs.generations, train_fraction)
-    bundles = {kind: train(kind, data, split, config) for kind in kinds}
-    evaluation = evaluate(bundles, data, split, evaluation_config)
+    split = split_requests_by_time(inputs.generations, evaluation_config.train_fraction)
+    fingerprint = training_fingerprint(data, split, config)
+    already = {kind: run(find_trained_model, db_path, kind, fingerprint) for kind in kinds}
+    bundles = {kind: run(train, kind, data, split, config) for kind in kinds if not already[kind]}
+    evaluation = run(evaluate, bundles, data, split, evaluation_config)
     table = format_evaluation(evaluation)
     logger.info("held-out evaluation:\n%s", table)
 
-    champion = read_current_champion(db_path)
-    fingerprint = training_fingerprint(data, split, config)
+    champion = run(read_current_champion, db_path)
     baselines = {
         name: evaluation.metrics_of(name)
         for name in evaluation.table["scorer"]
         if name not in bundles
     }
-    models = []
+    models = [
+        {
+            "model_id": model_id,
+            "kind": kind,
+            "promoted": False,
+            "reason": "already trained on these inputs (same data and settings): not trained again",
+            "previous_champion_id": champion.record.model_id if champion else None,
+            "artifact_path": None,
+        }
+        for kind, model_id in already.items()
+        if model_id
+    ]
     for kind, bundle in bundles.items():
         previous_id = champion.record.model_id if champion else None
-        decision, comparison = challenge(bundle, champion, data, split, evaluation_config, policy)
+        decision, comparison = run(
+            challenge, bundle, champion, data, split, evaluation_config, policy
+        )
         created_at = datetime.now(UTC)
         model_id = new_model_id(kind, created_at, bundle.feature_spec.sha256, fingerprint)
         artifact = folder / f"{model_id}{ARTIFACT_SUFFIX}"
-        sha256 = save_artifact(bundle, str(artifact))
+        sha256 = run(save_artifact, bundle, str(artifact))
         record = RegisteredModel(
             model_id=model_id,
             created_at=created_at,
@@ -232,11 +266,13 @@ def train_flow(
                 "baselines": baselines,
                 "counts": evaluation.counts,
                 "promotion": {"metric": policy.metric, **comparison},
+                "training_fingerprint": fingerprint,
             },
             artifact_path=str(artifact),
             artifact_sha256=sha256,
         )
-        record_model(
+        run(
+            record_model,
             db_path,
             record,
             ChampionDecisionRecord(
@@ -276,6 +312,32 @@ def train_flow(
     }
 
 
+@flow(name="train")
+def train_flow(
+    db_path: str = "reelloop.duckdb",
+    artifacts_dir: str | None = None,
+    truth_path: str | None = None,
+    kinds: tuple[str, ...] = ("pairwise",),
+    train_fraction: float = 0.7,
+    pairwise_c: float = TrainingConfig.pairwise_c,
+    pointwise_alpha: float = TrainingConfig.pointwise_alpha,
+    promotion_metric: str = PromotionPolicy.metric,
+    min_improvement: float = PromotionPolicy.min_improvement,
+) -> dict:
+    """Train each model kind, evaluate it beside baselines, register it, decide its promotion."""
+    return train_models(
+        db_path,
+        artifacts_dir,
+        truth_path,
+        kinds,
+        TrainingConfig(pairwise_c=pairwise_c, pointwise_alpha=pointwise_alpha),
+        EvaluationConfig(train_fraction=train_fraction),
+        PromotionPolicy(metric=promotion_metric, min_improvement=min_improvement),
+        run=run_task,
+        logger=get_run_logger(),
+    )
+
+
 def require_champion(champion: Champion | None) -> Champion:
     if champion is None:
         raise ValueError("no champion model yet: run `reelloop train` first")
@@ -299,20 +361,30 @@ def publish(db_path: str) -> None:
     Warehouse.at(db_path).publish()
 
 
+def score_models(
+    db_path: str,
+    batch_size: int,
+    *,
+    run: Callable[..., Any] = run_plain,
+    logger: logging.Logger | logging.LoggerAdapter = log,
+) -> dict:
+    """Score every generation the champion has not scored yet, in committed batches (a rerun resumes)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    champion = require_champion(run(read_current_champion, db_path))
+    total = 0
+    while scored := run(score_batch, db_path, champion, batch_size):
+        total += scored
+    if total:
+        run(publish, db_path)
+    logger.info("model %s scored %d new generation(s)", champion.record.model_id, total)
+    return {"model_id": champion.record.model_id, "scored": total}
+
+
 @flow(name="score")
 def score_flow(db_path: str = "reelloop.duckdb", batch_size: int = 100_000) -> dict:
     """Score every generation the champion has not scored yet into `scores`, in bounded batches."""
-    logger = get_run_logger()
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    champion = require_champion(read_current_champion(db_path))
-    total = 0
-    while scored := score_batch(db_path, champion, batch_size):
-        total += scored
-    if total:
-        publish(db_path)
-    logger.info("model %s scored %d new generation(s)", champion.record.model_id, total)
-    return {"model_id": champion.record.model_id, "scored": total}
+    return score_models(db_path, batch_size, run=run_task, logger=get_run_logger())
 
 
 @flow(name="score-prompt")

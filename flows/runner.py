@@ -63,6 +63,16 @@ def default_task_runner() -> Any:
     return task_runner_for(*runner_from_env())
 
 
+def run_task(step: Any, *args: Any) -> Any:
+    """Call a Prefect task (inside a flow run: tracked, retried)."""
+    return step(*args)
+
+
+def run_plain(step: Any, *args: Any) -> Any:
+    """Call the function behind a Prefect task, without Prefect (tests, crash drills, notebooks)."""
+    return step.fn(*args)
+
+
 def with_runner(flow: Any, args: argparse.Namespace) -> Any:
     """`flow` with the task runner picked by the global `--runner` / `--dask-address` options."""
     runner = getattr(args, "runner", None) or runner_from_env()[0]

@@ -22,7 +22,7 @@ import logging
 import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -145,9 +145,8 @@ class IngestRules:
     watch_ms_required_for: tuple[str, ...] = ("view",)
     read_chunk_bytes: int = 8 << 20
     batch_rows: int = 16_384  # records per Arrow batch handed to DuckDB (its unit of parallel work)
-    skip_unchanged_by_mtime: bool = (
-        True  # same path, size and mtime as an ingested file: not hashed again
-    )
+    # a file with the path, size and mtime of an ingested one is not hashed again
+    skip_unchanged_by_mtime: bool = True
     memory_limit: str | None = "1536MB"  # DuckDB spills beyond it; RSS stays well under 3 GB
     threads: int | None = None
 
@@ -270,10 +269,6 @@ class FileAccounting:
     quarantined_by_reason: Mapping[str, int] = field(default_factory=dict)
     detail: str | None = None
     seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, object]:
-        """Plain values (for Prefect results and JSON)."""
-        return {**asdict(self), "quarantined_by_reason": dict(self.quarantined_by_reason)}
 
 
 # --------------------------------------------------------------------------------------------------

@@ -140,3 +140,11 @@ def insert_scores(con: duckdb.DuckDBPyConnection, scores: pl.DataFrame, scored_a
 def read_request_generations(con: duckdb.DuckDBPyConnection, request_id: str) -> pl.DataFrame:
     """A request's candidates with the features' columns and their current quality_score (or null)."""
     return con.sql(sql_text("model/request_generations"), params={"request_id": request_id}).pl()
+
+
+def model_trained_on(con: duckdb.DuckDBPyConnection, kind: str, fingerprint: str) -> str | None:
+    """The model_id of a registered `kind` model trained on inputs with this fingerprint, or None."""
+    row = con.execute(
+        sql_text("model/trained_on"), {"model_kind": kind, "fingerprint": fingerprint}
+    ).fetchone()
+    return row[0] if row else None

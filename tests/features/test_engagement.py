@@ -9,29 +9,32 @@ from features.engagement import exposure_slots, generation_engagement
 
 
 def cells() -> pl.DataFrame:
-    rows = [
-        # generation_id, event_type, is_studio, surface, position, events, watch_ms, ratio_sum, ratio_sq_sum
-        ("a", "impression", False, "feed", 0, 10, None, None, None),
-        ("a", "impression", False, "feed", 3, 5, None, None, None),
-        ("a", "view", False, "feed", 0, 4, 20_000, 2.0, 1.5),
-        ("a", "impression", False, "profile", -1, 2, None, None, None),
-        ("a", "like", False, "feed", -1, 3, None, None, None),
-        ("a", "unlike", False, "feed", -1, 1, None, None, None),
-        ("a", "share", False, "profile", -1, 1, None, None, None),
-        ("a", "impression", True, "studio", -1, 1, None, None, None),
-        ("a", "view", True, "studio", -1, 1, 9_000, 0.9, 0.81),
-        ("a", "select", True, "studio", -1, 1, None, None, None),
-    ]
     columns = [
         "generation_id",
-        "event_type",
-        "is_studio",
         "surface",
         "position",
-        "events",
+        "impressions",
+        "views",
         "watch_ms",
         "ratio_sum",
         "ratio_sq_sum",
+        "unlikes",
+        "favorites",
+        "shares",
+        "comments",
+        "downloads",
+        "dislikes",
+        "reports",
+        "selects",
+        "regenerates",
+    ]
+    rows = [
+        # one row per (generation, surface, position); a like at the feed without a slot impression stays out of slots
+        ("a", "feed", 0, 10, 4, 20_000, 2.0, 1.5, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("a", "feed", 3, 5, 0, 0, 0.0, 0.0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("a", "feed", -1, 0, 0, 0, 0.0, 0.0, 1, 0, 0, 0, 0, 0, 0, 0, 0),
+        ("a", "profile", -1, 2, 0, 0, 0.0, 0.0, 0, 0, 1, 0, 0, 0, 0, 0, 0),
+        ("a", "studio", -1, 1, 1, 9_000, 0.9, 0.81, 0, 0, 0, 0, 0, 0, 0, 1, 0),
     ]
     return pl.DataFrame(rows, schema=columns, orient="row")
 

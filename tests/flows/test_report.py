@@ -157,10 +157,10 @@ def test_bias_curves_match_direct_sql(data: ReportData, warehouse: duckdb.DuckDB
     assert (top["impressions"], top["views"]) == (impressions, views)
     assert top["raw_view_rate"] == pytest.approx(views / impressions)
     clean_views, clean_impressions, propensity = warehouse.execute(
-        "select sum(events) filter (where kind = 'view'), sum(events) filter (where kind = 'impression'), "
+        "select sum(views), sum(impressions), "
         "(select propensity from label_examination where surface = 'feed' and position = 3 "
         " order by fitted_at desc limit 1) "
-        "from label_engagement_cells where surface = 'feed' and position = 3"
+        "from label_engagement_slots where surface = 'feed' and position = 3"
     ).fetchall()[0]
     slot = data.position_bias.filter(pl.col("position") == 3).row(0, named=True)
     assert slot["corrected_view_rate"] == pytest.approx(float(clean_views) / (float(clean_impressions) * propensity))

@@ -133,11 +133,9 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
         "values ('lv-1', 18, 4, true, 4, 0, 0, '2025-01-04 00:00:00+00', '2025-01-04 00:00:01+00')"
     )
     con.execute(
-        "insert into label_engagement_cells (generation_id, kind, surface, position, events) values "
-        "('g1', 'impression', 'feed', 0, 1), ('g1', 'view', 'feed', 0, 1), ('g2', 'impression', 'feed', 0, 1), "
-        "('g2', 'view', 'feed', 0, 1), ('g1', 'impression', 'feed', 1, 1), ('g1', 'view', 'feed', 1, 1), "
-        "('g4', 'impression', 'feed', 1, 1), ('g2', 'impression', 'feed', 2, 1), "
-        "('g3', 'impression', 'search', -1, 5), ('g3', 'view', 'search', -1, 5), ('g1', 'like', 'feed', 0, 1)"
+        "insert into label_engagement_slots (generation_id, surface, position, impressions, views) values "
+        "('g1', 'feed', 0, 1, 1), ('g2', 'feed', 0, 1, 1), ('g1', 'feed', 1, 1, 1), "
+        "('g4', 'feed', 1, 1, 0), ('g2', 'feed', 2, 1, 0), ('g3', 'search', -1, 5, 5)"
     )
     con.execute(
         "insert into label_examination (label_version, surface, position, propensity, impressions, views, "

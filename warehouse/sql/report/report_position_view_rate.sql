@@ -1,6 +1,6 @@
 -- view rate by feed position (slot 0 = top), before and after the labels' position correction:
 -- raw impressions and views from feed events (bots included) beside the clean counts the
--- label stage used (label_engagement_cells: abnormal viewers and creators removed, far slots pooled) and the
+-- label stage used (label_engagement_slots: abnormal viewers and creators removed, far slots pooled) and the
 -- slot's examination propensity (label_examination, newest fit of the newest label_version);
 -- clean_views / clean_effective_impressions is the slot's view rate with the examination effect divided out
 create or replace view report_position_view_rate as
@@ -14,10 +14,10 @@ events as (
         and event_type in ('impression', 'view')
 ),
 
-label_engagement_cells as (
-    select kind, position, events
-    from label_engagement_cells
-    where surface = 'feed' and position >= 0 and kind in ('impression', 'view')
+label_engagement_slots as (
+    select position, impressions, views
+    from label_engagement_slots
+    where surface = 'feed' and position >= 0
 ),
 
 label_examination as (
@@ -38,9 +38,9 @@ raw_by_position as (
 clean_by_position as (
     select
         position,
-        sum(events) filter (where kind = 'impression')::bigint as clean_impressions,
-        sum(events) filter (where kind = 'view')::bigint as clean_views
-    from label_engagement_cells
+        sum(impressions)::bigint as clean_impressions,
+        sum(views)::bigint as clean_views
+    from label_engagement_slots
     group by position
 ),
 

@@ -1,0 +1,2 @@
+-- let go of the fresh file; {target} is its quoted alias
+detach {target}

@@ -1,0 +1,2 @@
+-- free the erasure's working set of the subject's generation ids
+drop table if exists erase_subject_generations
