@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
 CARD = "README.md"
+STAGING_ROLES: tuple[str, ...] = ("partial", "retired")
 FORMAT_VERSION = 1  # of the manifest layout; the root manifest's `reelloop_export` key
 
 ARROW_TYPES: dict[type[pl.DataType], pa.DataType] = {
@@ -335,8 +336,48 @@ def dataset_manifest(
 
 
 def write_json(path: Path, payload: object) -> None:
-    """Stable JSON: sorted keys, two-space indent, trailing newline."""
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    """Stable JSON: sorted keys, two-space indent, trailing newline; written to a temporary name and renamed,
+    so a killed writer never leaves a truncated manifest."""
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temporary.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def staging_name(target: Path, role: str) -> Path:
+    """A hidden sibling of `target` for a staging (`partial`) or replaced (`retired`) export of this process."""
+    return target.parent / f".{target.name}.{role}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def discard_folder(folder: Path) -> None:
+    """Delete a folder, its root manifest first: half-deleted, it never looks like a complete export."""
+    (folder / MANIFEST).unlink(missing_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def remove_abandoned_staging(target: Path) -> list[Path]:
+    """Staging / retired folders of `target` left by writers that died (their process is gone)."""
+    removed = []
+    for folder in target.parent.glob(f".{target.name}.*-*-*"):
+        role, _, rest = folder.name.removeprefix(f".{target.name}.").partition("-")
+        pid_text = rest.partition("-")[0]
+        if role not in STAGING_ROLES or not pid_text.isdigit() or _process_alive(int(pid_text)):
+            continue
+        discard_folder(folder)
+        removed.append(folder)
+        log.info("removed %s, left by a writer that died", folder)
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_export(
@@ -350,7 +391,8 @@ def write_export(
     target = Path(out_dir).absolute()
     check_replaceable(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:12]}"
+    remove_abandoned_staging(target)
+    staging = staging_name(target, "partial")
     staging.mkdir()
     try:
         files: dict[str, list[WrittenFile]] = {}
@@ -396,7 +438,7 @@ def write_export(
         publish_directory(staging, target)
     finally:
         if staging.exists():
-            shutil.rmtree(staging)
+            discard_folder(staging)
     return WrittenExport(export_id=export_id, path=target, files=files)
 
 
@@ -425,9 +467,9 @@ def publish_directory(staging: Path, target: Path) -> None:
         return
     check_replaceable(target)
     if exchange_paths(staging, target):
-        shutil.rmtree(staging)  # staging now holds the previous export
+        discard_folder(staging)  # staging now holds the previous export
         return
-    retired = target.parent / f".{target.name}.retired-{uuid.uuid4().hex[:12]}"
+    retired = staging_name(target, "retired")
     os.rename(target, retired)
     os.rename(staging, target)
-    shutil.rmtree(retired)
+    discard_folder(retired)
