@@ -47,8 +47,9 @@ def load_file(db_path: str, landing: LandingFile, rules: IngestRules) -> FileAcc
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def publish_warehouse(db_path: str) -> None:
-    """Publish the read-only snapshot analysts query, once after all files."""
-    Warehouse.at(db_path).publish()
+    """Publish the read-only snapshot analysts query, once after all files, if anything committed
+    since the last one (also rows a killed run committed but did not publish)."""
+    Warehouse.at(db_path).publish_if_stale()
 
 
 def summarize(files: Sequence[FileAccounting], seconds: float) -> dict[str, object]:
@@ -129,8 +130,7 @@ def ingest_flow(
             elapsed,
             rows / elapsed if elapsed > 0 else 0.0,
         )
-    if done:
-        publish_warehouse(db_path)
+    publish_warehouse(db_path)
     summary = summarize(done, time.perf_counter() - started)
     logger.info("ingest: %s", summary)
     return summary

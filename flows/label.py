@@ -279,6 +279,12 @@ def write_label_outputs(
         return write_outputs(con, outputs, mark, started_at)
 
 
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def publish_if_stale(db_path: str) -> None:
+    """Publish the snapshot if something committed since it was taken (a run killed before publishing)."""
+    Warehouse.at(db_path).publish_if_stale()
+
+
 @flow(name="label")
 def label_flow(db_path: str = "reelloop.duckdb", config: LabelConfig | None = None) -> dict:
     """Label every known generation and build preference pairs; returns a small summary."""
@@ -288,6 +294,7 @@ def label_flow(db_path: str = "reelloop.duckdb", config: LabelConfig | None = No
     refreshed = refresh_engagement_state(db_path, config)
     if refreshed.labels_current:
         logger.info("labels are current (label_version %s): nothing to do", config.label_version)
+        publish_if_stale(db_path)  # rows a killed run committed but did not publish
         return _summary(refreshed, None, None)
     inputs = read_label_inputs(db_path, refreshed.mark)
     outputs = compute_labels(inputs, config)

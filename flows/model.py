@@ -300,6 +300,8 @@ def train_models(
         )
         if decision.promoted:
             champion = Champion(record, bundle)
+    if not bundles:
+        run(publish, db_path)  # nothing new: still publish what a killed run committed
     return {
         "table": table,
         "counts": evaluation.counts,
@@ -357,8 +359,9 @@ def score_batch(db_path: str, champion: Champion, batch_size: int) -> int:
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def publish(db_path: str) -> None:
-    """Publish the read-only snapshot once after all batches."""
-    Warehouse.at(db_path).publish()
+    """Publish the read-only snapshot once after all batches, if anything committed since the last one
+    (also rows an earlier run committed but was killed before publishing)."""
+    Warehouse.at(db_path).publish_if_stale()
 
 
 def score_models(
@@ -375,8 +378,7 @@ def score_models(
     total = 0
     while scored := run(score_batch, db_path, champion, batch_size):
         total += scored
-    if total:
-        run(publish, db_path)
+    run(publish, db_path)
     logger.info("model %s scored %d new generation(s)", champion.record.model_id, total)
     return {"model_id": champion.record.model_id, "scored": total}
 

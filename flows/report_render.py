@@ -129,14 +129,19 @@ class Column:
     text: bool = False
 
 
-def html_table(rows: Iterable[dict[str, Any]], columns: Sequence[Column], row_class: Callable[[dict[str, Any]], str] | None = None) -> str:
+def html_table(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[Column],
+    row_class: Callable[[dict[str, Any]], str] | None = None,
+) -> str:
     """An escaped HTML table of `rows` (dicts) restricted to `columns`."""
     head = "".join(f'<th class="{"t" if c.text else ""}">{esc(c.header)}</th>' for c in columns)
     body = []
     for row in rows:
         cls = row_class(row) if row_class else ""
         cells = "".join(
-            f'<td class="{"t" if c.text else ""}">{esc(c.show(row.get(c.key)))}</td>' for c in columns
+            f'<td class="{"t" if c.text else ""}">{esc(c.show(row.get(c.key)))}</td>'
+            for c in columns
         )
         body.append(f'<tr class="{esc(cls)}">{cells}</tr>')
     if not body:
@@ -163,7 +168,8 @@ def cards(items: Sequence[tuple[str, str]]) -> str:
 def new_figure(config: RenderConfig, height_scale: float = 1.0) -> tuple[Figure, Any]:
     """A figure of the configured width and `height_scale` times the configured height."""
     fig, ax = plt.subplots(
-        figsize=(config.figure_width_in, config.figure_height_in * height_scale), layout="constrained"
+        figsize=(config.figure_width_in, config.figure_height_in * height_scale),
+        layout="constrained",
     )
     return fig, ax
 
@@ -180,7 +186,7 @@ def svg_figure(fig: Figure, name: str, alt: str) -> str:
         fig.savefig(buffer, format="svg", metadata={"Date": None})
     plt.close(fig)
     text = buffer.getvalue()
-    svg = text[text.index("<svg"):]
+    svg = text[text.index("<svg") :]
     return f'<figure role="img" aria-label="{esc(alt)}">{svg}</figure>'
 
 
@@ -256,13 +262,23 @@ def section_versions(data: ReportData, config: RenderConfig) -> str:
         fig, ax = new_figure(config, height_scale=row_chart_scale(config, len(rows)))
         y = np.arange(len(rows))
         means = np.array([r["mean_quality"] for r in rows], dtype=float)
-        lows = np.array([r["ci_low"] if r["ci_low"] is not None else r["mean_quality"] for r in rows], dtype=float)
-        highs = np.array([r["ci_high"] if r["ci_high"] is not None else r["mean_quality"] for r in rows], dtype=float)
-        ax.errorbar(means, y, xerr=[means - lows, highs - means], fmt="o", color=color_of(0), capsize=4)
+        lows = np.array(
+            [r["ci_low"] if r["ci_low"] is not None else r["mean_quality"] for r in rows],
+            dtype=float,
+        )
+        highs = np.array(
+            [r["ci_high"] if r["ci_high"] is not None else r["mean_quality"] for r in rows],
+            dtype=float,
+        )
+        ax.errorbar(
+            means, y, xerr=[means - lows, highs - means], fmt="o", color=color_of(0), capsize=4
+        )
         ax.set_yticks(y, [plot_text(r["model_version"]) for r in rows])
         ax.invert_yaxis()
         ax.set_xlabel(f"mean quality_score ({level} CI)")
-        parts.append(svg_figure(fig, "versions", "mean quality by model version with confidence intervals"))
+        parts.append(
+            svg_figure(fig, "versions", "mean quality by model version with confidence intervals")
+        )
     parts.append(
         html_table(
             rows,
@@ -281,11 +297,17 @@ def section_versions(data: ReportData, config: RenderConfig) -> str:
     )
     parts.append("<h3>Pairwise differences</h3>")
     if data.version_pairs.is_empty():
-        parts.append(empty("Fewer than two versions with two or more labeled generations: nothing to compare."))
+        parts.append(
+            empty(
+                "Fewer than two versions with two or more labeled generations: nothing to compare."
+            )
+        )
     else:
         significant = int(data.version_pairs["significant"].sum())
         parts.append(
-            note(f"{significant} of {data.version_pairs.height} pairs differ significantly (highlighted).")
+            note(
+                f"{significant} of {data.version_pairs.height} pairs differ significantly (highlighted)."
+            )
         )
         parts.append(
             html_table(
@@ -313,7 +335,9 @@ def version_daily_figure(daily: pl.DataFrame, config: RenderConfig, level: str) 
         return empty("No labeled generations with a known creation day.")
     with plt.rc_context(RC_PARAMS):
         fig, ax = new_figure(config)
-        for i, (version, frame) in enumerate(daily.sort("created_day").group_by("model_version", maintain_order=True)):
+        for i, (version, frame) in enumerate(
+            daily.sort("created_day").group_by("model_version", maintain_order=True)
+        ):
             days = frame["created_day"].to_list()
             mean = frame["mean_quality"].to_numpy()
             color = color_of(i)
@@ -343,7 +367,9 @@ def section_prompts(data: ReportData, config: RenderConfig) -> str:
     ]
     overall = data.version_quality
     overall_mean = (
-        float((overall["mean_quality"] * overall["generations"]).sum() / overall["generations"].sum())
+        float(
+            (overall["mean_quality"] * overall["generations"]).sum() / overall["generations"].sum()
+        )
         if not overall.is_empty() and overall["generations"].sum() > 0
         else None
     )
@@ -355,7 +381,9 @@ def section_prompts(data: ReportData, config: RenderConfig) -> str:
     for title, frame, key, header, name in groups:
         parts.append(f"<h3>{esc(title)}</h3>")
         if frame.is_empty():
-            parts.append(empty(f"None appears in {cfg.ngram_min_generations} or more labeled generations."))
+            parts.append(
+                empty(f"None appears in {cfg.ngram_min_generations} or more labeled generations.")
+            )
             continue
         labels = [f"{r[key]}  (n={r['generations']:,})" for r in frame.to_dicts()]
         parts.append(group_quality_figure(frame, labels, overall_mean, level, name, title, config))
@@ -365,11 +393,26 @@ def section_prompts(data: ReportData, config: RenderConfig) -> str:
     if attributes.is_empty():
         parts.append(empty("No categorical extra field with enough labeled generations per value."))
     else:
-        labels = [f"{r['attribute']} = {r['value']}  (n={r['generations']:,})" for r in attributes.to_dicts()]
-        parts.append(group_quality_figure(attributes, labels, overall_mean, level, "prompts-attributes", "extra fields", config))
+        labels = [
+            f"{r['attribute']} = {r['value']}  (n={r['generations']:,})"
+            for r in attributes.to_dicts()
+        ]
+        parts.append(
+            group_quality_figure(
+                attributes,
+                labels,
+                overall_mean,
+                level,
+                "prompts-attributes",
+                "extra fields",
+                config,
+            )
+        )
         parts.append(
             group_quality_table(
-                attributes, [Column("attribute", "field", text=True), Column("value", "value", text=True)], level
+                attributes,
+                [Column("attribute", "field", text=True), Column("value", "value", text=True)],
+                level,
             )
         )
     parts.append("</section>")
@@ -391,7 +434,9 @@ def group_quality_figure(
         fig, ax = new_figure(config, height_scale=row_chart_scale(config, len(rows)))
         y = np.arange(len(rows))
         means = np.array([r["mean_quality"] for r in rows], dtype=float)
-        half = np.array([r["ci_high"] - r["mean_quality"] if r["ci_high"] is not None else 0.0 for r in rows])
+        half = np.array(
+            [r["ci_high"] - r["mean_quality"] if r["ci_high"] is not None else 0.0 for r in rows]
+        )
         ax.errorbar(means, y, xerr=half, fmt="o", color=color_of(1), capsize=3)
         ax.set_yticks(y, labels)
         ax.invert_yaxis()
@@ -452,20 +497,32 @@ def section_funnel(data: ReportData, config: RenderConfig) -> str:
         plain_log_axis(ax.xaxis)
         for yi, r in zip(y, rows, strict=True):
             if r["pairs"] > 0:
-                ax.text(r["pairs"], yi, f"  {r['pairs']:,} ({pct(r['rate_of_shown'])})", va="center", fontsize=8)
+                ax.text(
+                    r["pairs"],
+                    yi,
+                    f"  {r['pairs']:,} ({pct(r['rate_of_shown'])})",
+                    va="center",
+                    fontsize=8,
+                )
         ax.set_xlabel("viewer–generation pairs (log scale)")
         ax.margins(x=0.25)
         parts.append(svg_figure(fig, "funnel", "engagement funnel"))
     wide = (
         funnel.pivot(on="stage", index="model_version", values="rate_of_shown")
-        .join(funnel.filter(pl.col("stage") == "shown").select("model_version", shown_pairs="pairs"), on="model_version")
+        .join(
+            funnel.filter(pl.col("stage") == "shown").select("model_version", shown_pairs="pairs"),
+            on="model_version",
+        )
         .sort(pl.col("model_version") == "(all)", "model_version")
     )
     parts.append("<h3>Rates of shown pairs, per model_version</h3>")
     parts.append(
         html_table(
             wide.to_dicts(),
-            [Column("model_version", "model_version", text=True), Column("shown_pairs", "shown pairs")]
+            [
+                Column("model_version", "model_version", text=True),
+                Column("shown_pairs", "shown pairs"),
+            ]
             + [Column(stage, label, pct) for stage, label in FUNNEL_STAGES[1:]],
         )
     )
@@ -492,7 +549,9 @@ def section_biases(data: ReportData, config: RenderConfig) -> str:
             data.position_bias.to_dicts(),
             [
                 Column("position", "slot"),
-                Column("impressions", "impressions", lambda v: fmt(int(v)) if v is not None else "–"),
+                Column(
+                    "impressions", "impressions", lambda v: fmt(int(v)) if v is not None else "–"
+                ),
                 Column("raw_view_rate", "raw view rate", pct),
                 Column("clean_view_rate", "clean view rate", pct),
                 Column("corrected_view_rate", "corrected view rate", pct),
@@ -520,10 +579,22 @@ def section_biases(data: ReportData, config: RenderConfig) -> str:
         mid = ((duration["duration_from_s"] + duration["duration_to_s"] + 1) / 2).to_list()
         with plt.rc_context(RC_PARAMS):
             fig, ax = new_figure(config)
-            ax.plot(mid, duration["raw_completion_rate"], marker="o", markersize=3,
-                    color=color_of(1), label="before: raw completion rate")
-            ax.plot(mid, duration["mean_completion_score"], marker="s", markersize=3,
-                    color=color_of(2), label="after: mean completion_score (labels)")
+            ax.plot(
+                mid,
+                duration["raw_completion_rate"],
+                marker="o",
+                markersize=3,
+                color=color_of(1),
+                label="before: raw completion rate",
+            )
+            ax.plot(
+                mid,
+                duration["mean_completion_score"],
+                marker="s",
+                markersize=3,
+                color=color_of(2),
+                label="after: mean completion_score (labels)",
+            )
             ax.set_xlabel("video duration (s, bucket middle)")
             ax.set_ylabel("rate / score")
             ax.set_ylim(bottom=0)
@@ -559,29 +630,49 @@ def position_figure(position: pl.DataFrame, max_position: int, config: RenderCon
         for column, label, color, marker, style in series:
             values = position[column].to_numpy().astype(float)
             if np.isfinite(values).any() and (values[np.isfinite(values)] > 0).any():
-                ax.plot(position["position"], np.where(values > 0, values, np.nan), marker=marker,
-                        markersize=3, color=color, linestyle=style, label=label)
+                ax.plot(
+                    position["position"],
+                    np.where(values > 0, values, np.nan),
+                    marker=marker,
+                    markersize=3,
+                    color=color,
+                    linestyle=style,
+                    label=label,
+                )
         ax.set_yscale("log")
         plain_log_axis(ax.yaxis)
         ax.axhline(1.0, color="#888", linestyle=":", linewidth=1)
         ax.set_xlabel(f"feed position (0 = top; {max_position} = {max_position}+)")
         ax.set_ylabel("view rate relative to slot 0 (log)")
         ax.legend(loc="lower left", frameon=False, fontsize=8)
-        note_text = "" if position["corrected_vs_top"].is_not_null().any() else empty(
-            "After: not available — the label stage has not fitted position propensities."
+        note_text = (
+            ""
+            if position["corrected_vs_top"].is_not_null().any()
+            else empty(
+                "After: not available — the label stage has not fitted position propensities."
+            )
         )
-        return svg_figure(fig, "position-bias", "view rate by feed position relative to the top slot") + note_text
+        return (
+            svg_figure(fig, "position-bias", "view rate by feed position relative to the top slot")
+            + note_text
+        )
 
 
 def section_health(data: ReportData, config: RenderConfig) -> str:
     files = data.ingest_files
-    totals = {c: int(files[c].sum()) if not files.is_empty() else 0
-              for c in ("files", "rows_read", "rows_loaded", "rows_duplicate", "rows_quarantined")}
+    totals = {
+        c: int(files[c].sum()) if not files.is_empty() else 0
+        for c in ("files", "rows_read", "rows_loaded", "rows_duplicate", "rows_quarantined")
+    }
     late_days = data.config.late_after_days
     if not data.overview.get("label_runs"):
         bots = "not recorded"
     else:
-        bots = fmt(int(data.abnormal_viewers["viewers"].sum()) if not data.abnormal_viewers.is_empty() else 0)
+        bots = fmt(
+            int(data.abnormal_viewers["viewers"].sum())
+            if not data.abnormal_viewers.is_empty()
+            else 0
+        )
     items = [
         ("files ingested", fmt(totals["files"])),
         ("rows read", fmt(totals["rows_read"])),
@@ -664,7 +755,9 @@ def section_health(data: ReportData, config: RenderConfig) -> str:
         cap = config.lateness_max_days
         pooled = (
             lateness.with_columns(lag_days=pl.min_horizontal("lag_days", pl.lit(cap)))
-            .group_by("lag_days").agg(pl.col("events").sum()).sort("lag_days")
+            .group_by("lag_days")
+            .agg(pl.col("events").sum())
+            .sort("lag_days")
         )
         with plt.rc_context(RC_PARAMS):
             fig, ax = new_figure(config, height_scale=0.8)
@@ -672,7 +765,9 @@ def section_health(data: ReportData, config: RenderConfig) -> str:
             ax.bar(pooled["lag_days"].to_list(), pooled["events"].to_list(), color=colors)
             ax.set_yscale("log")
             plain_log_axis(ax.yaxis)
-            ax.set_xlabel(f"delivery day − occurred day, in days ({cap} = {cap} or more; red = late)")
+            ax.set_xlabel(
+                f"delivery day − occurred day, in days ({cap} = {cap} or more; red = late)"
+            )
             ax.set_ylabel("events (log)")
             parts.append(svg_figure(fig, "lateness", "event lateness"))
     parts.append("</section>")
@@ -695,7 +790,11 @@ def section_model(data: ReportData, config: RenderConfig) -> str:
     if metrics is None:
         parts.append(empty("No champion model yet: run `reelloop train`."))
     else:
-        champion = data.registry.filter(pl.col("is_champion")).sort("created_at", descending=True).row(0, named=True)
+        champion = (
+            data.registry.filter(pl.col("is_champion"))
+            .sort("created_at", descending=True)
+            .row(0, named=True)
+        )
         parts.append(
             note(
                 f"Champion {champion['model_id']} ({champion['model_kind']}), label_version "
@@ -726,8 +825,15 @@ def section_model(data: ReportData, config: RenderConfig) -> str:
                 parts.append(f"<h3>{esc(title)}</h3>")
                 parts.append(
                     html_table(
-                        [{"name": k, "value": v} for k, v in block.items() if not isinstance(v, dict | list)],
-                        [Column("name", "name", text=True), Column("value", "value", lambda v: fmt(v, 4), text=True)],
+                        [
+                            {"name": k, "value": v}
+                            for k, v in block.items()
+                            if not isinstance(v, dict | list)
+                        ],
+                        [
+                            Column("name", "name", text=True),
+                            Column("value", "value", lambda v: fmt(v, 4), text=True),
+                        ],
                     )
                 )
         bins = reliability_rows(metrics)
@@ -801,8 +907,12 @@ def reliability_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
     stack: list[Any] = [metrics]
     while stack:
         value = stack.pop(0)
-        if isinstance(value, list) and value and all(
-            isinstance(b, dict) and "mean_predicted" in b and "observed" in b for b in value
+        if (
+            isinstance(value, list)
+            and value
+            and all(
+                isinstance(b, dict) and "mean_predicted" in b and "observed" in b for b in value
+            )
         ):
             return value
         if isinstance(value, dict):
@@ -819,12 +929,20 @@ def accuracy_figure(rows: list[dict[str, Any]], config: RenderConfig) -> str:
     if not names:
         return ""
     with plt.rc_context(RC_PARAMS):
-        fig, ax = new_figure(config, height_scale=row_chart_scale(config, len(rows) * len(names) * 0.6))
+        fig, ax = new_figure(
+            config, height_scale=row_chart_scale(config, len(rows) * len(names) * 0.6)
+        )
         height = 0.8 / len(names)
         y = np.arange(len(rows))
         for i, name in enumerate(names):
             values = [r.get(name) if is_number(r.get(name)) else np.nan for r in rows]
-            ax.barh(y + i * height - 0.4 + height / 2, values, height=height, color=color_of(i), label=name)
+            ax.barh(
+                y + i * height - 0.4 + height / 2,
+                values,
+                height=height,
+                color=color_of(i),
+                label=name,
+            )
         ax.axvline(0.5, color="#333", linestyle=":", linewidth=1)
         ax.set_yticks(y, [plot_text(r["scorer"]) for r in rows])
         ax.invert_yaxis()
@@ -836,10 +954,16 @@ def accuracy_figure(rows: list[dict[str, Any]], config: RenderConfig) -> str:
 
 def calibration_figure(bins: list[dict[str, Any]], config: RenderConfig) -> str:
     with plt.rc_context(RC_PARAMS):
-        fig, ax = plt.subplots(figsize=(config.figure_height_in * 1.3, config.figure_height_in * 1.2), layout="constrained")
+        fig, ax = plt.subplots(
+            figsize=(config.figure_height_in * 1.3, config.figure_height_in * 1.2),
+            layout="constrained",
+        )
         predicted = [float(b["mean_predicted"]) for b in bins]
         observed = [float(b["observed"]) for b in bins]
-        sizes = [max(10.0, 200.0 * float(b.get("n", 1)) / max(float(x.get("n", 1)) for x in bins)) for b in bins]
+        sizes = [
+            max(10.0, 200.0 * float(b.get("n", 1)) / max(float(x.get("n", 1)) for x in bins))
+            for b in bins
+        ]
         ax.plot([0, 1], [0, 1], color="#888", linestyle=":", linewidth=1)
         ax.plot(predicted, observed, color=color_of(0), linewidth=1)
         ax.scatter(predicted, observed, s=sizes, color=color_of(0), alpha=0.7)
@@ -879,15 +1003,25 @@ def section_truth(truth: TruthData | None, data: ReportData, config: RenderConfi
             side = config.figure_height_in * 1.4
             fig, ax = plt.subplots(figsize=(side * 1.25, side), layout="constrained")
             masked = np.ma.masked_equal(grid, 0)
-            image = ax.imshow(masked, origin="lower", extent=(0, 1, 0, 1), aspect="auto",
-                              cmap="viridis", norm=LogNorm(vmin=1, vmax=max(int(grid.max()), 2)))
+            image = ax.imshow(
+                masked,
+                origin="lower",
+                extent=(0, 1, 0, 1),
+                aspect="auto",
+                cmap="viridis",
+                norm=LogNorm(vmin=1, vmax=max(int(grid.max()), 2)),
+            )
             ax.plot([0, 1], [0, 1], color="#fff", linestyle=":", linewidth=1)
             ax.set_xlabel("quality_score (labels)")
             ax.set_ylabel("true_quality (simulator)")
             ax.grid(False)
             bar = fig.colorbar(image, ax=ax, label="generations (log)")
             plain_log_axis(bar.ax.yaxis)
-            parts.append(png_figure(fig, "2D histogram of quality_score against true_quality", config.png_dpi))
+            parts.append(
+                png_figure(
+                    fig, "2D histogram of quality_score against true_quality", config.png_dpi
+                )
+            )
     parts.append("<h3>By label class</h3>")
     parts.append(
         html_table(

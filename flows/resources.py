@@ -11,7 +11,13 @@ import duckdb
 
 from flows.locking import WriterLockConfig, warehouse_writer
 from warehouse.connection import MEMORY, connect
-from warehouse.snapshot import PublishedSnapshot, SnapshotConfig, open_snapshot, publish_snapshot
+from warehouse.snapshot import (
+    PublishedSnapshot,
+    SnapshotConfig,
+    open_snapshot,
+    publish_snapshot,
+    snapshot_is_current,
+)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,24 @@ class Warehouse:
     ) -> PublishedSnapshot:
         """Publish a snapshot of the warehouse now, under the writer lock."""
         with warehouse_writer(self.path, timeout_seconds=timeout_seconds):
+            return publish_snapshot(self.path, config=snapshot_config)
+
+    def publish_if_stale(
+        self,
+        *,
+        timeout_seconds: float | None = None,
+        snapshot_config: SnapshotConfig | None = None,
+    ) -> PublishedSnapshot | None:
+        """Publish only if something committed since the current snapshot was taken (or none exists).
+
+        A run killed between its commit and its publish leaves the snapshot behind the warehouse;
+        a rerun with nothing new to do calls this so analysts still see the committed rows.
+        """
+        if self.path == MEMORY or not Path(self.path).is_file():
+            return None
+        with warehouse_writer(self.path, timeout_seconds=timeout_seconds):
+            if snapshot_is_current(self.path):
+                return None
             return publish_snapshot(self.path, config=snapshot_config)
 
     @contextmanager

@@ -315,7 +315,10 @@ ERASED_STAGED_ROWS: dict[str, str] = {
     "events": "erase/drop_erased_staged_events",
     "generations": "erase/drop_erased_staged_generations",
 }
+# the quarantine reason of a row whose viewer, creator or generation was erased (raw never kept); not in
+# warehouse.ingest.REASON_CODES, which lists contract violations only
 ERASED_SUBJECT_REASON = "erased_subject"
+ERASED_SUBJECT_DETAIL = "erased subject"
 
 
 def drop_erased_staged_rows(con: duckdb.DuckDBPyConnection, kind: str) -> None:

@@ -31,6 +31,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from warehouse.erase import drop_erased_staged_rows
 from warehouse.sql_files import sql_text
 
 log = logging.getLogger(__name__)
@@ -544,6 +545,7 @@ def _load_in_transaction(
     con.execute("begin transaction")
     try:
         _stage_file(con, landing, rules, now)
+        drop_erased_staged_rows(con, landing.kind)  # never load an erased person's rows again
         accounting = _load_staged(con, landing, now)
         _insert_ingest_file(con, accounting, landing, now)
         con.execute(sql_text("ingest/staged_drop"))

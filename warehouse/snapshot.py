@@ -18,6 +18,7 @@ keeps reading it (on POSIX an unlinked open file stays readable).
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import re
@@ -50,6 +51,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
 REPORT_PREFIX = "report_"
 CURRENT_POINTER = "CURRENT"
 PUBLISH_LOCK = ".publish.lock"
+SOURCE_STATE = "SOURCE_STATE"  # the warehouse file's size and mtime when CURRENT was taken
 SNAPSHOT_FILE = re.compile(r"^snapshot-(\d+)\.duckdb$")
 TEMP_MARKER = ".tmp-"
 ATTACH_ALIAS = "reelloop_snapshot_new"
@@ -175,9 +177,11 @@ def _publish_from(
         info = _SnapshotInfo(number, _schema_version(con), str(source_path), datetime.now(UTC))
         try:
             if config.method == "file_copy" and _checkpointed(con):
+                state = source_file_state(source_path)
                 shutil.copyfile(source_path, temporary)
                 row_counts, skipped = _trim_copy(temporary, info, config)
             elif config.method in ("file_copy", "table_copy"):
+                state = source_file_state(source_path)
                 row_counts, skipped = _copy_relations(con, temporary, info, config)
             else:
                 raise ValueError(f"unknown snapshot method {config.method!r}")
@@ -186,6 +190,7 @@ def _publish_from(
             _remove_temporaries(folder)
             raise
         _point_current_at(folder, final.name)
+        _write_atomically(folder, SOURCE_STATE, json.dumps(state))
         removed = collect_garbage(folder, config=config)
     seconds = time.perf_counter() - started
     log.info(
@@ -361,17 +366,52 @@ def _has_migrations(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _point_current_at(folder: Path, name: str) -> None:
     """Atomically replace `CURRENT`: a reader sees the old name or the new one, never a partial file."""
-    temporary = folder / f"{CURRENT_POINTER}{TEMP_MARKER}{os.getpid()}"
+    _write_atomically(folder, CURRENT_POINTER, name + "\n")
+
+
+def _write_atomically(folder: Path, file_name: str, text: str) -> None:
+    temporary = folder / f"{file_name}{TEMP_MARKER}{os.getpid()}"
     with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(name + "\n")
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
-    os.replace(temporary, folder / CURRENT_POINTER)
+    os.replace(temporary, folder / file_name)
     directory = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(directory)
     finally:
         os.close(directory)
+
+
+def source_file_state(db_path: str | Path) -> list[int | None]:
+    """Size and mtime of the warehouse file and of its write-ahead log: every commit changes them, a read does not."""
+    path = Path(db_path)
+    wal = Path(f"{path}.wal")
+    main = path.stat()
+    log_stat = wal.stat() if wal.exists() else None
+    return [
+        main.st_size,
+        main.st_mtime_ns,
+        None if log_stat is None else log_stat.st_size,
+        None if log_stat is None else log_stat.st_mtime_ns,
+    ]
+
+
+def snapshot_is_current(db_path: str | Path) -> bool:
+    """Whether the current snapshot was taken from the warehouse file as it is now.
+
+    False when nothing was published, or when something committed since (e.g. a run killed
+    between its commit and its publish): then the snapshot must be published again. Call it
+    holding the writer lock. A false alarm only costs one extra publish.
+    """
+    folder = snapshot_dir(db_path)
+    if not folder.is_dir() or _read_pointer(folder) is None:
+        return False
+    try:
+        recorded = json.loads((folder / SOURCE_STATE).read_text(encoding="utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return False
+    return recorded == source_file_state(db_path)
 
 
 def _snapshot_numbers(folder: Path) -> dict[int, Path]:

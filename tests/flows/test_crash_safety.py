@@ -30,9 +30,15 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from flows.resources import Warehouse
 from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.dataset_files import MANIFEST
-from warehouse.snapshot import TEMP_MARKER, current_snapshot_path, snapshot_dir
+from warehouse.snapshot import (
+    TEMP_MARKER,
+    current_snapshot_path,
+    snapshot_dir,
+    snapshot_is_current,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES: tuple[str, ...] = ("ingest", "label", "train", "score", "export")
@@ -283,6 +289,8 @@ def assert_snapshot_sound(db: Path) -> None:
     assert not [p for p in folder.iterdir() if TEMP_MARKER in p.name], "publish temporaries left"
     current = current_snapshot_path(db)
     assert current is not None and current.is_file()
+    # what a killed run committed is published by the rerun, even when it had nothing left to do
+    assert snapshot_is_current(db), "the snapshot is behind the warehouse"
 
 
 def drill(
@@ -370,3 +378,23 @@ def test_every_writing_stage_survives_many_sigkills_on_a_larger_simulation(
     survived = run_drills(runner, tmp_path, config, seed=7)
     print("kills survived per stage:", {s: r["kills"] for s, r in survived.items()})
     assert all(survived[s]["kills"] >= config.kills[s] for s in STAGES)
+
+
+def test_a_commit_left_unpublished_by_a_killed_run_is_published_by_the_next_one(
+    tmp_path: Path,
+) -> None:
+    warehouse = Warehouse(str(tmp_path / "w.duckdb"))
+    insert = "insert into scores values ('g1', 'm1', 0.5, current_timestamp)"
+    with warehouse.writer() as con:
+        con.execute(insert)
+    assert snapshot_is_current(warehouse.path)
+    with warehouse.writer(publish=False) as con:  # a read changes nothing
+        con.execute("select count(*) from scores").fetchall()
+    assert snapshot_is_current(warehouse.path)
+    assert warehouse.publish_if_stale() is None
+    with warehouse.writer(publish=False) as con:  # committed, then "killed" before publishing
+        con.execute(insert)
+    assert not snapshot_is_current(warehouse.path)
+    published = warehouse.publish_if_stale()
+    assert published is not None and published.row_counts["scores"] == 2
+    assert snapshot_is_current(warehouse.path)

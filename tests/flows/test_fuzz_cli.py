@@ -34,6 +34,7 @@ from hypothesis import strategies as st
 
 from flows import cli
 from warehouse.connection import connect
+from warehouse.erase import ERASED_SUBJECT_REASON
 from warehouse.ingest import FILE_REASON_CODES, REASON_CODES, IngestRules, ingest_file
 from warehouse.snapshot import publish_snapshot
 
@@ -48,7 +49,7 @@ SLOW_FILE_CASES = settings(
 )
 SLOW_CLI_CASES = settings(max_examples=3000, deadline=None, suppress_health_check=list(HealthCheck))
 # row-level and whole-file reason codes: erased_subject comes from the erasure hook
-KNOWN_REASONS = set(REASON_CODES) | set(FILE_REASON_CODES) | {"erased_subject"}
+KNOWN_REASONS = set(REASON_CODES) | set(FILE_REASON_CODES) | {ERASED_SUBJECT_REASON}
 CASES_RUN: Counter[str] = Counter()
 
 # ------------------------------------------------------------------------------------ landing files
@@ -166,7 +167,7 @@ def landing_files(draw: st.DrawFn) -> tuple[str, str, bytes, int | None]:
         payload = "\n".join(body).encode(
             "latin-1" if shape == "csv-latin-1" else "utf-8", errors="replace"
         )
-        header_rows = 1 if shape == "csv-latin-1" and rows else 0
+        header_rows = 1 if shape == "csv-latin-1" else 0
         return kind, ".csv", payload, _count_lines(payload) - header_rows if payload else 0
     assert shape == "corrupt-gzip"
     return kind, ".jsonl.gz", gzip.compress("\n".join(lines).encode())[:-6] + b"\x00", None

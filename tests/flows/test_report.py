@@ -38,14 +38,22 @@ def loop(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dic
     from landing.simulate import SimulationConfig, simulate_landing_zone
 
     root = tmp_path_factory.mktemp("report-loop")
-    simulation = simulate_landing_zone(str(root / "sim"), SimulationConfig(requests=SIM_REQUESTS, days=SIM_DAYS)).as_dict()
+    simulation = simulate_landing_zone(
+        str(root / "sim"), SimulationConfig(requests=SIM_REQUESTS, days=SIM_DAYS)
+    ).as_dict()
     db = root / "w.duckdb"
     truth = root / "sim" / "truth" / "generations.parquet"
     ingest_flow(db_path=str(db), landing_dir=str(root / "sim" / "landing"))
     label_flow(db_path=str(db))
     train_flow(db_path=str(db), truth_path=str(truth))
     summary = report_flow(db_path=str(db), out_dir=str(root / "report"), truth_path=str(truth))
-    return {"db": db, "truth": truth, "html": Path(summary["path"]), "root": root, "simulation": simulation}
+    return {
+        "db": db,
+        "truth": truth,
+        "html": Path(summary["path"]),
+        "root": root,
+        "simulation": simulation,
+    }
 
 
 @pytest.fixture(scope="module")
@@ -80,11 +88,22 @@ def test_report_is_self_contained_small_and_has_no_raw_rows(
     page: str, warehouse: duckdb.DuckDBPyConnection, loop: dict
 ) -> None:
     assert loop["html"].stat().st_size < MAX_REPORT_BYTES
-    for section_id in ("overview", "versions", "prompts", "funnel", "biases", "health", "model", "truth"):
+    for section_id in (
+        "overview",
+        "versions",
+        "prompts",
+        "funnel",
+        "biases",
+        "health",
+        "model",
+        "truth",
+    ):
         section(page, section_id)
     assert "<script" not in page and "<link" not in page
     assert not re.search(r'(src|href)="(https?:|//)', page)
-    some_ids = [r[0] for r in warehouse.execute("select generation_id from labels limit 50").fetchall()]
+    some_ids = [
+        r[0] for r in warehouse.execute("select generation_id from labels limit 50").fetchall()
+    ]
     some_ids += [r[0] for r in warehouse.execute("select event_id from events limit 50").fetchall()]
     assert not [i for i in some_ids if i in page]
 
@@ -107,7 +126,9 @@ def test_model_versions_match_direct_sql(
         assert got[version]["generations"] == len(values)
         assert got[version]["mean_quality"] == pytest.approx(values_array.mean())
         if len(values) > 1:
-            low, high = stats.t.interval(0.95, len(values) - 1, loc=values_array.mean(), scale=stats.sem(values_array))
+            low, high = stats.t.interval(
+                0.95, len(values) - 1, loc=values_array.mean(), scale=stats.sem(values_array)
+            )
             assert got[version]["ci_low"] == pytest.approx(low)
             assert got[version]["ci_high"] == pytest.approx(high)
         assert f"<td>{values_array.mean():.3f}</td>" in versions_html.replace(' class=""', "")
@@ -119,17 +140,25 @@ def test_model_versions_match_direct_sql(
         assert pair["p_holm"] >= pair["p_value"]
 
 
-def test_prompt_weaknesses_match_a_python_recount(data: ReportData, warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_prompt_weaknesses_match_a_python_recount(
+    data: ReportData, warehouse: duckdb.DuckDBPyConnection
+) -> None:
     rows = warehouse.execute(
         "select g.prompt, l.quality_score from labels l join generations g using (generation_id)"
     ).fetchall()
     assert not data.weakest_unigrams.is_empty()
     for record in data.weakest_unigrams.head(3).to_dicts():
-        hits = [q for prompt, q in rows if record["ngram"] in set(re.split(r"[\W_]+", prompt.lower()))]
+        hits = [
+            q for prompt, q in rows if record["ngram"] in set(re.split(r"[\W_]+", prompt.lower()))
+        ]
         assert record["generations"] == len(hits)
         assert record["mean_quality"] == pytest.approx(float(np.mean(hits)))
     for record in data.weakest_clauses.head(3).to_dicts():
-        hits = [q for prompt, q in rows if record["clause"] in {c.strip() for c in prompt.lower().split(",")}]
+        hits = [
+            q
+            for prompt, q in rows
+            if record["clause"] in {c.strip() for c in prompt.lower().split(",")}
+        ]
         assert record["generations"] == len(hits) >= data.config.ngram_min_generations
         assert record["mean_quality"] == pytest.approx(float(np.mean(hits)))
 
@@ -140,15 +169,22 @@ def test_funnel_matches_direct_sql(data: ReportData, warehouse: duckdb.DuckDBPyC
         " select bool_or(event_type = 'impression') shown, bool_or(event_type = 'view') viewed"
         " from events where coalesce(surface, '') <> 'studio' group by viewer_id, generation_id)"
     ).fetchall()[0]
-    total = {r["stage"]: r["pairs"] for r in data.funnel.filter(pl.col("model_version") == "(all)").to_dicts()}
+    total = {
+        r["stage"]: r["pairs"]
+        for r in data.funnel.filter(pl.col("model_version") == "(all)").to_dicts()
+    }
     assert (total["shown"], total["viewed"]) == pairs
     assert total["shown"] >= total["viewed"] >= total["completed"] >= 0
     assert total["viewed"] >= max(total["liked"], total["shared"], total["downloaded"])
-    per_version = data.funnel.filter((pl.col("model_version") != "(all)") & (pl.col("stage") == "shown"))
+    per_version = data.funnel.filter(
+        (pl.col("model_version") != "(all)") & (pl.col("stage") == "shown")
+    )
     assert per_version["pairs"].sum() == total["shown"]
 
 
-def test_bias_curves_match_direct_sql(data: ReportData, warehouse: duckdb.DuckDBPyConnection) -> None:
+def test_bias_curves_match_direct_sql(
+    data: ReportData, warehouse: duckdb.DuckDBPyConnection
+) -> None:
     impressions, views = warehouse.execute(
         "select count(*) filter (where event_type = 'impression'), count(*) filter (where event_type = 'view') "
         "from events where surface = 'feed' and position = 0"
@@ -163,7 +199,9 @@ def test_bias_curves_match_direct_sql(data: ReportData, warehouse: duckdb.DuckDB
         "from label_engagement_slots where surface = 'feed' and position = 3"
     ).fetchall()[0]
     slot = data.position_bias.filter(pl.col("position") == 3).row(0, named=True)
-    assert slot["corrected_view_rate"] == pytest.approx(float(clean_views) / (float(clean_impressions) * propensity))
+    assert slot["corrected_view_rate"] == pytest.approx(
+        float(clean_views) / (float(clean_impressions) * propensity)
+    )
     # dividing out examination flattens the curve: deeper slots lose less relative to the top than raw clean rates
     assert slot["corrected_vs_top"] > slot["clean_vs_top"]
     views_all, completions = warehouse.execute(
@@ -172,9 +210,13 @@ def test_bias_curves_match_direct_sql(data: ReportData, warehouse: duckdb.DuckDB
     ).fetchall()[0]
     assert data.duration_bias["views"].sum() == views_all
     assert data.duration_bias["completions"].sum() == completions
-    labeled_mean = scalar(warehouse, "select avg(completion_score) from labels where completion_score is not null")
+    labeled_mean = scalar(
+        warehouse, "select avg(completion_score) from labels where completion_score is not null"
+    )
     weights = data.duration_bias["labeled_generations"]
-    pooled = (data.duration_bias["mean_completion_score"].fill_null(0) * weights).sum() / weights.sum()
+    pooled = (
+        data.duration_bias["mean_completion_score"].fill_null(0) * weights
+    ).sum() / weights.sum()
     assert pooled == pytest.approx(labeled_mean)
 
 
@@ -182,9 +224,15 @@ def test_data_health_matches_direct_sql(
     data: ReportData, page: str, warehouse: duckdb.DuckDBPyConnection, loop: dict
 ) -> None:
     loop_summary = loop["simulation"]
-    assert data.ingest_files["rows_read"].sum() == scalar(warehouse, "select sum(rows_read) from ingest_files")
-    assert data.ingest_files["rows_duplicate"].sum() == scalar(warehouse, "select sum(rows_duplicate) from ingest_files")
-    direct_reasons = dict(warehouse.execute("select reason_code, count(*) from quarantine group by 1").fetchall())
+    assert data.ingest_files["rows_read"].sum() == scalar(
+        warehouse, "select sum(rows_read) from ingest_files"
+    )
+    assert data.ingest_files["rows_duplicate"].sum() == scalar(
+        warehouse, "select sum(rows_duplicate) from ingest_files"
+    )
+    direct_reasons = dict(
+        warehouse.execute("select reason_code, count(*) from quarantine group by 1").fetchall()
+    )
     got_reasons: dict[str, int] = {}
     for r in data.quarantine_reasons.to_dicts():
         got_reasons[r["reason_code"]] = got_reasons.get(r["reason_code"], 0) + r["rows_quarantined"]
@@ -220,11 +268,17 @@ def test_model_section_shows_the_champion_against_baselines(
     assert f"{accuracy:.4f}" in model_html
     for name in metrics["baselines"]:
         assert name in model_html
-    assert data.champion_history.height == scalar(warehouse, "select count(*) from champion_history")
+    assert data.champion_history.height == scalar(
+        warehouse, "select count(*) from champion_history"
+    )
 
 
-def test_truth_section_matches_scipy(data: ReportData, page: str, warehouse: duckdb.DuckDBPyConnection, loop: dict) -> None:
-    labels = pl.from_arrow(warehouse.sql("select generation_id, quality_score from labels").to_arrow_table())
+def test_truth_section_matches_scipy(
+    data: ReportData, page: str, warehouse: duckdb.DuckDBPyConnection, loop: dict
+) -> None:
+    labels = pl.from_arrow(
+        warehouse.sql("select generation_id, quality_score from labels").to_arrow_table()
+    )
     truth = pl.read_parquet(loop["truth"]).select("generation_id", "true_quality")
     joined = labels.join(truth, on="generation_id")
     expected = stats.spearmanr(joined["quality_score"], joined["true_quality"]).statistic
@@ -235,7 +289,9 @@ def test_truth_section_matches_scipy(data: ReportData, page: str, warehouse: duc
     assert f"<b>{expected:.3f}</b>Spearman" in section(page, "truth")
 
 
-def test_cli_report_and_its_user_errors(loop: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_report_and_its_user_errors(
+    loop: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from flows.cli import main
 
     out = tmp_path / "cli-report"
@@ -244,7 +300,20 @@ def test_cli_report_and_its_user_errors(loop: dict, tmp_path: Path, capsys: pyte
     assert 'id="truth"' not in page  # no --truth: no truth section
     assert main(["--db", str(tmp_path / "missing.duckdb"), "report", "--out", str(out)]) == 2
     assert "warehouse not found" in capsys.readouterr().err
-    assert main(["--db", str(loop["db"]), "report", "--out", str(out), "--truth", str(tmp_path / "no.parquet")]) == 2
+    assert (
+        main(
+            [
+                "--db",
+                str(loop["db"]),
+                "report",
+                "--out",
+                str(out),
+                "--truth",
+                str(tmp_path / "no.parquet"),
+            ]
+        )
+        == 2
+    )
     assert "truth file not found" in capsys.readouterr().err
 
 
@@ -252,7 +321,12 @@ def test_report_views_reach_the_snapshot(loop: dict) -> None:
     from flows.resources import Warehouse
 
     with Warehouse.at(loop["db"]).snapshot() as snap:
-        relations = {r[0] for r in snap.execute("select table_name from duckdb_tables() union select view_name from duckdb_views()").fetchall()}
+        relations = {
+            r[0]
+            for r in snap.execute(
+                "select table_name from duckdb_tables() union select view_name from duckdb_views()"
+            ).fetchall()
+        }
     assert {"report_model_version_quality", "report_funnel", "report_truth_agreement"} <= relations
 
 
@@ -262,7 +336,9 @@ def test_report_views_reach_the_snapshot(loop: dict) -> None:
 def tiny_report(model_version: str) -> ReportData:
     """A warehouse of three generations whose model_version is hostile text."""
     con = connect()
-    for i, (version, quality) in enumerate([(model_version, 0.2), (model_version, 0.4), ("v2", 0.9)]):
+    for i, (version, quality) in enumerate(
+        [(model_version, 0.2), (model_version, 0.4), ("v2", 0.9)]
+    ):
         con.execute(
             "insert into generations (generation_id, request_id, creator_id, prompt, model_version, created_at, "
             "duration_ms, source_file, source_row, ingested_at) values (?, 'r', 'c', 'a <b>bold</b> prompt', ?, "
@@ -284,48 +360,80 @@ def tiny_report(model_version: str) -> ReportData:
 
 def test_render_escapes_every_value_and_handles_an_empty_warehouse() -> None:
     hostile = '<script>alert("x")</script> $\\alpha$ & co'
-    page = render_report(tiny_report(hostile), generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="<w>.duckdb")
+    page = render_report(
+        tiny_report(hostile), generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="<w>.duckdb"
+    )
     assert "<script" not in page
     assert html.escape(hostile, quote=True) in page
     assert "&lt;w&gt;.duckdb" in page
     assert "No champion model yet" in page and "Not recorded: the label stage has not run" in page
     con = connect()
     create_report_views(con)
-    empty = render_report(read_report_data(con), generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="empty")
+    empty = render_report(
+        read_report_data(con), generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="empty"
+    )
     con.close()
-    assert "No labeled generations yet" in empty and "No impressions outside the studio yet" in empty
+    assert (
+        "No labeled generations yet" in empty and "No impressions outside the studio yet" in empty
+    )
 
 
 def test_render_size_does_not_grow_with_longer_tables() -> None:
     data = tiny_report("v1")
     small = render_report(data, generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="w")
     wide = replace(data, config=replace(data.config, ngram_rows=500))
-    assert len(render_report(wide, generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="w")) < 2 * len(small)
+    assert len(
+        render_report(wide, generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="w")
+    ) < 2 * len(small)
 
 
 # ---------------------------------------------------------------------------- headless browser
 
 
-def chromium_render(html_path: Path, screenshot: Path, profile: Path, height: int = 4000) -> list[str]:
+def chromium_render(
+    html_path: Path, screenshot: Path, profile: Path, height: int = 4000
+) -> list[str]:
     """Screenshot `html_path` in headless Chromium; returns the console lines it logged."""
     result = subprocess.run(
         [
-            str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            f"--user-data-dir={profile}", f"--screenshot={screenshot}", f"--window-size=1280,{height}",
-            "--enable-logging=stderr", "--v=0", html_path.resolve().as_uri(),
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={profile}",
+            f"--screenshot={screenshot}",
+            f"--window-size=1280,{height}",
+            "--enable-logging=stderr",
+            "--v=0",
+            html_path.resolve().as_uri(),
         ],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
     return [line for line in result.stderr.splitlines() if ":CONSOLE" in line or "Uncaught" in line]
 
 
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="headless Chromium not installed (run .ci/install-chromium)")
-def test_report_renders_in_headless_chromium_without_console_errors(loop: dict, tmp_path: Path) -> None:
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="headless Chromium not installed (run .ci/install-chromium)"
+)
+def test_report_renders_in_headless_chromium_without_console_errors(
+    loop: dict, tmp_path: Path
+) -> None:
     broken = tmp_path / "broken.html"
-    broken.write_text("<html><body><script>missingFunction();</script></body></html>", encoding="utf-8")
-    assert chromium_render(broken, tmp_path / "broken.png", tmp_path / "profile-a", 300), "console capture works"
+    broken.write_text(
+        "<html><body><script>missingFunction();</script></body></html>", encoding="utf-8"
+    )
+    assert chromium_render(broken, tmp_path / "broken.png", tmp_path / "profile-a", 300), (
+        "console capture works"
+    )
     screenshot = loop["root"] / "report.png"
     console = chromium_render(loop["html"], screenshot, tmp_path / "profile-b")
     assert console == []

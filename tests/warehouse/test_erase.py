@@ -16,6 +16,8 @@ from flows.label import label_warehouse
 from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.connection import connect
 from warehouse.erase import (
+    ERASED_SUBJECT_DETAIL,
+    ERASED_SUBJECT_REASON,
     ERASURE_TABLES,
     check_subject,
     erase_subject,
@@ -249,14 +251,15 @@ def test_a_re_delivered_old_file_never_brings_an_erased_person_back(
         assert accounting.rows_read == (
             accounting.rows_loaded + accounting.rows_duplicate + accounting.rows_quarantined
         )
-        assert accounting.quarantined_by_reason.get("erased_subject", 0) > 0
+        assert accounting.quarantined_by_reason.get(ERASED_SUBJECT_REASON, 0) > 0
     assert rows_holding(con, "viewer_id", [viewer, creator]) == {}
     assert rows_holding(con, "creator_id", [creator]) == {}
     assert rows_holding(con, "generation_id", creator_generations) == {}
     erased_rows = con.execute(
-        "select count(*), count(raw), min(detail) from quarantine where reason_code = 'erased_subject'"
+        "select count(*), count(raw), min(detail) from quarantine where reason_code = ?",
+        [ERASED_SUBJECT_REASON],
     ).fetchone()
-    assert erased_rows[0] > 0 and erased_rows[1] == 0 and erased_rows[2] == "erased subject"
+    assert erased_rows[0] > 0 and erased_rows[1] == 0 and erased_rows[2] == ERASED_SUBJECT_DETAIL
     for raw in con.execute("select raw from quarantine where raw is not null").fetchall():
         assert viewer not in raw[0] and creator not in raw[0]
 

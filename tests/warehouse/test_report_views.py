@@ -86,8 +86,16 @@ def build_warehouse(con: duckdb.DuckDBPyConnection) -> None:
             "studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, "
             "labeled_at) values (?, ?, ?, 'lv-1', 1, 1, ?, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ?, ?, ?, ?, "
             "'2025-01-04 00:00:00+00')",
-            [gid, rid, version, COMPLETION[gid], QUALITY[gid], QUALITY[gid] - 0.15,
-             QUALITY[gid] + 0.15, LABEL[gid]],
+            [
+                gid,
+                rid,
+                version,
+                COMPLETION[gid],
+                QUALITY[gid],
+                QUALITY[gid] - 0.15,
+                QUALITY[gid] + 0.15,
+                LABEL[gid],
+            ],
         )
     for i, (eid, etype, gid, viewer, at, surface, position, watch, source) in enumerate(EVENTS):
         con.execute(
@@ -170,14 +178,23 @@ def test_read_view_refuses_names_outside_the_allowlist(con: duckdb.DuckDBPyConne
         read_view(con, "events")
 
 
-def test_views_are_queryable_by_analysts_and_recreated_idempotently(con: duckdb.DuckDBPyConnection) -> None:
+def test_views_are_queryable_by_analysts_and_recreated_idempotently(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
     create_report_views(con)
-    names = {r[0] for r in con.execute("select view_name from duckdb_views() where view_name like 'report_%'").fetchall()}
+    names = {
+        r[0]
+        for r in con.execute(
+            "select view_name from duckdb_views() where view_name like 'report_%'"
+        ).fetchall()
+    }
     assert names == set(REPORT_VIEWS)
 
 
 def test_model_version_quality_matches_direct_sql(con: duckdb.DuckDBPyConnection) -> None:
-    got = {r["model_version"]: r for r in rows(con, "report_model_version_quality", "model_version")}
+    got = {
+        r["model_version"]: r for r in rows(con, "report_model_version_quality", "model_version")
+    }
     assert set(got) == {"v1", "v2"}
     assert got["v1"]["generations"] == 2
     assert got["v1"]["mean_quality"] == pytest.approx(0.3)
@@ -190,7 +207,12 @@ def test_model_version_quality_matches_direct_sql(con: duckdb.DuckDBPyConnection
 
 def test_model_version_daily_groups_by_utc_creation_day(con: duckdb.DuckDBPyConnection) -> None:
     got = [
-        (r["model_version"], r["created_day"].isoformat(), r["generations"], round(r["mean_quality"], 9))
+        (
+            r["model_version"],
+            r["created_day"].isoformat(),
+            r["generations"],
+            round(r["mean_quality"], 9),
+        )
         for r in rows(con, "report_model_version_daily", "model_version")
     ]
     assert sorted(got) == [
@@ -202,8 +224,10 @@ def test_model_version_daily_groups_by_utc_creation_day(con: duckdb.DuckDBPyConn
 
 
 def test_prompt_ngrams_count_each_ngram_once_per_prompt(con: duckdb.DuckDBPyConnection) -> None:
-    got = {(r["ngram"], r["ngram_words"]): (r["generations"], r["mean_quality"])
-           for r in read_view(con, "report_prompt_ngrams").to_dicts()}
+    got = {
+        (r["ngram"], r["ngram_words"]): (r["generations"], r["mean_quality"])
+        for r in read_view(con, "report_prompt_ngrams").to_dicts()
+    }
     assert got[("red", 1)] == (3, pytest.approx((0.2 + 0.6 + 0.4) / 3))
     assert got[("cat", 1)] == (2, pytest.approx(0.5))
     assert got[("café", 1)] == (1, pytest.approx(0.4))
@@ -235,7 +259,10 @@ def test_funnel_counts_viewer_generation_pairs_per_stage(con: duckdb.DuckDBPyCon
 def test_position_view_rate_before_and_after(con: duckdb.DuckDBPyConnection) -> None:
     got = {r["position"]: r for r in rows(con, "report_position_view_rate", "position")}
     assert {p: (r["impressions"], r["views"]) for p, r in got.items()} == {
-        0: (2, 2), 1: (2, 1), 2: (1, 0), 3: (1, 1)
+        0: (2, 2),
+        1: (2, 1),
+        2: (1, 0),
+        3: (1, 1),
     }
     assert got[1]["raw_view_rate"] == pytest.approx(0.5)
     assert (got[1]["clean_impressions"], got[1]["clean_views"]) == (2, 1)
@@ -244,7 +271,12 @@ def test_position_view_rate_before_and_after(con: duckdb.DuckDBPyConnection) -> 
     assert got[3]["propensity"] is None
     pooled = position_buckets(read_view(con, "report_position_view_rate"), max_position=30)
     after = dict(zip(pooled["position"], pooled["corrected_view_rate"], strict=True))
-    assert after == {0: pytest.approx(1.0), 1: pytest.approx(1.0 / 1.0), 2: pytest.approx(0.0), 3: None}
+    assert after == {
+        0: pytest.approx(1.0),
+        1: pytest.approx(1.0 / 1.0),
+        2: pytest.approx(0.0),
+        3: None,
+    }
     relative = dict(zip(pooled["position"], pooled["raw_vs_top"], strict=True))
     assert relative[0] == pytest.approx(1.0) and relative[1] == pytest.approx(0.5 / 1.0)
     two_slots = position_buckets(read_view(con, "report_position_view_rate"), max_position=1)
@@ -262,7 +294,10 @@ def test_duration_completion_raw_and_labeled(con: duckdb.DuckDBPyConnection) -> 
     assert got[10]["mean_completion_score"] == pytest.approx(0.6)
     pooled = duration_buckets(read_view(con, "report_duration_completion"), buckets=2)
     # labeled generations by second: 3 s -> 1, 5 s -> 1, 10 s -> 2: halves are {3, 5} and {10}
-    got = [(r["duration_from_s"], r["duration_to_s"], r["views"], r["labeled_generations"]) for r in pooled.to_dicts()]
+    got = [
+        (r["duration_from_s"], r["duration_to_s"], r["views"], r["labeled_generations"])
+        for r in pooled.to_dicts()
+    ]
     assert got == [(3, 5, 2, 2), (10, 10, 2, 2)]
     assert pooled["raw_completion_rate"].to_list() == [pytest.approx(0.5), pytest.approx(0.5)]
     assert pooled["mean_completion_score"].to_list() == [pytest.approx(0.4), pytest.approx(0.6)]
@@ -275,41 +310,68 @@ def test_data_health_views(con: duckdb.DuckDBPyConnection) -> None:
     assert files["events"]["rows_duplicate"] == 2
     assert files["events"]["rows_unaccounted"] == 0
     reasons = read_view(con, "report_quarantine_reasons").to_dicts()
-    assert reasons == [{"kind": "events", "reason_code": "unknown_event_type", "rows_quarantined": 2, "files": 2}]
+    assert reasons == [
+        {"kind": "events", "reason_code": "unknown_event_type", "rows_quarantined": 2, "files": 2}
+    ]
     lateness = read_view(con, "report_event_lateness")
     assert dict(zip(lateness["lag_days"], lateness["events"], strict=True)) == {0: 17, 2: 1}
     assert late_event_count(lateness, 1) == 1
     assert late_event_count(lateness, 3) == 0
-    bots = {r["reason"]: (r["viewers"], r["events"]) for r in read_view(con, "report_abnormal_viewers").to_dicts()}
+    bots = {
+        r["reason"]: (r["viewers"], r["events"])
+        for r in read_view(con, "report_abnormal_viewers").to_dicts()
+    }
     assert bots == {"volume_outlier": (2, 1400), "likes_everything": (1, 300)}
     overview = read_view(con, "report_warehouse_overview").row(0, named=True)
-    assert (overview["events"], overview["generations"], overview["labeled_generations"]) == (18, 4, 4)
+    assert (overview["events"], overview["generations"], overview["labeled_generations"]) == (
+        18,
+        4,
+        4,
+    )
     assert (overview["models"], overview["quarantined_rows"], overview["label_runs"]) == (2, 2, 1)
 
 
 def test_truth_views_and_load_truth(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
     path = tmp_path / "truth.parquet"
-    pl.DataFrame({"generation_id": list(TRUTH) + ["g-unlabeled"], "true_quality": [*TRUTH.values(), 0.3]}).write_parquet(path)
+    pl.DataFrame(
+        {"generation_id": list(TRUTH) + ["g-unlabeled"], "true_quality": [*TRUTH.values(), 0.3]}
+    ).write_parquet(path)
     assert load_truth(con, path) == 5
     assert load_truth(con, path) == 5  # replaced, not appended
     agreement = read_view(con, "report_truth_agreement").row(0, named=True)
     ids = sorted(TRUTH)
     expected = stats.spearmanr([QUALITY[g] for g in ids], [TRUTH[g] for g in ids]).statistic
     assert agreement["spearman"] == pytest.approx(expected)
-    assert agreement["pearson"] == pytest.approx(np.corrcoef([QUALITY[g] for g in ids], [TRUTH[g] for g in ids])[0, 1])
+    assert agreement["pearson"] == pytest.approx(
+        np.corrcoef([QUALITY[g] for g in ids], [TRUTH[g] for g in ids])[0, 1]
+    )
     assert (agreement["generations"], agreement["truth_generations"]) == (4, 5)
-    assert agreement["interval_coverage"] == pytest.approx(0.75)  # g1: 0.0 is below its [0.05, 0.35]
+    assert agreement["interval_coverage"] == pytest.approx(
+        0.75
+    )  # g1: 0.0 is below its [0.05, 0.35]
     hist = read_view(con, "report_truth_hist2d")
     assert hist["generations"].sum() == 4
     grid = truth_histogram(hist, bins=10)
     assert grid[0, 2] == 1 and grid[9, 8] == 1 and grid.sum() == 4
-    by_label = {r["label"]: r["mean_true_quality"] for r in read_view(con, "report_truth_by_label").to_dicts()}
-    assert by_label == {"good": pytest.approx(0.9), "uncertain": pytest.approx(0.5), "bad": pytest.approx(0.0)}
-    by_version = {r["model_version"]: r["mean_true_quality"] for r in read_view(con, "report_truth_by_model_version").to_dicts()}
+    by_label = {
+        r["label"]: r["mean_true_quality"]
+        for r in read_view(con, "report_truth_by_label").to_dicts()
+    }
+    assert by_label == {
+        "good": pytest.approx(0.9),
+        "uncertain": pytest.approx(0.5),
+        "bad": pytest.approx(0.0),
+    }
+    by_version = {
+        r["model_version"]: r["mean_true_quality"]
+        for r in read_view(con, "report_truth_by_model_version").to_dicts()
+    }
     assert by_version == {"v1": pytest.approx(0.25), "v2": pytest.approx(0.7)}
 
 
-def test_load_truth_rejects_missing_file_and_columns(con: duckdb.DuckDBPyConnection, tmp_path: Path) -> None:
+def test_load_truth_rejects_missing_file_and_columns(
+    con: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
     with pytest.raises(FileNotFoundError, match="truth file not found"):
         load_truth(con, tmp_path / "nope.parquet")
     bad = tmp_path / "bad.parquet"
@@ -339,7 +401,11 @@ def test_confidence_interval_is_student_t() -> None:
     low, high = stats.t.interval(0.95, 4, loc=values.mean(), scale=stats.sem(values))
     assert (got["ci_low"], got["ci_high"]) == (pytest.approx(low), pytest.approx(high))
     single = with_confidence_interval(
-        pl.DataFrame({"generations": [1], "mean_quality": [0.5], "se_quality": [None]}, schema_overrides={"se_quality": pl.Float64}), 0.95
+        pl.DataFrame(
+            {"generations": [1], "mean_quality": [0.5], "se_quality": [None]},
+            schema_overrides={"se_quality": pl.Float64},
+        ),
+        0.95,
     ).row(0, named=True)
     assert single["ci_low"] is None
 
@@ -352,7 +418,11 @@ def test_holm_adjustment_matches_the_step_down_definition() -> None:
 
 def test_pairwise_welch_matches_scipy_on_raw_samples() -> None:
     rng = np.random.default_rng(3)
-    samples = {"a": rng.normal(0.5, 0.1, 40), "b": rng.normal(0.56, 0.2, 60), "c": rng.normal(0.5, 0.1, 30)}
+    samples = {
+        "a": rng.normal(0.5, 0.1, 40),
+        "b": rng.normal(0.56, 0.2, 60),
+        "c": rng.normal(0.5, 0.1, 30),
+    }
     summary = pl.DataFrame(
         {
             "model_version": list(samples),
@@ -370,7 +440,9 @@ def test_pairwise_welch_matches_scipy_on_raw_samples() -> None:
     got = {(r["version_a"], r["version_b"]): r for r in pairs.to_dicts()}
     for key, p in raw.items():
         assert got[key]["p_value"] == pytest.approx(p)
-    assert [got[k]["p_holm"] for k in raw] == pytest.approx(list(holm_adjusted(np.array(list(raw.values())))))
+    assert [got[k]["p_holm"] for k in raw] == pytest.approx(
+        list(holm_adjusted(np.array(list(raw.values()))))
+    )
     assert all(r["significant"] == (r["p_holm"] < 0.05) for r in pairs.to_dicts())
 
 
