@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 import duckdb
 
@@ -32,14 +33,20 @@ VERB_MODULES: tuple[str, ...] = (
     "flows.erase",
 )
 
+# OSError covers the file system's answers to user-given paths: missing, not a directory,
+# permission, name too long, disk full
 USER_ERRORS: tuple[type[BaseException], ...] = (
     ValueError,
-    FileNotFoundError,
-    NotADirectoryError,
-    IsADirectoryError,
-    PermissionError,
+    OSError,
     duckdb.IOException,
 )
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line on stderr (exit 2), for every verb."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 class CliError(Exception):
@@ -48,7 +55,7 @@ class CliError(Exception):
 
 def build_parser() -> argparse.ArgumentParser:
     """The parser: global options, then one sub-parser per verb."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="reelloop",
         description="reelloop: engagement -> debiased labels -> preference model -> datasets.",
     )
