@@ -302,3 +302,50 @@ def test_erasing_a_warehouse_file_leaves_no_byte_of_the_person_in_it_or_any_snap
 def test_bad_subjects_are_refused_with_one_line(kind: str, subject: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         check_subject(kind, subject)
+
+
+def exported_strings(out: Path) -> set[str]:
+    """Every string value of every exported Parquet file under `out`."""
+    values: set[str] = set()
+    for path in sorted(out.rglob("*.parquet")):
+        frame = pl.read_parquet(path)
+        for name, dtype in frame.schema.items():
+            if dtype == pl.String:
+                values.update(v for v in frame[name].to_list() if v is not None)
+    return values
+
+
+def test_a_fresh_export_after_erasure_holds_nothing_of_the_erased_creator(
+    built: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from features.export import ExportConfig
+    from flows.export import export_datasets
+
+    db = tmp_path / "w.duckdb"
+    shutil.copy(built[0], db)
+    with connect(db) as con:
+        creator = scalar(
+            con,
+            """select g.creator_id from generations g
+               join preference_pairs p on g.generation_id = p.chosen_generation_id
+               where g.training_consent and coalesce(len(g.content_flags), 0) = 0
+               group by 1 order by count(*) desc, 1 limit 1""",
+        )
+        theirs = con.execute(
+            "select generation_id, coalesce(output_uri, generation_id) from generations"
+            " where creator_id = ?",
+            [creator],
+        ).fetchall()
+    identifiers = {value for row in theirs for value in row}
+    before = exported_strings(
+        Path(export_datasets(str(db), str(tmp_path / "before"), ExportConfig())["path"])
+    )
+    assert before & identifiers, "the creator's outputs should be exported before the erasure"
+
+    erase_warehouse(str(db), "creator", creator, reason="test")
+    after = exported_strings(
+        Path(export_datasets(str(db), str(tmp_path / "after"), ExportConfig())["path"])
+    )
+    assert after, "the export after the erasure still holds the other creators' rows"
+    assert not after & identifiers
+    assert creator not in after
