@@ -39,6 +39,7 @@ from features.export import (
     export_membership,
     governance_policies,
 )
+from flows.artifacts import publish_export_artifacts
 from flows.resources import Warehouse
 from flows.runner import run_plain, run_task
 from warehouse.dataset_files import (
@@ -190,7 +191,9 @@ def export_flow(
         test_fraction=test_fraction,
         report_threshold=report_threshold,
     )
-    return export_datasets(db_path, out_dir, config, run=run_task, logger=get_run_logger())
+    summary = export_datasets(db_path, out_dir, config, run=run_task, logger=get_run_logger())
+    publish_export_artifacts(summary)
+    return summary
 
 
 def parse_moment(text: str) -> datetime:

@@ -25,6 +25,7 @@ from features.label_config import LabelConfig
 from features.label_evaluation import format_table, pair_agreement, rank_agreement
 from features.label_pipeline import LabelOutputs, compute_label_outputs
 from features.labels import LabelModel
+from flows.artifacts import publish_label_artifacts, publish_label_evaluation_artifacts
 from flows.resources import Warehouse
 from flows.runner import with_runner
 from warehouse import engagement as events_sql
@@ -301,6 +302,7 @@ def label_flow(db_path: str = "reelloop.duckdb", config: LabelConfig | None = No
     written = write_label_outputs(db_path, outputs, refreshed.mark, started_at)
     summary = _summary(refreshed, outputs, written)
     logger.info("label %s: %s", config.label_version, summary)
+    publish_label_artifacts(summary)
     return summary
 
 
@@ -330,10 +332,12 @@ def evaluate_labels_flow(db_path: str, truth_path: str, min_impressions: int = 3
     """Spearman of scores with the truth and pair agreement by confidence band and source."""
     labels, pairs, naive = read_evaluation_inputs(db_path)
     truth = read_truth(truth_path)
-    return {
+    evaluation = {
         "ranks": rank_agreement(labels, naive, truth, min_impressions=min_impressions),
         "pairs": pair_agreement(pairs, truth),
     }
+    publish_label_evaluation_artifacts(evaluation)
+    return evaluation
 
 
 def run_label(args: argparse.Namespace) -> int:

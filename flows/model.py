@@ -22,6 +22,7 @@ from prefect.cache_policies import NO_CACHE
 
 from features.label_evaluation import format_table
 from features.model_features import generation_frame
+from flows.artifacts import publish_score_artifacts, publish_train_artifacts
 from flows.resources import Warehouse
 from flows.runner import run_plain, run_task, with_runner
 from models.artifacts import load_bundle, save_bundle
@@ -327,7 +328,7 @@ def train_flow(
     min_improvement: float = PromotionPolicy.min_improvement,
 ) -> dict:
     """Train each model kind, evaluate it beside baselines, register it, decide its promotion."""
-    return train_models(
+    summary = train_models(
         db_path,
         artifacts_dir,
         truth_path,
@@ -338,6 +339,8 @@ def train_flow(
         run=run_task,
         logger=get_run_logger(),
     )
+    publish_train_artifacts(summary)
+    return summary
 
 
 def require_champion(champion: Champion | None) -> Champion:
@@ -386,7 +389,9 @@ def score_models(
 @flow(name="score")
 def score_flow(db_path: str = "reelloop.duckdb", batch_size: int = 100_000) -> dict:
     """Score every generation the champion has not scored yet into `scores`, in bounded batches."""
-    return score_models(db_path, batch_size, run=run_task, logger=get_run_logger())
+    summary = score_models(db_path, batch_size, run=run_task, logger=get_run_logger())
+    publish_score_artifacts(summary)
+    return summary
 
 
 @flow(name="score-prompt")
