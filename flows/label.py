@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import dataclass
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,9 +29,18 @@ from features.label_pipeline import LabelOutputs, compute_label_outputs
 from features.labels import LabelModel
 from flows.artifacts import publish_label_artifacts, publish_label_evaluation_artifacts
 from flows.resources import Warehouse
-from flows.runner import with_runner
+from flows.runner import tasks_run_on_dask, with_runner, worker_address
 from warehouse import engagement as events_sql
 from warehouse import label_store
+from warehouse.engagement import EventAggregation, WarehouseAggregation
+from warehouse.label_partitions import (
+    EventPartition,
+    combined_cells,
+    combined_viewer_activity,
+    export_partitions,
+    partition_cells,
+    partition_viewer_activity,
+)
 from warehouse.label_store import EngagementState, StateMark, StoredModel, transaction
 
 log = logging.getLogger(__name__)
@@ -56,13 +67,117 @@ class LabelInputs:
     reliability: pl.DataFrame | None
 
 
-def refresh_state(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> RefreshResult:
+@dataclass(frozen=True)
+class ScaleOut:
+    """How a label run on a Dask task runner spreads its event-level passes."""
+
+    partitions: int = 8
+    """Hash partitions of generation_id (several per worker balances uneven ones)."""
+    directory: str | None = None
+    """Where the coordinator writes the partitions (default `<db>.label-partitions` beside the
+    warehouse); on a real cluster, storage every worker reaches."""
+
+    def directory_for(self, db_path: str) -> Path:
+        """The partition directory of the warehouse at `db_path`."""
+        return Path(self.directory) if self.directory else Path(f"{db_path}.label-partitions")
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def viewer_activity_of_partition(
+    partition: EventPartition, since: datetime | None, through: datetime | None
+) -> tuple[pl.DataFrame, str]:
+    """On a worker: per-viewer counts of one partition's new events (and who computed them)."""
+    return partition_viewer_activity(partition, since, through), worker_address()
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def cells_of_partition(
+    partition: EventPartition,
+    abnormal: pl.DataFrame,
+    through: events_sql.IngestMark,
+    max_position: int,
+    ratio_cap: float,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """On a worker: clean engagement cells and net likes of one partition's generations."""
+    return partition_cells(
+        partition, abnormal, through, max_position=max_position, ratio_cap=ratio_cap
+    )
+
+
+@dataclass
+class WorkerAggregation:
+    """The event-level passes submitted to the flow's task runner, one task per hash partition.
+
+    The coordinator exports the partitions from the warehouse; on a full rebuild the cells pass
+    reuses those of the viewer pass (both hold every event ingested by the watermark).
+    """
+
+    con: duckdb.DuckDBPyConnection
+    directory: Path
+    partitions: int
+    workers: set[str] = field(default_factory=set)
+    _all_events: list[EventPartition] | None = None
+
+    def viewer_activity(
+        self, since: datetime | None, through: events_sql.IngestMark
+    ) -> pl.DataFrame:
+        """Per-viewer counts of the events ingested in (since, through], summed over partitions."""
+        parts = export_partitions(
+            self.con, self.directory / "new", self.partitions, since=since, through=through
+        )
+        self._all_events = parts if since is None else None
+        futures = [
+            viewer_activity_of_partition.submit(part, since, through.events_through)
+            for part in parts
+        ]
+        results = [future.result() for future in futures]
+        self.workers.update(worker for _, worker in results)
+        return combined_viewer_activity([counts for counts, _ in results])
+
+    def cells(
+        self,
+        touched: pl.DataFrame,
+        abnormal_viewers: pl.DataFrame,
+        through: events_sql.IngestMark,
+        *,
+        max_position: int,
+        ratio_cap: float,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(cells, net likes) of the touched generations, partition by partition."""
+        parts = self._all_events
+        if parts is None:
+            parts = export_partitions(
+                self.con,
+                self.directory / "touched",
+                self.partitions,
+                since=None,
+                through=through,
+                touched=touched,
+            )
+        if not parts:  # no events at all: nothing to spread
+            return WarehouseAggregation(self.con).cells(
+                touched, abnormal_viewers, through, max_position=max_position, ratio_cap=ratio_cap
+            )
+        futures = [
+            cells_of_partition.submit(part, abnormal_viewers, through, max_position, ratio_cap)
+            for part in parts
+        ]
+        return combined_cells([future.result() for future in futures])
+
+
+def refresh_state(
+    con: duckdb.DuckDBPyConnection,
+    config: LabelConfig,
+    aggregation: Callable[[duckdb.DuckDBPyConnection], EventAggregation] = WarehouseAggregation,
+) -> RefreshResult:
     """Bring the per-generation engagement state up to the ingested events, in one transaction.
 
     Full rebuild on the first run, on a new label_version, or when the row counts do not add up
-    (events ingested behind the watermark); otherwise only the touched generations.
+    (events ingested behind the watermark); otherwise only the touched generations. The event-level
+    passes run where `aggregation` (given the open warehouse) puts them.
     """
     version = config.label_version
+    passes = aggregation(con)
     with transaction(con):
         now = datetime.now(UTC)
         current = events_sql.ingest_mark(con)
@@ -80,10 +195,8 @@ def refresh_state(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> Refres
         since = None if full else previous.ingest
         if full:
             label_store.clear_viewer_activity(con)
-        merged = events_sql.merged_viewer_activity(
-            con, since.events_through if since else None, current.events_through
-        )
-        label_store.store_viewer_activity(con, merged)
+        new_counts = passes.viewer_activity(since.events_through if since else None, current)
+        label_store.store_viewer_activity(con, events_sql.merged_viewer_activity(con, new_counts))
         flagged = abnormal_viewers(
             events_sql.viewer_activity(con),
             min_events=config.bot_min_events,
@@ -104,9 +217,9 @@ def refresh_state(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> Refres
         if full or not reclassified.is_empty() or before.height != flagged.height:
             label_store.replace_abnormal_viewers(con, flagged, version, now)
         touched = events_sql.touched_generations(con, since, current, reclassified)
-        cells, net_likes = events_sql.touched_cells(
-            con,
+        cells, net_likes = passes.cells(
             touched,
+            flagged,
             current,
             max_position=config.max_position,
             ratio_cap=config.watch_ratio_cap,
@@ -244,11 +357,32 @@ def _summary(
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def refresh_engagement_state(db_path: str, config: LabelConfig) -> RefreshResult:
-    """Re-aggregate the generations touched by newly ingested events (all of them on a full rebuild)."""
+def refresh_engagement_state(
+    db_path: str, config: LabelConfig, scale_out: ScaleOut | None = None
+) -> RefreshResult:
+    """Re-aggregate the generations touched by newly ingested events (all of them on a full rebuild).
+
+    With `scale_out` the event-level passes run as tasks on the flow's task runner (the Dask
+    workers), partition by partition; this task, the coordinator, alone writes the warehouse.
+    """
+    logger = get_run_logger()
     with Warehouse.at(db_path).writer(publish=False) as con:
-        refreshed = refresh_state(con, config)
-    get_run_logger().info(
+        if scale_out is None:
+            refreshed = refresh_state(con, config)
+        else:
+            directory = scale_out.directory_for(db_path)
+            passes = WorkerAggregation(con, directory, scale_out.partitions)
+            try:
+                refreshed = refresh_state(con, config, lambda _: passes)
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+            logger.info(
+                "label: event passes ran in %d partitions on %d workers (%s)",
+                scale_out.partitions,
+                len(passes.workers),
+                ", ".join(sorted(passes.workers)),
+            )
+    logger.info(
         "label state: %s, %d generations re-aggregated, %d abnormal viewers (%d reclassified)",
         "full rebuild" if refreshed.full_rebuild else "incremental",
         refreshed.reaggregated,
@@ -287,12 +421,22 @@ def publish_if_stale(db_path: str) -> None:
 
 
 @flow(name="label")
-def label_flow(db_path: str = "reelloop.duckdb", config: LabelConfig | None = None) -> dict:
-    """Label every known generation and build preference pairs; returns a small summary."""
+def label_flow(
+    db_path: str = "reelloop.duckdb",
+    config: LabelConfig | None = None,
+    scale_out: ScaleOut | None = None,
+) -> dict:
+    """Label every known generation and build preference pairs; returns a small summary.
+
+    On a Dask task runner the event-level passes run partition by partition on the workers
+    (`scale_out`, default `ScaleOut()`); on the local runner, as SQL in the warehouse.
+    """
     logger = get_run_logger()
     config = config or LabelConfig()
     started_at = datetime.now(UTC)
-    refreshed = refresh_engagement_state(db_path, config)
+    if scale_out is None and tasks_run_on_dask():
+        scale_out = ScaleOut()
+    refreshed = refresh_engagement_state(db_path, config, scale_out)
     if refreshed.labels_current:
         logger.info("labels are current (label_version %s): nothing to do", config.label_version)
         publish_if_stale(db_path)  # rows a killed run committed but did not publish

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import socket
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,3 +100,26 @@ def add_runner_options(parser: argparse.ArgumentParser) -> None:
             "without it a temporary local cluster of 2 worker processes is started"
         ),
     )
+
+
+def tasks_run_on_dask() -> bool:
+    """Whether the current flow run's task runner is prefect-dask's DaskTaskRunner."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    dask_module = sys.modules.get("prefect_dask")  # imported whenever a DaskTaskRunner exists
+    return (
+        context is not None
+        and dask_module is not None
+        and isinstance(context.task_runner, dask_module.DaskTaskRunner)
+    )
+
+
+def worker_address() -> str:
+    """The Dask worker running this task, else host:pid (a task run in the flow's process)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return f"{socket.gethostname()}:{os.getpid()}"

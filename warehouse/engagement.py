@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import duckdb
 import polars as pl
@@ -16,6 +17,7 @@ from warehouse.sql_files import sql_text
 
 TOUCHED_RELATION: str = "label_touched_generations"
 RECLASSIFIED_RELATION: str = "label_reclassified_viewers"
+NEW_VIEWER_ACTIVITY_RELATION: str = "label_new_viewer_activity"
 
 
 @dataclass(frozen=True)
@@ -70,11 +72,19 @@ def generations_ingested_between(
     return int(query(con, "label/generations_ingested_between", params)["generations"][0])
 
 
-def merged_viewer_activity(
+def new_viewer_activity(
     con: duckdb.DuckDBPyConnection, since: datetime | None, through: datetime | None
 ) -> pl.DataFrame:
-    """Stored plus new counts of the viewers with events ingested in (since, through]."""
-    return query(con, "label/merged_viewer_activity", {"since": since, "through": through})
+    """Per-viewer counts (viewer_id, events, impressions, views, likes) of the events ingested in (since, through]."""
+    return query(con, "label/new_viewer_activity", {"since": since, "through": through})
+
+
+def merged_viewer_activity(
+    con: duckdb.DuckDBPyConnection, new_counts: pl.DataFrame
+) -> pl.DataFrame:
+    """Stored plus new counts of the viewers in `new_counts`."""
+    register(con, NEW_VIEWER_ACTIVITY_RELATION, new_counts)
+    return query(con, "label/merged_viewer_activity")
 
 
 def viewer_activity(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -84,7 +94,7 @@ def viewer_activity(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
     """Expose a frame to the SQL files under one of the relation names they read."""
-    if name not in (TOUCHED_RELATION, RECLASSIFIED_RELATION):
+    if name not in (TOUCHED_RELATION, RECLASSIFIED_RELATION, NEW_VIEWER_ACTIVITY_RELATION):
         raise ValueError(f"not a relation the label SQL reads: {name}")
     con.register(name, frame.to_arrow())
 
@@ -137,3 +147,51 @@ def touched_cells(
 def naive_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
     """Raw like and view rates per impression of every known generation (the baselines of evaluation)."""
     return query(con, "label/naive_rates")
+
+
+class EventAggregation(Protocol):
+    """Where the event-level passes of a label run execute: on the warehouse, or partition by partition on workers."""
+
+    def viewer_activity(self, since: datetime | None, through: IngestMark) -> pl.DataFrame:
+        """Per-viewer counts of the events ingested in (since, through]."""
+        ...
+
+    def cells(
+        self,
+        touched: pl.DataFrame,
+        abnormal_viewers: pl.DataFrame,
+        through: IngestMark,
+        *,
+        max_position: int,
+        ratio_cap: float,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(clean engagement cells, net likes) of the touched generations without the abnormal viewers."""
+        ...
+
+
+@dataclass(frozen=True)
+class WarehouseAggregation:
+    """The passes run as SQL on the open warehouse (its `label_abnormal_viewers` table is the excluded set)."""
+
+    con: duckdb.DuckDBPyConnection
+
+    def viewer_activity(self, since: datetime | None, through: IngestMark) -> pl.DataFrame:
+        """Per-viewer counts of the events ingested in (since, through]."""
+        return new_viewer_activity(self.con, since, through.events_through)
+
+    def cells(
+        self,
+        touched: pl.DataFrame,
+        abnormal_viewers: pl.DataFrame,
+        through: IngestMark,
+        *,
+        max_position: int,
+        ratio_cap: float,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(clean engagement cells, net likes) of the touched generations (abnormal viewers: the stored table)."""
+        del (
+            abnormal_viewers
+        )  # the caller stored them in label_abnormal_viewers, which the SQL reads
+        return touched_cells(
+            self.con, touched, through, max_position=max_position, ratio_cap=ratio_cap
+        )

@@ -1,0 +1,14 @@
+-- an empty `generations` relation with the columns label aggregation reads (a partition whose events
+-- arrived before any of their generation records)
+with
+
+final as (
+    select
+        null::varchar as generation_id,
+        null::varchar as creator_id,
+        null::bigint as duration_ms,
+        null::timestamptz as ingested_at
+    where false
+)
+
+select * from final

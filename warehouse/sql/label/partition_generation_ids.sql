@@ -1,0 +1,12 @@
+-- every generation of a worker's partition (its cells are all re-aggregated)
+with
+
+generations as (
+    select generation_id from generations
+),
+
+final as (
+    select generation_id from generations
+)
+
+select * from final
