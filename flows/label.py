@@ -12,7 +12,7 @@ import argparse
 import logging
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +29,7 @@ from features.label_pipeline import LabelOutputs, compute_label_outputs
 from features.labels import LabelModel
 from flows.artifacts import publish_label_artifacts, publish_label_evaluation_artifacts
 from flows.resources import Warehouse
-from flows.runner import tasks_run_on_dask, with_runner, worker_address
+from flows.runner import tasks_run_on_dask, with_runner, worker_address, workers_report_here
 from warehouse import engagement as events_sql
 from warehouse import label_store
 from warehouse.engagement import EventAggregation, WarehouseAggregation
@@ -56,6 +56,8 @@ class RefreshResult:
     abnormal_viewers: int
     reclassified_viewers: int
     labels_current: bool
+    workers: tuple[str, ...] = ()
+    """The Dask workers that ran the event-level passes (empty when they ran in the warehouse)."""
 
 
 @dataclass(frozen=True)
@@ -126,10 +128,11 @@ class WorkerAggregation:
             self.con, self.directory / "new", self.partitions, since=since, through=through
         )
         self._all_events = parts if since is None else None
-        futures = [
-            viewer_activity_of_partition.submit(part, since, through.events_through)
-            for part in parts
-        ]
+        with workers_report_here():
+            futures = [
+                viewer_activity_of_partition.submit(part, since, through.events_through)
+                for part in parts
+            ]
         results = [future.result() for future in futures]
         self.workers.update(worker for _, worker in results)
         return combined_viewer_activity([counts for counts, _ in results])
@@ -158,10 +161,11 @@ class WorkerAggregation:
             return WarehouseAggregation(self.con).cells(
                 touched, abnormal_viewers, through, max_position=max_position, ratio_cap=ratio_cap
             )
-        futures = [
-            cells_of_partition.submit(part, abnormal_viewers, through, max_position, ratio_cap)
-            for part in parts
-        ]
+        with workers_report_here():
+            futures = [
+                cells_of_partition.submit(part, abnormal_viewers, through, max_position, ratio_cap)
+                for part in parts
+            ]
         return combined_cells([future.result() for future in futures])
 
 
@@ -345,6 +349,8 @@ def _summary(
         "pairs_removed": 0,
         "model_refit": False,
     }
+    if refreshed.workers:
+        summary["event_pass_workers"] = list(refreshed.workers)
     if written is not None:
         summary.update(written)
     if outputs is not None:
@@ -376,6 +382,7 @@ def refresh_engagement_state(
                 refreshed = refresh_state(con, config, lambda _: passes)
             finally:
                 shutil.rmtree(directory, ignore_errors=True)
+            refreshed = replace(refreshed, workers=tuple(sorted(passes.workers)))
             logger.info(
                 "label: event passes ran in %d partitions on %d workers (%s)",
                 scale_out.partitions,

@@ -7,6 +7,11 @@ quarantine rows commit together, so a killed run leaves each file fully loaded o
 is identified by (path, sha256): a rerun is a no-op, a changed file is loaded again without
 duplicating rows.
 
+Scaled out (a Dask cluster), the work splits in two: `stage_landing_file` judges a file's rows on a
+worker, in a private in-memory DuckDB, and writes them as day-partitioned Parquet under a staging
+directory; `load_staged_file` loads them on the coordinator, the only writer of the warehouse, with
+the same SQL and in the same one transaction per file as `ingest_landing_file`.
+
 Text files are read in bounded chunks and split into records with numpy (exact physical line
 numbers, CRLF tolerated, CSV quotes respected); Parquet is scanned by DuckDB in its typed columns.
 """
@@ -19,9 +24,11 @@ import gzip
 import hashlib
 import itertools
 import logging
+import shutil
 import time
+import uuid
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,6 +64,7 @@ DUPLICATE_CONTENT = "duplicate_content"
 UNREADABLE = "unreadable"
 UNSUPPORTED = "unsupported_format"
 ALREADY_INGESTED = "already_ingested"  # returned by ingest_file for a no-op; never recorded
+STAGED = "staged"  # StagedFile.status: its judged rows are in Parquet, ready to load
 
 # reason codes of whole files (quarantine.row_number = 0)
 UNREADABLE_FILE = "unreadable_file"
@@ -272,6 +280,26 @@ class FileAccounting:
     seconds: float = 0.0
 
 
+@dataclass(frozen=True)
+class StagedFile:
+    """One landing file judged on a worker: its rows as Parquet under `directory`, or a whole-file
+    outcome (status EMPTY, UNSUPPORTED or UNREADABLE with its detail) and nothing staged."""
+
+    source_file: str
+    sha256: str
+    kind: str
+    status: str
+    directory: Path | None = None
+    rows: int = 0
+    detail: str | None = None
+    seconds: float = 0.0
+    staged_by: str = ""  # which worker judged it (set by the caller)
+
+
+class StagingError(RuntimeError):
+    """The coordinator cannot read back what a worker staged (not a property of the landing file)."""
+
+
 # --------------------------------------------------------------------------------------------------
 # discovery
 
@@ -423,22 +451,157 @@ def ingest_landing_file(
     """Load one landing file in one transaction and record its accounting; bad data never raises."""
     now = ingested_at or datetime.now(UTC)
     started = time.perf_counter()
-    if landing.bytes == 0:
-        accounting = _accounting(landing, EMPTY)
-    elif landing.file_format == UNSUPPORTED_FORMAT:
-        accounting = _accounting(landing, UNSUPPORTED, detail=FILE_REASON_CODES[UNSUPPORTED_FILE])
-    else:
-        accounting = _duplicate_content(con, landing)
+    accounting = _whole_file_outcome(con, landing)
     if accounting is not None:
         _record_without_rows(con, accounting, landing, now)
     else:
-        accounting = _load_in_transaction(con, landing, rules, now)
-    accounting = replace(accounting, seconds=time.perf_counter() - started)
+        accounting = _load_in_transaction(
+            con, landing, now, lambda: _stage_file(con, landing, rules, now)
+        )
+    return _logged(replace(accounting, seconds=time.perf_counter() - started))
+
+
+def staging_dir_for(db_path: str | Path) -> Path:
+    """`<db dir>/<db stem>.staging`: where Dask workers stage judged rows for the coordinator."""
+    path = Path(db_path)
+    return path.with_name(f"{path.stem}.staging")
+
+
+def stage_landing_file(
+    landing: LandingFile, rules: IngestRules, now: datetime, staging_dir: str | Path
+) -> StagedFile:
+    """Worker side: judge every row of one file (as ingest does, `now` being the ingest time the
+    coordinator records) in a private in-memory DuckDB; write them as Parquet partitioned by day.
+
+    Needs no warehouse: the checks that do (embedding length per model_version, erased people,
+    dedup) run when the coordinator loads the file. A file that cannot be read is an outcome,
+    not an error; a landing folder or staging directory this worker cannot reach raises.
+    """
+    started = time.perf_counter()
+
+    def outcome(status: str, detail: str | None = None) -> StagedFile:
+        seconds = time.perf_counter() - started
+        return StagedFile(
+            landing.source_file,
+            landing.sha256,
+            landing.kind,
+            status,
+            detail=detail,
+            seconds=seconds,
+        )
+
+    if landing.bytes == 0:
+        return outcome(EMPTY)
+    if landing.file_format == UNSUPPORTED_FORMAT:
+        return outcome(UNSUPPORTED, FILE_REASON_CODES[UNSUPPORTED_FILE])
+    if not landing.path.parent.is_dir():
+        raise FileNotFoundError(
+            f"landing folder {landing.path.parent} not found here: with a Dask cluster the landing "
+            "zone must be on storage every worker can reach"
+        )
+    root = Path(staging_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    directory = root / f"{landing.sha256[:16]}-{uuid.uuid4().hex[:12]}"
+    spill = directory.with_name(f"{directory.name}.spill")
+    con = duckdb.connect()
+    try:
+        con.execute("set TimeZone = 'UTC'")
+        con.execute("set temp_directory = ?", [str(spill)])
+        configure_connection(con, rules)
+        try:
+            _judge_file(con, landing, rules, now)
+        except FILE_ERRORS as exc:
+            return outcome(UNREADABLE, _unreadable_detail(landing, exc))
+        finally:
+            _unregister_views(con)
+        rows = sum(int(n) for _, n in con.execute(sql_text("ingest/staged_counts")).fetchall())
+        if rows:
+            try:
+                con.execute(
+                    sql_text(f"ingest/staged_{landing.kind}_to_parquet"),
+                    {
+                        "directory": str(directory),
+                        "min_timestamp": rules.min_timestamp,
+                        "max_timestamp": now + rules.max_future_skew,
+                    },
+                )
+            except BaseException:
+                shutil.rmtree(directory, ignore_errors=True)  # a retry stages into a new directory
+                raise
+    finally:
+        con.close()
+        shutil.rmtree(spill, ignore_errors=True)
+    return replace(outcome(STAGED), directory=directory if rows else None, rows=rows)
+
+
+def load_staged_file(
+    con: duckdb.DuckDBPyConnection, landing: LandingFile, staged: StagedFile, now: datetime
+) -> FileAccounting:
+    """Coordinator side: load what `stage_landing_file` staged for `landing`, exactly as
+    `ingest_landing_file` would (whole-file outcomes first, then one transaction), recording
+    `now` (the time the rows were judged against); the staged directory is deleted after."""
+    if (staged.source_file, staged.sha256) != (landing.source_file, landing.sha256):
+        raise ValueError(
+            f"staged rows of {staged.source_file} ({staged.sha256[:12]}) do not belong to "
+            f"{landing.source_file} ({landing.sha256[:12]})"
+        )
+    started = time.perf_counter()
+    try:
+        accounting = _whole_file_outcome(con, landing)
+        if accounting is None and staged.status == UNREADABLE:
+            accounting = _accounting(landing, UNREADABLE, detail=staged.detail)
+        if accounting is not None:
+            _record_without_rows(con, accounting, landing, now)
+        elif staged.status != STAGED:
+            raise ValueError(f"{landing.source_file}: nothing staged (status {staged.status})")
+        else:
+            accounting = _load_in_transaction(
+                con, landing, now, lambda: _restage_file(con, landing.kind, staged)
+            )
+    finally:
+        remove_staged_file(staged)
+    seconds = staged.seconds + time.perf_counter() - started
+    return _logged(replace(accounting, seconds=seconds))
+
+
+def remove_staged_file(staged: StagedFile) -> None:
+    """Delete the Parquet a worker staged for one file (once loaded, or abandoned)."""
+    if staged.directory is not None:
+        shutil.rmtree(staged.directory, ignore_errors=True)
+
+
+def _restage_file(con: duckdb.DuckDBPyConnection, kind: str, staged: StagedFile) -> None:
+    """Fill temp table `ingest_staged` from a worker's Parquet, then the checks that need the
+    warehouse; a staged row that cannot be read back is an error, never a silent loss."""
+    con.execute(sql_text(f"ingest/staged_{kind}_create"))
+    if staged.rows:
+        files = str(Path(staged.directory or ".") / "**" / "*.parquet")
+        try:
+            inserted = con.execute(sql_text("ingest/staged_from_parquet"), {"files": files})
+            row = inserted.fetchone()
+        except (duckdb.Error, OSError) as exc:
+            raise StagingError(_unreachable_staging(staged, str(exc))) from exc
+        if row is None or int(row[0]) != staged.rows:
+            found = int(row[0]) if row else 0
+            raise StagingError(_unreachable_staging(staged, f"{found} of {staged.rows} rows found"))
+    _check_embedding_dims(con, kind)
+
+
+def _unreachable_staging(staged: StagedFile, problem: str) -> str:
+    return (
+        f"cannot read the rows staged for {staged.source_file} under {staged.directory} "
+        f"({' '.join(problem.split())[:300]}): the staging directory must be on storage the "
+        "Dask workers and the coordinator share"
+    )
+
+
+def _logged(accounting: FileAccounting) -> FileAccounting:
+    """Log one file's outcome and rate; returns it."""
     rate = accounting.rows_read / accounting.seconds if accounting.seconds > 0 else 0.0
     log.info(
         "ingest %s [%s]: %s, %d read, %d loaded, %d duplicate, %d quarantined (%.0f rows/s)",
-        landing.source_file,
-        landing.kind,
+        accounting.source_file,
+        accounting.kind,
         accounting.status,
         accounting.rows_read,
         accounting.rows_loaded,
@@ -451,6 +614,17 @@ def ingest_landing_file(
 
 # --------------------------------------------------------------------------------------------------
 # whole-file outcomes
+
+
+def _whole_file_outcome(
+    con: duckdb.DuckDBPyConnection, landing: LandingFile
+) -> FileAccounting | None:
+    """Empty, unsupported, or a copy of content already ingested: recorded without its rows."""
+    if landing.bytes == 0:
+        return _accounting(landing, EMPTY)
+    if landing.file_format == UNSUPPORTED_FORMAT:
+        return _accounting(landing, UNSUPPORTED, detail=FILE_REASON_CODES[UNSUPPORTED_FILE])
+    return _duplicate_content(con, landing)
 
 
 def _accounting(
@@ -539,12 +713,16 @@ def _insert_ingest_file(
 
 
 def _load_in_transaction(
-    con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime
+    con: duckdb.DuckDBPyConnection,
+    landing: LandingFile,
+    now: datetime,
+    stage: Callable[[], None],
 ) -> FileAccounting:
-    """Stage, judge, load and record one file in one transaction; an unreadable file is recorded."""
+    """Stage (`stage` fills `ingest_staged`), load and record one file in one transaction; an
+    unreadable file is recorded."""
     con.execute("begin transaction")
     try:
-        _stage_file(con, landing, rules, now)
+        stage()
         drop_erased_staged_rows(con, landing.kind)  # never load an erased person's rows again
         accounting = _load_staged(con, landing, now)
         _insert_ingest_file(con, accounting, landing, now)
@@ -553,9 +731,7 @@ def _load_in_transaction(
         return accounting
     except FILE_ERRORS as exc:
         con.execute("rollback")
-        message = " ".join(str(exc).split())[:500] or type(exc).__name__
-        log.warning("ingest %s: unreadable file: %s", landing.source_file, message)
-        failed = _accounting(landing, UNREADABLE, detail=f"{type(exc).__name__}: {message}")
+        failed = _accounting(landing, UNREADABLE, detail=_unreadable_detail(landing, exc))
         _record_without_rows(con, failed, landing, now)
         return failed
     except BaseException:
@@ -565,10 +741,32 @@ def _load_in_transaction(
         _unregister_views(con)
 
 
+def _unreadable_detail(landing: LandingFile, exc: BaseException) -> str:
+    """The ingest_files detail of a file that could not be read: the error, on one line."""
+    message = " ".join(str(exc).split())[:500] or type(exc).__name__
+    log.warning("ingest %s: unreadable file: %s", landing.source_file, message)
+    return f"{type(exc).__name__}: {message}"
+
+
 def _stage_file(
     con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime
 ) -> None:
     """Fill temp table `ingest_staged` with every row of the file, judged (null reason = valid)."""
+    _judge_file(con, landing, rules, now)
+    _check_embedding_dims(con, landing.kind)
+
+
+def _check_embedding_dims(con: duckdb.DuckDBPyConnection, kind: str) -> None:
+    """Reject staged generations whose embedding length differs from their model_version's (the
+    one rule that looks at the warehouse, so it runs where the warehouse is)."""
+    if kind == GENERATIONS:
+        con.execute(sql_text("ingest/staged_generations_embedding_check"))
+
+
+def _judge_file(
+    con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime
+) -> None:
+    """Fill temp table `ingest_staged` with every row of the file judged by the per-row rules."""
     kind = landing.kind
     con.execute(sql_text(f"ingest/staged_{kind}_create"))
     carriers_view = CARRIERS_VIEWS[kind]
@@ -595,8 +793,6 @@ def _stage_file(
             carriers_sql = sql_text(f"ingest/{kind.removesuffix('s')}_carriers_from_records")
             con.register(carriers_view, con.sql(carriers_sql))
             con.execute(sql_text(f"ingest/staged_{kind}_insert"), _judge_params(kind, rules, now))
-    if kind == GENERATIONS:
-        con.execute(sql_text("ingest/staged_generations_embedding_check"))
 
 
 def _load_staged(
