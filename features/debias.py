@@ -7,8 +7,11 @@ duration (Kuaishou's D2Q), the abnormal-viewer thresholds relative to the viewer
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
+from scipy import sparse
 
 ROBUST_SD_PER_MAD: float = 1.4826
 """MAD * 1.4826 estimates the standard deviation of a normal distribution."""
@@ -81,69 +84,172 @@ def abnormal_viewers(
 SLOT: list[str] = ["surface", "position"]
 """An exposure slot: the surface and, on the feed, the position (-1 where the surface has none)."""
 
+CURVE_SCHEMA: dict[str, pl.DataType] = {
+    "surface": pl.String,
+    "position": pl.Int64,
+    "impressions": pl.Int64,
+    "views": pl.Int64,
+    "propensity": pl.Float64,
+}
+
+
+@dataclass(frozen=True)
+class ExposureCells:
+    """Impressions per (generation, exposure slot) as a sparse generation x slot matrix, with view totals.
+
+    Built once per run from the slots frame: the examination fit and the effective impressions
+    under any curve are then sparse products instead of joins and group-bys over every cell.
+    """
+
+    slots: pl.DataFrame
+    """surface, position, impressions, views: one row per matrix column, sorted by slot."""
+    generation_ids: pl.Series
+    """The generation of each matrix row (null for an index no cell uses)."""
+    shown: sparse.csr_array
+    """Impressions, generations x slots."""
+    views_by_generation: np.ndarray
+
+
+def exposure_cells(positions: pl.DataFrame) -> ExposureCells:
+    """The cells of `positions` (generation_id, surface, position, impressions, views, optionally generation_index).
+
+    `generation_index`, when given, is a dense integer index of generation_id (saves hashing the ids).
+    """
+    if positions.is_empty():
+        raise ValueError("exposure cells need at least one slot row")
+    if positions["surface"].null_count() or positions["position"].null_count():
+        raise ValueError(
+            "exposure slots need a surface and a position (-1 off the feed) on every row"
+        )
+    surfaces = positions["surface"].unique().sort()
+    surface = positions["surface"].cast(pl.Enum(surfaces.to_list())).to_physical().to_numpy()
+    position = positions["position"].to_numpy().astype(np.int64)
+    low = int(position.min())
+    span = int(position.max()) - low + 1
+    key = surface.astype(np.int64) * span + (position - low)
+    if surfaces.len() * span <= 4 * key.size + 1024:
+        present = np.bincount(key, minlength=surfaces.len() * span) > 0
+        slot_keys = np.flatnonzero(present)
+        slot = (np.cumsum(present) - 1)[key]
+    else:
+        slot_keys, slot = np.unique(key, return_inverse=True)
+    if "generation_index" in positions.columns:
+        generation = positions["generation_index"].to_numpy().astype(np.int64)
+    else:
+        generation = (
+            positions.select(pl.col("generation_id").rank("dense").cast(pl.Int64) - 1)
+            .to_series()
+            .to_numpy()
+        )
+    shown = positions["impressions"].to_numpy().astype(np.float64)
+    viewed = positions["views"].to_numpy().astype(np.float64)
+    order = None
+    if not np.all(generation[1:] >= generation[:-1]):
+        # CSR rows must be contiguous: order the cells by generation (stable: ties keep their order)
+        order = np.argsort(generation, kind="stable")
+        generation, slot, shown, viewed = (
+            generation[order],
+            slot[order],
+            shown[order],
+            viewed[order],
+        )
+    n_generations, n_slots = int(generation.max()) + 1, slot_keys.size
+    per_generation = np.bincount(generation, minlength=n_generations)
+    row_starts = np.zeros(n_generations + 1, dtype=np.int64)
+    np.cumsum(per_generation, out=row_starts[1:])
+    # the id of each row, read off its first cell (a row without cells has none)
+    first = np.minimum(row_starts[:-1], generation.size - 1)
+    ids = (
+        positions["generation_id"].cast(pl.String).gather(first if order is None else order[first])
+    )
+    if not per_generation.all():
+        ids = pl.select(pl.when(pl.Series(per_generation > 0)).then(ids)).to_series()
+    return ExposureCells(
+        slots=pl.DataFrame(
+            {
+                "surface": surfaces.gather(slot_keys // span),
+                "position": slot_keys % span + low,
+                "impressions": np.bincount(slot, weights=shown, minlength=n_slots),
+                "views": np.bincount(slot, weights=viewed, minlength=n_slots),
+            },
+            schema={
+                "surface": pl.String,
+                "position": pl.Int64,
+                "impressions": pl.Float64,
+                "views": pl.Float64,
+            },
+        ),
+        generation_ids=ids,
+        shown=sparse.csr_array((shown, slot, row_starts), shape=(n_generations, n_slots)),
+        views_by_generation=np.bincount(generation, weights=viewed, minlength=n_generations),
+    )
+
 
 def examination_curve(
     positions: pl.DataFrame,
     *,
     min_impressions: int,
     iterations: int,
+    tolerance: float = 0.0,
     anchor: tuple[str, int] = ("feed", 0),
 ) -> pl.DataFrame:
     """Examination propensity per exposure slot relative to `anchor` (surface, position, impressions, views, propensity).
 
     `positions` holds impressions and views per (generation_id, surface, position), optionally with a
-    dense integer `generation_index` (saves a join). With
-    iterations = 0 the propensity is the pooled view rate of the slot over that of the anchor;
+    dense integer `generation_index` (saves hashing the ids); see `fitted_examination`.
+    """
+    if positions.is_empty() or positions["impressions"].sum() == 0:
+        return pl.DataFrame(schema=CURVE_SCHEMA)
+    return fitted_examination(
+        exposure_cells(positions),
+        min_impressions=min_impressions,
+        iterations=iterations,
+        tolerance=tolerance,
+        anchor=anchor,
+    )
+
+
+def fitted_examination(
+    cells: ExposureCells,
+    *,
+    min_impressions: int,
+    iterations: int,
+    tolerance: float = 0.0,
+    anchor: tuple[str, int] = ("feed", 0),
+) -> pl.DataFrame:
+    """Examination propensity per exposure slot of `cells`, relative to `anchor`.
+
+    With iterations = 0 the propensity is the pooled view rate of the slot over that of the anchor;
     each iteration refits views ~ impressions * propensity[slot] * attractiveness[generation] (a
     rank-one Poisson fixed point), so a feed that ranks better videos higher does not inflate the
-    top slots. A slot with fewer than `min_impressions` impressions takes the propensity of the
-    nearest reliable slot above it on the same surface.
+    top slots; the iterations stop early once no propensity moves by more than `tolerance` times
+    the largest (the fixed point is reached). A slot with fewer than `min_impressions` impressions
+    takes the propensity of the nearest reliable slot above it on the same surface.
     """
-    schema = {
-        "surface": pl.String,
-        "position": pl.Int64,
-        "impressions": pl.Int64,
-        "views": pl.Int64,
-        "propensity": pl.Float64,
-    }
-    if positions.is_empty() or positions["impressions"].sum() == 0:
-        return pl.DataFrame(schema=schema)
-    cells = positions.select(
-        "generation_id",
-        "surface",
-        pl.col("position").cast(pl.Int64),
-        pl.col("impressions").cast(pl.Float64),
-        pl.col("views").cast(pl.Float64),
-    )
-    slots = (
-        cells.group_by(SLOT)
-        .agg(pl.col("impressions").sum(), pl.col("views").sum())
-        .sort(SLOT)
-        .with_columns(reliable=pl.col("impressions") >= min_impressions)
-    )
-    slot_index = slots.select(*SLOT).with_row_index("slot_index")
-    if "generation_index" in positions.columns:
-        indexed = cells.with_columns(positions["generation_index"]).join(slot_index, on=SLOT)
-    else:
-        generation_index = cells.select("generation_id").unique().with_row_index("generation_index")
-        indexed = cells.join(slot_index, on=SLOT).join(generation_index, on="generation_id")
-    g = indexed["generation_index"].to_numpy().astype(np.int64)
-    k = indexed["slot_index"].to_numpy().astype(np.int64)
-    shown = indexed["impressions"].to_numpy()
-    viewed = indexed["views"].to_numpy()
-    n_generations, n_slots = int(g.max()) + 1, slots.height
-    views_by_generation = np.bincount(g, weights=viewed, minlength=n_generations)
-    views_by_slot = np.bincount(k, weights=viewed, minlength=n_slots)
-    examination = views_by_slot / np.maximum(np.bincount(k, weights=shown, minlength=n_slots), 1.0)
+    slots = cells.slots
+    if slots.is_empty() or slots["impressions"].sum() == 0:
+        return pl.DataFrame(schema=CURVE_SCHEMA)
+    slots = slots.with_columns(reliable=pl.col("impressions") >= min_impressions)
+    views_by_slot = slots["views"].to_numpy()
+    examination = views_by_slot / np.maximum(slots["impressions"].to_numpy(), 1.0)
+    shown = cells.shown
     for _ in range(iterations):
-        exposure = np.bincount(g, weights=shown * examination[k], minlength=n_generations)
+        previous = examination
+        exposure = shown @ examination
         attractiveness = np.divide(
-            views_by_generation, exposure, out=np.zeros(n_generations), where=exposure > 0
+            cells.views_by_generation,
+            exposure,
+            out=np.zeros(exposure.size),
+            where=exposure > 0,
         )
-        weighted = np.bincount(k, weights=shown * attractiveness[g], minlength=n_slots)
-        examination = np.divide(views_by_slot, weighted, out=np.zeros(n_slots), where=weighted > 0)
+        weighted = shown.T @ attractiveness
+        examination = np.divide(
+            views_by_slot, weighted, out=np.zeros(weighted.size), where=weighted > 0
+        )
+        if np.max(np.abs(examination - previous)) <= tolerance * np.max(previous):
+            break
     propensity = _normalised_to_anchor(
-        slot_index.select(*SLOT, propensity=pl.Series(examination)), slots, anchor
+        slots.select(*SLOT, propensity=pl.Series(examination)), slots, anchor
     )
     curve = (
         slots.join(propensity, on=SLOT, how="left")
@@ -182,6 +288,22 @@ def _normalised_to_anchor(
     return propensity.with_columns(pl.col("propensity") / scale)
 
 
+def slotted_exposure(cells: ExposureCells, curve: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per matrix row of `cells`: slotted impressions and their sum of examination propensities (the COEC denominator).
+
+    A slot missing from the curve (first seen after the curve was fitted) counts with propensity 1.
+    """
+    propensity = (
+        cells.slots.select(SLOT)
+        .join(curve.select(*SLOT, "propensity"), on=SLOT, how="left", maintain_order="left")
+        .select(pl.col("propensity").fill_null(1.0))
+        .to_series()
+        .to_numpy()
+    )
+    shown = cells.shown
+    return shown @ np.ones(shown.shape[1]), shown @ propensity
+
+
 def effective_impressions(positions: pl.DataFrame, curve: pl.DataFrame) -> pl.DataFrame:
     """Per generation: slotted impressions and their sum of examination propensities (the COEC denominator).
 
@@ -195,16 +317,15 @@ def effective_impressions(positions: pl.DataFrame, curve: pl.DataFrame) -> pl.Da
                 "effective_slotted": pl.Float64,
             }
         )
-    return (
-        positions.with_columns(pl.col("position").cast(pl.Int64))
-        .join(curve.select(*SLOT, "propensity"), on=SLOT, how="left")
-        .with_columns(pl.col("propensity").fill_null(1.0))
-        .group_by("generation_id")
-        .agg(
-            slotted_impressions=pl.col("impressions").sum().cast(pl.Int64),
-            effective_slotted=(pl.col("impressions") * pl.col("propensity")).sum(),
-        )
-    )
+    cells = exposure_cells(positions)
+    slotted, effective = slotted_exposure(cells, curve)
+    return pl.DataFrame(
+        {
+            "generation_id": cells.generation_ids,
+            "slotted_impressions": slotted.astype(np.int64),
+            "effective_slotted": effective,
+        }
+    ).drop_nulls("generation_id")
 
 
 def duration_bucket_edges(durations_ms: pl.Series, buckets: int) -> list[int]:
@@ -224,6 +345,13 @@ def duration_bucket(duration_ms: pl.Expr, edges: list[int]) -> pl.Expr:
     return expr
 
 
+def duration_buckets(durations_ms: pl.Series, edges: list[int]) -> np.ndarray:
+    """`duration_bucket` of every duration as an array (a null duration falls in bucket 0)."""
+    values = durations_ms.cast(pl.Float64).fill_null(float("-inf")).to_numpy()
+    bucket = np.searchsorted(np.asarray(edges[1:], dtype=np.float64), values, side="right")
+    return bucket.astype(np.int32)
+
+
 def completion_quantile_grid(
     completion: pl.DataFrame, edges: list[int], levels: int
 ) -> pl.DataFrame:
@@ -232,29 +360,28 @@ def completion_quantile_grid(
     `completion` holds duration_ms and completion (one value per generation with views). Returns
     duration_bucket, min_duration_ms, level, value; a bucket without generations gets a grid of 0..1.
     """
-    grid_levels = [i / levels for i in range(levels + 1)]
-    bucketed = completion.with_columns(
-        duration_bucket=duration_bucket(pl.col("duration_ms"), edges)
-    )
-    rows = []
-    for bucket, edge in enumerate(edges):
-        values = (
-            bucketed.filter(pl.col("duration_bucket") == bucket)["completion"]
-            .drop_nulls()
-            .to_numpy()
-        )
-        quantiles = np.quantile(values, grid_levels) if values.size else np.array(grid_levels)
-        rows.extend(
-            {
-                "duration_bucket": bucket,
-                "min_duration_ms": edge,
-                "level": level,
-                "value": float(value),
-            }
-            for level, value in zip(grid_levels, quantiles, strict=True)
-        )
+    values = completion["completion"].cast(pl.Float64).to_numpy()
+    observed = ~np.isnan(values) & completion["completion"].is_not_null().to_numpy()
+    buckets = duration_buckets(completion["duration_ms"], edges)
+    return completion_grid(values[observed], buckets[observed], edges, levels)
+
+
+def completion_grid(
+    values: np.ndarray, buckets: np.ndarray, edges: list[int], levels: int
+) -> pl.DataFrame:
+    """`completion_quantile_grid` of completion `values` whose duration buckets are `buckets`."""
+    grid_levels = np.array([i / levels for i in range(levels + 1)])
+    quantiles = [
+        np.quantile(of_bucket, grid_levels) if of_bucket.size else grid_levels
+        for of_bucket in (values[buckets == bucket] for bucket in range(len(edges)))
+    ]
     return pl.DataFrame(
-        rows,
+        {
+            "duration_bucket": np.repeat(np.arange(len(edges)), grid_levels.size),
+            "min_duration_ms": np.repeat(np.asarray(edges, dtype=np.int64), grid_levels.size),
+            "level": np.tile(grid_levels, len(edges)),
+            "value": np.concatenate(quantiles).astype(np.float64),
+        },
         schema={
             "duration_bucket": pl.Int32,
             "min_duration_ms": pl.Int64,
@@ -279,16 +406,26 @@ def completion_quantile(completion: pl.DataFrame, grid: pl.DataFrame) -> pl.Seri
 
     `completion` holds duration_ms and completion; rows with a null completion get null.
     """
-    edges = grid_edges(grid)
-    bucket = completion.select(duration_bucket(pl.col("duration_ms"), edges)).to_series().to_numpy()
-    value = completion["completion"].to_numpy().astype(np.float64)
-    out = np.full(value.size, np.nan)
-    for b in np.unique(bucket):
-        of_bucket = grid.filter(pl.col("duration_bucket") == int(b)).sort("level")
-        xs, ys = of_bucket["value"].to_numpy(), of_bucket["level"].to_numpy()
-        rows = (bucket == b) & ~np.isnan(value)
+    values = completion["completion"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    buckets = duration_buckets(completion["duration_ms"], grid_edges(grid))
+    return pl.Series(
+        "completion_quantile", completion_positions(values, buckets, grid), dtype=pl.Float64
+    ).fill_nan(None)
+
+
+def completion_positions(values: np.ndarray, buckets: np.ndarray, grid: pl.DataFrame) -> np.ndarray:
+    """`completion_quantile` of completion `values` whose duration buckets are `buckets` (NaN stays NaN)."""
+    ordered = grid.sort("duration_bucket", "level")
+    grid_bucket = ordered["duration_bucket"].to_numpy()
+    grid_value, grid_level = ordered["value"].to_numpy(), ordered["level"].to_numpy()
+    out = np.full(values.size, np.nan)
+    observed = ~np.isnan(values)
+    for b in np.unique(buckets[observed]):
+        of_grid = grid_bucket == b
+        xs, ys = grid_value[of_grid], grid_level[of_grid]
+        rows = (buckets == b) & observed
         # ties in the grid (a point mass) map to the middle of their levels
-        upper = np.interp(value[rows], xs, ys)
-        lower = -np.interp(-value[rows], -xs[::-1], -ys[::-1])
+        upper = np.interp(values[rows], xs, ys)
+        lower = -np.interp(-values[rows], -xs[::-1], -ys[::-1])
         out[rows] = 0.5 * (upper + lower)
-    return pl.Series("completion_quantile", out, dtype=pl.Float64).fill_nan(None)
+    return out

@@ -55,6 +55,8 @@ class LabelConfig:
     """Slots with fewer impressions take the propensity of the slot above (too noisy to estimate)."""
     position_em_iterations: int = 20
     """Rounds of the examination/attractiveness fixed point (0 = pooled view rate by slot)."""
+    position_em_tolerance: float = 1e-10
+    """...fewer once a round moves no propensity by more than this times the largest (converged)."""
 
     # --- duration bias of completion (D2Q: completion relative to videos of similar duration) ---
     duration_quantile_buckets: int = 8
@@ -72,6 +74,13 @@ class LabelConfig:
     """Bounds on alpha + beta of a fitted Beta prior."""
     prior_fit_max_rows: int = 50_000
     """Priors are fitted on at most this many generations per segment (a fixed-seed sample)."""
+    prior_newton_steps: int = 40
+    """At most this many Newton steps fit the priors (all at once); a prior still moving after them is refitted by L-BFGS-B."""
+    prior_warm_start_rows: int = 512
+    """The Newton fit of the priors starts from a fit on about this many rows of each (every k-th; 0: none)."""
+    prior_step_tolerance: float = 1e-5
+    """A prior's fit stops once a Newton step (in logit mean and log strength) is below this: convergence is
+    quadratic, so what remains is of the order of its square."""
     prior_tolerance: float = 0.02
     """Keep the stored priors unless a refit moves a prior mean or sd by more than this (relative)."""
 

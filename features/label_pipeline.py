@@ -15,7 +15,8 @@ from features.label_config import LabelConfig
 from features.labels import (
     LABEL_COLUMNS,
     LabelModel,
-    fit_label_model_and_inputs,
+    fitted_label_model,
+    label_data,
     label_model_moved,
     label_rows,
     model_inputs,
@@ -27,6 +28,7 @@ from features.pairs import (
     fit_source_reliability,
     preference_pairs,
     reliability_moved,
+    sibling_pairs,
 )
 
 
@@ -63,17 +65,19 @@ def compute_label_outputs(
             reliability=pl.DataFrame(schema=RELIABILITY_SCHEMA),
             reliability_refit=False,
         )
-    fitted, fitted_inputs = fit_label_model_and_inputs(engagement, slots, config)
+    data = label_data(engagement, slots)
+    fitted, fitted_inputs = fitted_label_model(data, config)
     model_refit = label_model_moved(stored_model, fitted, config.prior_tolerance)
     if model_refit or stored_model is None:
         model, inputs = fitted, fitted_inputs
     else:
-        model, inputs = stored_model, model_inputs(engagement, slots, stored_model, config)
+        model, inputs = stored_model, model_inputs(data, stored_model, config)
     scores = quality_scores(inputs, model, config)
-    siblings = inputs.select(
+    siblings = data.engagement.select(
         "generation_id", "request_id", "prompt", "studio_impressions", "selects", "regenerates"
-    ).join(scores.select("generation_id", "quality_z", "quality_z_var"), on="generation_id")
-    reliability = fit_source_reliability(siblings, config)
+    ).with_columns(scores.select("quality_z", "quality_z_var"))
+    pairs = sibling_pairs(siblings)
+    reliability = fit_source_reliability(siblings, config, pairs)
     reliability_refit = model_refit or reliability_moved(
         stored_reliability, reliability, config.prior_tolerance
     )
@@ -81,7 +85,7 @@ def compute_label_outputs(
         reliability = stored_reliability
     return LabelOutputs(
         labels=label_rows(inputs, scores, model, version),
-        pairs=preference_pairs(siblings, reliability, config, version),
+        pairs=preference_pairs(siblings, reliability, config, version, pairs),
         model=model,
         model_refit=model_refit,
         reliability=reliability,

@@ -22,19 +22,22 @@ import polars as pl
 from scipy.special import ndtr, ndtri
 
 from features.debias import (
-    completion_quantile,
-    completion_quantile_grid,
-    duration_bucket,
+    CURVE_SCHEMA,
+    ExposureCells,
+    completion_grid,
+    completion_positions,
     duration_bucket_edges,
-    effective_impressions,
-    examination_curve,
+    duration_buckets,
+    exposure_cells,
+    fitted_examination,
     grid_edges,
+    slotted_exposure,
 )
 from features.label_config import SIGNALS, LabelConfig
 from features.smoothing import (
     GLOBAL_SEGMENT,
-    fit_priors,
-    posterior_moments,
+    SegmentedCounts,
+    fit_segmented_priors,
     prior_moments,
     priors_moved,
 )
@@ -98,126 +101,264 @@ class LabelModel:
     """signal, segment, alpha, beta, generations, trials_scale"""
 
 
-def generation_inputs(
-    engagement: pl.DataFrame,
-    slots: pl.DataFrame,
-    examination: pl.DataFrame,
-    edges: list[int],
-    ratio_cap: float,
-) -> pl.DataFrame:
-    """Engagement plus effective_impressions (the COEC denominator), completion_sum and the duration segment."""
-    effective = effective_impressions(slots, examination)
-    return (
-        engagement.join(effective, on="generation_id", how="left")
-        .with_columns(
-            pl.col("slotted_impressions").fill_null(0),
-            pl.col("effective_slotted").fill_null(0.0),
+_RATIO_COLUMNS: frozenset[str] = frozenset({"ratio_sum", "ratio_sq_sum"})
+"""Engagement columns that are sums of watch ratios (floats); the other counts are integers."""
+_COUNT_COLUMNS: tuple[str, ...] = (
+    "impressions",
+    "views",
+    "ratio_sum",
+    "ratio_sq_sum",
+    "likes",
+    "favorites",
+    "shares",
+    "comments",
+    "downloads",
+    "dislikes",
+    "reports",
+    "studio_impressions",
+    "selects",
+    "regenerates",
+)
+
+
+@dataclass(frozen=True)
+class LabelData:
+    """What a run derives from its inputs once, whatever the model: engagement sorted by generation_id,
+    its counts as arrays, its model_version segments and the exposure cells of its slots."""
+
+    engagement: pl.DataFrame
+    counts: dict[str, np.ndarray]
+    """Int64 array per count column of the engagement, Float64 for the watch-ratio sums."""
+    model_segment: np.ndarray
+    """Index of each generation's model_version in `model_segments` (-1 where null)."""
+    model_segments: tuple[str, ...]
+    cells: ExposureCells | None
+    """None when there are no slots."""
+    cell_rows: np.ndarray
+    """Engagement row of each cells row (-1 for a generation the engagement does not hold)."""
+
+
+@dataclass(frozen=True)
+class GenerationInputs:
+    """The generations under one model's examination curve and duration buckets."""
+
+    data: LabelData
+    effective_impressions: np.ndarray
+    """The COEC denominator: slotted impressions weighted by their propensity, plus unslotted ones."""
+    completion_sum: np.ndarray
+    """Sum of the views' watch ratios over the cap (a view counts at most 1)."""
+    duration_bucket: np.ndarray
+    edges: list[int]
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """The engagement rows with effective_impressions."""
+        return self.data.engagement.with_columns(
+            effective_impressions=pl.Series(self.effective_impressions, dtype=pl.Float64)
         )
-        .with_columns(
-            effective_impressions=pl.col("effective_slotted")
-            + (pl.col("impressions") - pl.col("slotted_impressions")).clip(lower_bound=0),
-            completion_sum=pl.col("ratio_sum") / ratio_cap,
-            duration_segment=pl.lit("duration_bucket_")
-            + duration_bucket(pl.col("duration_ms"), edges).cast(pl.String),
-        )
+
+    def column(self, name: str) -> np.ndarray:
+        """A count column, effective_impressions or completion_sum as an array."""
+        if name == "effective_impressions":
+            return self.effective_impressions
+        if name == "completion_sum":
+            return self.completion_sum
+        return self.data.counts[name]
+
+
+def label_data(engagement: pl.DataFrame, slots: pl.DataFrame) -> LabelData:
+    """The model-independent part of a run: sorted engagement, count arrays, segments, exposure cells."""
+    if not engagement["generation_id"].is_sorted():
+        engagement = engagement.sort("generation_id")
+    counts = {
+        name: engagement[name]
+        .cast(pl.Float64 if name in _RATIO_COLUMNS else pl.Int64)
+        .fill_null(0)
+        .to_numpy()
+        for name in _COUNT_COLUMNS
+    }
+    segments = tuple(engagement["model_version"].drop_nulls().unique().sort().to_list())
+    model_segment = (
+        engagement["model_version"]
+        .cast(pl.Enum(segments))
+        .to_physical()
+        .cast(pl.Int64)
+        .fill_null(-1)
+        .to_numpy()
+    )
+    if slots.is_empty():
+        return LabelData(engagement, counts, model_segment, segments, None, np.empty(0, np.int64))
+    cells = exposure_cells(slots)
+    rows = (
+        pl.DataFrame({"generation_id": cells.generation_ids})
+        .join(
+            engagement.select("generation_id").with_row_index("row"),
+            on="generation_id",
+            how="left",
+            maintain_order="left",
+        )["row"]
+        .cast(pl.Int64)
+        .fill_null(-1)
+        .to_numpy()
+    )
+    return LabelData(engagement, counts, model_segment, segments, cells, rows)
+
+
+def inputs_under(
+    data: LabelData, examination: pl.DataFrame, edges: list[int], ratio_cap: float
+) -> GenerationInputs:
+    """The generations under an examination curve and duration bucket edges."""
+    impressions = data.counts["impressions"]
+    slotted = np.zeros(impressions.size)
+    effective_slotted = np.zeros(impressions.size)
+    if data.cells is not None:
+        per_cell_row, effective_per_cell_row = slotted_exposure(data.cells, examination)
+        known = data.cell_rows >= 0
+        slotted[data.cell_rows[known]] = per_cell_row[known]
+        effective_slotted[data.cell_rows[known]] = effective_per_cell_row[known]
+    return GenerationInputs(
+        data=data,
+        effective_impressions=effective_slotted + np.maximum(impressions - slotted, 0.0),
+        completion_sum=data.counts["ratio_sum"] / ratio_cap,
+        duration_bucket=duration_buckets(data.engagement["duration_ms"], edges),
+        edges=edges,
     )
 
 
-def completion_trials_scale(inputs: pl.DataFrame, ratio_cap: float) -> float:
+def completion_trials_scale(inputs: GenerationInputs, ratio_cap: float) -> float:
     """Pseudo-trials per view for completion: Bernoulli variance over the pooled within-generation variance of watch ratios.
 
     A view's capped watch ratio is a number in [0, 1] (after / cap), not a yes/no, so it says more
     about the generation's mean than a Bernoulli trial would; counting each view as this many trials
     keeps the Beta posterior's variance honest.
     """
-    several = inputs.filter(pl.col("views") >= 2)
-    views = float(inputs["views"].sum())
-    if several.is_empty() or views <= 0:
+    counts = inputs.data.counts
+    views, ratio_sum = counts["views"], counts["ratio_sum"]
+    several = views >= 2
+    total_views = float(views.sum())
+    if not several.any() or total_views <= 0:
         return 1.0
-    mean = float(inputs["ratio_sum"].sum()) / views / ratio_cap
-    within = several.select(
-        (pl.col("ratio_sq_sum") - pl.col("ratio_sum") ** 2 / pl.col("views")).sum()
-        / (pl.col("views") - 1).sum()
-    ).item()
-    if within is None or within <= 0 or not 0.0 < mean < 1.0:
+    mean = float(ratio_sum.sum()) / total_views / ratio_cap
+    spread = counts["ratio_sq_sum"][several] - ratio_sum[several] ** 2 / views[several]
+    within = float(spread.sum() / (views[several] - 1.0).sum())
+    if within <= 0 or not 0.0 < mean < 1.0:
         return 1.0
     return float(mean * (1.0 - mean) / (within / ratio_cap**2))
 
 
-def signal_counts(inputs: pl.DataFrame, trials_scale: dict[str, float]) -> pl.DataFrame:
-    """Long frame generation_id, segment, signal, successes, trials (scaled pseudo-counts).
+def signal_counts(
+    inputs: GenerationInputs, signal: str, trials_scale: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(successes, trials) of one signal per generation, as scaled pseudo-counts (integer where unscaled counts are)."""
+    successes, trials = SIGNAL_COUNTS[signal]
+    if trials_scale == 1.0:
+        return inputs.column(successes), inputs.column(trials)
+    return inputs.column(successes) * trials_scale, inputs.column(trials) * trials_scale
 
-    The segment is the model_version, or the duration bucket for duration-segmented signals.
-    """
-    parts = []
-    for signal in SIGNALS:
-        successes, trials = SIGNAL_COUNTS[signal]
-        scale = trials_scale.get(signal, 1.0)
-        segment = "duration_segment" if signal in DURATION_SEGMENTED else "model_version"
-        parts.append(
-            inputs.select(
-                "generation_id",
-                segment=pl.col(segment),
-                signal=pl.lit(signal),
-                successes=pl.col(successes).cast(pl.Float64) * scale,
-                trials=pl.col(trials).cast(pl.Float64) * scale,
-            )
+
+def signal_segments(inputs: GenerationInputs, signal: str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Each generation's segment for `signal` (index into the names) and the segment names."""
+    if signal in DURATION_SEGMENTED:
+        names = tuple(f"duration_bucket_{i}" for i in range(len(inputs.edges)))
+        return inputs.duration_bucket.astype(np.int64), names
+    return inputs.data.model_segment, inputs.data.model_segments
+
+
+@dataclass(frozen=True)
+class PriorTable:
+    """A model's priors as a lookup: (signal, segment) -> alpha, beta, prior mean, prior sd; trials scale per signal."""
+
+    rows: dict[tuple[str, str], tuple[float, float, float, float]]
+    trials_scale: dict[str, float]
+
+    @classmethod
+    def of(cls, priors: pl.DataFrame) -> PriorTable:
+        moments = prior_moments(priors)
+        rows = {
+            (signal, segment): (alpha, beta, mean, sd)
+            for signal, segment, alpha, beta, mean, sd in moments.select(
+                "signal", "segment", "alpha", "beta", "prior_mean", "prior_sd"
+            ).iter_rows()
+        }
+        scales = (
+            priors.filter(pl.col("segment") == GLOBAL_SEGMENT).select("signal", "trials_scale")
+            if "trials_scale" in priors.columns
+            else pl.DataFrame(schema={"signal": pl.String, "trials_scale": pl.Float64})
         )
-    return pl.concat(parts)
+        return cls(rows=rows, trials_scale=dict(scales.iter_rows()))
+
+    def by_segment(self, signal: str, names: tuple[str, ...], field: int) -> np.ndarray:
+        """One field (0 alpha, 1 beta, 2 mean, 3 sd) per segment name, the global prior's where a
+        segment has none, plus the global one last (for generations without a segment, index -1)."""
+        fallback = self.rows.get((signal, GLOBAL_SEGMENT))
+        values = [self.rows.get((signal, name), fallback) for name in (*names, GLOBAL_SEGMENT)]
+        return np.array([np.nan if v is None else v[field] for v in values], dtype=np.float64)
 
 
-def posterior_completion(inputs: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
-    """generation_id, duration_ms and the posterior mean completion (null for generations without views)."""
-    scale = _trials_scales(priors).get("completion", 1.0)
-    counts = signal_counts(inputs.filter(pl.col("views") > 0), {"completion": scale}).filter(
-        pl.col("signal") == "completion"
-    )
-    posterior = posterior_moments(counts, priors.drop("trials_scale"))
-    return inputs.select("generation_id", "duration_ms").join(
-        posterior.select("generation_id", completion="posterior_mean"),
-        on="generation_id",
-        how="left",
-    )
+def posterior_moments_of(
+    inputs: GenerationInputs, signal: str, priors: PriorTable
+) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and variance of `signal` per generation under its segment's prior (else the global one)."""
+    successes, trials = signal_counts(inputs, signal, priors.trials_scale.get(signal, 1.0))
+    code, names = signal_segments(inputs, signal)
+    alpha = priors.by_segment(signal, names, 0)[code]
+    beta = priors.by_segment(signal, names, 1)[code]
+    observed = np.clip(np.minimum(successes, trials), 0.0, None)
+    post_alpha = alpha + observed
+    post_beta = beta + trials - observed
+    strength = post_alpha + post_beta
+    return post_alpha / strength, post_alpha * post_beta / (strength**2 * (strength + 1.0))
 
 
-def _trials_scales(priors: pl.DataFrame) -> dict[str, float]:
-    return dict(
-        priors.filter(pl.col("segment") == GLOBAL_SEGMENT)
-        .select("signal", "trials_scale")
-        .iter_rows()
-    )
+def posterior_completion(inputs: GenerationInputs, priors: PriorTable) -> np.ndarray:
+    """Posterior mean completion per generation (NaN for generations without views)."""
+    mean, _ = posterior_moments_of(inputs, "completion", priors)
+    return np.where(inputs.column("views") > 0, mean, np.nan)
 
 
 def fit_label_model(
     engagement: pl.DataFrame, slots: pl.DataFrame, config: LabelConfig
 ) -> LabelModel:
     """Fit the examination curve, the duration buckets, the Beta priors and the D2Q grid from every generation."""
-    return fit_label_model_and_inputs(engagement, slots, config)[0]
+    return fitted_label_model(label_data(engagement, slots), config)[0]
 
 
-def fit_label_model_and_inputs(
-    engagement: pl.DataFrame, slots: pl.DataFrame, config: LabelConfig
-) -> tuple[LabelModel, pl.DataFrame]:
+def fitted_label_model(data: LabelData, config: LabelConfig) -> tuple[LabelModel, GenerationInputs]:
     """The fitted model and the generation inputs under it (saves recomputing them when it is adopted)."""
-    examination = examination_curve(
-        slots,
-        min_impressions=config.position_min_impressions,
-        iterations=config.position_em_iterations,
-    )
-    edges = duration_bucket_edges(engagement["duration_ms"], config.duration_quantile_buckets)
-    inputs = generation_inputs(engagement, slots, examination, edges, config.watch_ratio_cap)
+    if data.cells is None:
+        examination = pl.DataFrame(schema=CURVE_SCHEMA)
+    else:
+        examination = fitted_examination(
+            data.cells,
+            min_impressions=config.position_min_impressions,
+            iterations=config.position_em_iterations,
+            tolerance=config.position_em_tolerance,
+        )
+    edges = duration_bucket_edges(data.engagement["duration_ms"], config.duration_quantile_buckets)
+    inputs = inputs_under(data, examination, edges, config.watch_ratio_cap)
     scales = {"completion": completion_trials_scale(inputs, config.watch_ratio_cap)}
-    priors = fit_priors(
-        signal_counts(inputs, scales),
+    counts = []
+    for signal in SIGNALS:
+        successes, trials = signal_counts(inputs, signal, scales.get(signal, 1.0))
+        segment, names = signal_segments(inputs, signal)
+        counts.append(SegmentedCounts(signal, successes, trials, segment, names))
+    priors = fit_segmented_priors(
+        counts,
         min_generations=config.prior_min_generations,
         min_strength=config.prior_min_strength,
         max_strength=config.prior_max_strength,
         max_rows=config.prior_fit_max_rows,
+        newton_steps=config.prior_newton_steps,
+        step_tolerance=config.prior_step_tolerance,
+        warm_rows=config.prior_warm_start_rows,
     ).with_columns(
         trials_scale=pl.col("signal").replace_strict(scales, default=1.0, return_dtype=pl.Float64)
     )
-    grid = completion_quantile_grid(
-        posterior_completion(inputs, priors).drop_nulls("completion"),
+    completion = posterior_completion(inputs, PriorTable.of(priors))
+    observed = ~np.isnan(completion)
+    grid = completion_grid(
+        completion[observed],
+        inputs.duration_bucket[observed],
         edges,
         config.completion_quantile_levels,
     )
@@ -292,63 +433,45 @@ def _aligned(
     return both if both.height == old.height else None
 
 
-def quality_scores(inputs: pl.DataFrame, model: LabelModel, config: LabelConfig) -> pl.DataFrame:
-    """Per generation: quality_z and its posterior variance, quality_score, quality_low, quality_high, label."""
-    posterior = posterior_moments(
-        signal_counts(inputs, _trials_scales(model.priors)), model.priors.drop("trials_scale")
-    )
+def quality_scores(
+    inputs: GenerationInputs, model: LabelModel, config: LabelConfig
+) -> pl.DataFrame:
+    """Per generation (sorted by id): quality_z and its posterior variance, quality_score, quality_low, quality_high, label."""
     weights = config.weights()
     norm = float(np.sqrt(sum(w * w for w in weights.values())))
     if norm == 0:
         raise ValueError(
             "LabelConfig.signal_weights are all zero: no signal makes the quality score"
         )
-    moments = prior_moments(model.priors).select("signal", "segment", "prior_mean", "prior_sd")
-    reference = (
-        posterior.select("generation_id", "signal", "segment")
-        .with_columns(
-            reference=pl.when(pl.col("signal").is_in(list(DURATION_SEGMENTED)))
-            .then(pl.col("segment"))
-            .otherwise(pl.lit(GLOBAL_SEGMENT))
-        )
-        .join(moments.rename({"segment": "reference"}), on=["signal", "reference"], how="left")
-        .join(
-            moments.filter(pl.col("segment") == GLOBAL_SEGMENT).select(
-                "signal", global_mean="prior_mean", global_sd="prior_sd"
-            ),
-            on="signal",
-            how="left",
-        )
-        .select(
-            "generation_id",
-            "signal",
-            mean=pl.coalesce("prior_mean", "global_mean"),
-            sd=pl.coalesce("prior_sd", "global_sd").clip(lower_bound=1e-12),
-            weight=pl.col("signal").replace_strict(weights, return_dtype=pl.Float64),
-        )
-    )
-    per_generation = (
-        posterior.join(reference, on=["generation_id", "signal"])
-        .group_by("generation_id")
-        .agg(
-            quality_z=(
-                pl.col("weight") * (pl.col("posterior_mean") - pl.col("mean")) / pl.col("sd")
-            ).sum()
-            / norm,
-            quality_z_var=(
-                pl.col("weight") ** 2 * pl.col("posterior_var") / pl.col("sd") ** 2
-            ).sum()
-            / norm**2,
-        )
-        .sort("generation_id")
-    )
-    z = per_generation["quality_z"].to_numpy()
-    z_sd = np.sqrt(per_generation["quality_z_var"].to_numpy())
+    priors = PriorTable.of(model.priors)
+    size = inputs.effective_impressions.size
+    z, z_var = np.zeros(size), np.zeros(size)
+    for signal in SIGNALS:
+        posterior_mean, posterior_var = posterior_moments_of(inputs, signal, priors)
+        # the reference: the signal's global prior (its duration bucket's for completion)
+        if signal in DURATION_SEGMENTED:
+            code, names = signal_segments(inputs, signal)
+            mean = priors.by_segment(signal, names, 2)[code]
+            sd = np.clip(priors.by_segment(signal, names, 3), 1e-12, None)[code]
+        else:
+            mean = priors.by_segment(signal, (), 2)[0]
+            sd = max(float(priors.by_segment(signal, (), 3)[0]), 1e-12)
+        weight = weights[signal]
+        z += weight * (posterior_mean - mean) / sd
+        z_var += weight**2 * posterior_var / sd**2
+    z /= norm
+    z_var /= norm**2
+    z_sd = np.sqrt(z_var)
     half_width = float(ndtri(0.5 + config.interval_probability / 2.0))
-    scored = per_generation.with_columns(
-        quality_score=pl.Series(ndtr(z)),
-        quality_low=pl.Series(ndtr(z - half_width * z_sd)),
-        quality_high=pl.Series(ndtr(z + half_width * z_sd)),
+    scored = pl.DataFrame(
+        {
+            "generation_id": inputs.data.engagement["generation_id"],
+            "quality_z": z,
+            "quality_z_var": z_var,
+            "quality_score": ndtr(z),
+            "quality_low": ndtr(z - half_width * z_sd),
+            "quality_high": ndtr(z + half_width * z_sd),
+        }
     ).with_columns(pl.col("quality_score", "quality_low", "quality_high").round(SCORE_DECIMALS))
     return scored.with_columns(
         label=pl.when(pl.col("quality_low") >= config.good_min_low)
@@ -360,35 +483,36 @@ def quality_scores(inputs: pl.DataFrame, model: LabelModel, config: LabelConfig)
 
 
 def label_rows(
-    inputs: pl.DataFrame, scores: pl.DataFrame, model: LabelModel, label_version: str
+    inputs: GenerationInputs, scores: pl.DataFrame, model: LabelModel, label_version: str
 ) -> pl.DataFrame:
-    """Rows of the `labels` table (without labeled_at): counts, D2Q completion_score, score, interval, label."""
-    completion = posterior_completion(inputs, model.priors)
-    completion_score = completion.select(
-        "generation_id",
-        completion_score=completion_quantile(completion, model.completion_quantiles),
+    """Rows of the `labels` table (without labeled_at), sorted by generation_id: counts, D2Q completion_score, score, interval, label.
+
+    `scores` holds the `quality_scores` of the same generations.
+    """
+    ids = inputs.data.engagement["generation_id"]
+    if not scores["generation_id"].equals(ids):
+        scores = pl.DataFrame({"generation_id": ids}).join(
+            scores, on="generation_id", how="left", maintain_order="left"
+        )
+    completion = posterior_completion(inputs, PriorTable.of(model.priors))
+    completion_score = completion_positions(
+        completion, inputs.duration_bucket, model.completion_quantiles
     )
     return (
-        inputs.join(scores, on="generation_id", how="left")
-        .join(completion_score, on="generation_id", how="left")
-        .with_columns(
+        inputs.frame.with_columns(
+            scores.select("quality_score", "quality_low", "quality_high", "label"),
             label_version=pl.lit(label_version),
-            completion_score=pl.col("completion_score").round(SCORE_DECIMALS),
-            effective_impressions=pl.col("effective_impressions").round(SCORE_DECIMALS),
+            completion_score=pl.Series(completion_score, dtype=pl.Float64)
+            .fill_nan(None)
+            .round(SCORE_DECIMALS),
         )
+        .with_columns(pl.col("effective_impressions").round(SCORE_DECIMALS))
         .select(LABEL_COLUMNS)
-        .sort("generation_id")
     )
 
 
-def model_inputs(
-    engagement: pl.DataFrame, slots: pl.DataFrame, model: LabelModel, config: LabelConfig
-) -> pl.DataFrame:
-    """generation_inputs under a given model (its examination curve and duration buckets)."""
-    return generation_inputs(
-        engagement,
-        slots,
-        model.examination,
-        grid_edges(model.completion_quantiles),
-        config.watch_ratio_cap,
+def model_inputs(data: LabelData, model: LabelModel, config: LabelConfig) -> GenerationInputs:
+    """The generations under a given model (its examination curve and duration buckets)."""
+    return inputs_under(
+        data, model.examination, grid_edges(model.completion_quantiles), config.watch_ratio_cap
     )

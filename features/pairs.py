@@ -13,9 +13,12 @@ gain little from a vote and clear ones a lot, matching how a softmax choice beha
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 from scipy.optimize import minimize_scalar
 from scipy.special import log_ndtr, ndtr, owens_t
 
@@ -43,59 +46,139 @@ RELIABILITY_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+PAIR_KEY_SEPARATOR: str = "\x1f"
+
+
+PAIR_ID_BYTES: int = 16
+"""A pair id is the hex of this many leading bytes of the sha256 of its key."""
+
+
 def pair_id(request_id: str, chosen: str, rejected: str, source: str) -> str:
     """Deterministic id of a pair: sha256 of its request, chosen, rejected and source."""
-    key = "\x1f".join((request_id, chosen, rejected, source))
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
+    key = PAIR_KEY_SEPARATOR.join((request_id, chosen, rejected, source))
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[: 2 * PAIR_ID_BYTES]
 
 
-def _feed_probability(pairs: pl.DataFrame) -> pl.DataFrame:
-    """Adds feed_probability: posterior probability that the first side's quality z beats the second's."""
-    spread = (pl.col("quality_z_var_a") + pl.col("quality_z_var_b")).sqrt().clip(lower_bound=1e-12)
-    standardised = pairs.select(
-        ((pl.col("quality_z_a") - pl.col("quality_z_b")) / spread).alias("d")
-    )["d"].to_numpy()
-    return pairs.with_columns(feed_probability=pl.Series(ndtr(standardised), dtype=pl.Float64))
+SIBLING_COLUMNS: tuple[str, ...] = (
+    "generation_id",
+    "request_id",
+    "quality_z",
+    "quality_z_var",
+    "studio_impressions",
+    "selects",
+    "regenerates",
+)
 
 
-def sibling_candidates(siblings: pl.DataFrame) -> pl.DataFrame:
-    """Every unordered pair of siblings (a < b) with both sides' z, variance and studio counts."""
-    left = siblings.rename({c: f"{c}_a" for c in siblings.columns if c != "request_id"})
-    right = siblings.rename({c: f"{c}_b" for c in siblings.columns if c != "request_id"})
-    return left.join(right, on="request_id").filter(
-        pl.col("generation_id_a") < pl.col("generation_id_b")
-    )
+@dataclass(frozen=True)
+class SiblingPairs:
+    """Every unordered pair of siblings (first < second by generation_id), as row indices of `siblings`.
 
-
-def studio_votes(candidates: pl.DataFrame) -> pl.DataFrame:
-    """Ordered studio pairs (winner side 'a'): source, feed_probability that the winner is better.
-
-    select: a was selected, b shown in the studio and not selected. regenerate: b was regenerated,
-    a shown and not regenerated.
+    `siblings` is sorted by generation_id; the arrays are its columns needed to compare siblings.
     """
-    both_orders = pl.concat(
-        [candidates, candidates.rename({c: _swap(c) for c in candidates.columns})], how="diagonal"
+
+    siblings: pl.DataFrame
+    first: np.ndarray
+    second: np.ndarray
+    request_head: np.ndarray
+    """Per sibling: the row of its request's first sibling (by generation_id)."""
+    z: np.ndarray
+    z_var: np.ndarray
+    studio_impressions: np.ndarray
+    selects: np.ndarray
+    regenerates: np.ndarray
+
+    @cached_property
+    def votes(self) -> StudioVotes:
+        """The `studio_votes` among these pairs (computed once: the reliability fit and the pairs both need them)."""
+        return studio_votes(self)
+
+
+def sibling_pairs(siblings: pl.DataFrame) -> SiblingPairs:
+    """The sibling pairs of `siblings` (generation_id, request_id, quality_z, quality_z_var and studio counts)."""
+    if not siblings["generation_id"].is_sorted():
+        siblings = siblings.sort("generation_id")
+    members = (
+        siblings.select("request_id")
+        .with_row_index("row")
+        .group_by("request_id")
+        .agg("row")
+        .select(size=pl.col("row").list.len(), row=pl.col("row"))
     )
-    selected = both_orders.filter(
-        (pl.col("selects_a") > 0)
-        & (pl.col("selects_b") == 0)
-        & (pl.col("studio_impressions_b") > 0)
-    ).with_columns(source=pl.lit("select"))
-    regenerated = both_orders.filter(
-        (pl.col("regenerates_b") > 0)
-        & (pl.col("regenerates_a") == 0)
-        & (pl.col("studio_impressions_a") > 0)
-    ).with_columns(source=pl.lit("regenerate"))
-    return _feed_probability(pl.concat([selected, regenerated]))
+    request_head = np.zeros(siblings.height, dtype=np.int64)
+    first_parts, second_parts = [], []
+    for size in np.unique(members["size"].to_numpy()):
+        rows = members.filter(pl.col("size") == size)["row"].explode().to_numpy()
+        by_request = np.sort(rows.astype(np.int64).reshape(-1, int(size)), axis=1)
+        request_head[by_request] = by_request[:, :1]
+        first, second = np.triu_indices(int(size), k=1)
+        first_parts.append(by_request[:, first].ravel())
+        second_parts.append(by_request[:, second].ravel())
+
+    def numbers(column: str) -> np.ndarray:
+        return siblings[column].cast(pl.Float64).fill_null(0.0).to_numpy()
+
+    return SiblingPairs(
+        siblings=siblings,
+        first=np.concatenate(first_parts) if first_parts else np.empty(0, np.int64),
+        second=np.concatenate(second_parts) if second_parts else np.empty(0, np.int64),
+        request_head=request_head,
+        z=numbers("quality_z"),
+        z_var=numbers("quality_z_var"),
+        studio_impressions=numbers("studio_impressions"),
+        selects=numbers("selects"),
+        regenerates=numbers("regenerates"),
+    )
 
 
-def _swap(column: str) -> str:
-    """Name of the column of the other side (x_a <-> x_b)."""
-    if column.endswith("_a"):
-        return column[:-2] + "_b"
-    if column.endswith("_b"):
-        return column[:-2] + "_a"
-    return column
+def _feed_probability(pairs: SiblingPairs, winner: np.ndarray, loser: np.ndarray) -> np.ndarray:
+    """Posterior probability that the winner's quality z beats the loser's."""
+    spread = np.clip(np.sqrt(pairs.z_var[winner] + pairs.z_var[loser]), 1e-12, None)
+    return ndtr((pairs.z[winner] - pairs.z[loser]) / spread)
+
+
+@dataclass(frozen=True)
+class StudioVotes:
+    """Ordered studio pairs: winner beat loser (row indices of the siblings) by `source`."""
+
+    source: np.ndarray
+    """Index into STUDIO_SOURCES."""
+    winner: np.ndarray
+    loser: np.ndarray
+    feed_probability: np.ndarray
+    """Posterior probability from the feed that the winner is better."""
+    gap: np.ndarray
+    """Feed posterior mean of the quality-z gap winner - loser."""
+    gap_sd: np.ndarray
+
+
+def studio_votes(pairs: SiblingPairs) -> StudioVotes:
+    """The studio votes among sibling pairs.
+
+    select: the winner was selected, the loser shown in the studio and not selected. regenerate:
+    the loser was regenerated, the winner shown and not regenerated.
+    """
+    a, b = pairs.first, pairs.second
+    shown, selects, regenerates = pairs.studio_impressions, pairs.selects, pairs.regenerates
+    parts = []
+    for index, source in enumerate(STUDIO_SOURCES):
+        for winner, loser in ((a, b), (b, a)):
+            if source == "select":
+                vote = (selects[winner] > 0) & (selects[loser] == 0) & (shown[loser] > 0)
+            else:
+                vote = (regenerates[loser] > 0) & (regenerates[winner] == 0) & (shown[winner] > 0)
+            parts.append((np.full(int(vote.sum()), index), winner[vote], loser[vote]))
+    source = np.concatenate([p[0] for p in parts])
+    winner = np.concatenate([p[1] for p in parts])
+    loser = np.concatenate([p[2] for p in parts])
+    return StudioVotes(
+        source=source,
+        winner=winner,
+        loser=loser,
+        feed_probability=_feed_probability(pairs, winner, loser),
+        gap=pairs.z[winner] - pairs.z[loser],
+        gap_sd=np.sqrt(pairs.z_var[winner] + pairs.z_var[loser]),
+    )
 
 
 def studio_vote_confidence(mean_gap: np.ndarray, gap_sd: np.ndarray, noise_sd: float) -> np.ndarray:
@@ -130,30 +213,24 @@ def fit_studio_noise(
     )
 
 
-def source_reliability(votes: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
+def source_reliability(votes: StudioVotes, config: LabelConfig) -> pl.DataFrame:
     """Per studio source: votes the feed leans with / against, and the fitted noise sd of its votes."""
     rows = []
-    for source in STUDIO_SOURCES:
-        of_source = votes.filter(pl.col("source") == source)
-        gap, sd = _gap_moments(of_source)
-        p = of_source["feed_probability"].to_numpy()
+    for index, source in enumerate(STUDIO_SOURCES):
+        of_source = votes.source == index
+        p = votes.feed_probability[of_source]
         rows.append(
             {
                 "source": source,
-                "votes": of_source.height,
+                "votes": int(of_source.sum()),
                 "agreements": int(np.sum(p > 0.5)),
                 "disagreements": int(np.sum(p < 0.5)),
-                "noise_sd": fit_studio_noise(gap, sd, config.studio_noise_bounds),
+                "noise_sd": fit_studio_noise(
+                    votes.gap[of_source], votes.gap_sd[of_source], config.studio_noise_bounds
+                ),
             }
         )
     return pl.DataFrame(rows, schema=RELIABILITY_SCHEMA)
-
-
-def _gap_moments(votes: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Feed posterior mean and sd of the quality-z gap winner ('a') - loser ('b') of each vote."""
-    gap = (votes["quality_z_a"] - votes["quality_z_b"]).to_numpy()
-    sd = (votes["quality_z_var_a"] + votes["quality_z_var_b"]).sqrt().to_numpy()
-    return gap, sd
 
 
 def reliability_moved(old: pl.DataFrame | None, new: pl.DataFrame, tolerance: float) -> bool:
@@ -171,22 +248,16 @@ def reliability_moved(old: pl.DataFrame | None, new: pl.DataFrame, tolerance: fl
     return bool(both.select(change.max()).item() > tolerance)
 
 
-SIBLING_COLUMNS: tuple[str, ...] = (
-    "generation_id",
-    "request_id",
-    "quality_z",
-    "quality_z_var",
-    "studio_impressions",
-    "selects",
-    "regenerates",
-)
+def fit_source_reliability(
+    siblings: pl.DataFrame, config: LabelConfig, pairs: SiblingPairs | None = None
+) -> pl.DataFrame:
+    """Calibrated reliability of each studio source from the studio votes the feed orders confidently.
 
-
-def fit_source_reliability(siblings: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
-    """Calibrated reliability of each studio source from the studio votes the feed orders confidently."""
-    return source_reliability(
-        studio_votes(sibling_candidates(siblings.select(SIBLING_COLUMNS))), config
-    )
+    `pairs` (the `sibling_pairs` of `siblings`) saves recomputing them.
+    """
+    if pairs is None:
+        pairs = sibling_pairs(siblings.select(SIBLING_COLUMNS))
+    return source_reliability(pairs.votes, config)
 
 
 def preference_pairs(
@@ -194,68 +265,98 @@ def preference_pairs(
     reliability: pl.DataFrame,
     config: LabelConfig,
     label_version: str,
+    pairs: SiblingPairs | None = None,
 ) -> pl.DataFrame:
     """The preference pairs of the requests in `siblings`.
 
     `siblings`: generation_id, request_id, prompt, quality_z, quality_z_var, studio_impressions,
     selects, regenerates, one row per known generation. Ties (sibling probability below the
-    threshold either way, both or neither selected) give no pair.
+    threshold either way, both or neither selected) give no pair. `pairs` (the `sibling_pairs` of
+    `siblings`) saves recomputing them.
     """
-    candidates = sibling_candidates(siblings.select(SIBLING_COLUMNS))
-    prompts = siblings.group_by("request_id").agg(pl.col("prompt").sort_by("generation_id").first())
-
+    if pairs is None:
+        pairs = sibling_pairs(siblings)
+    a, b = pairs.first, pairs.second
     threshold = config.sibling_min_probability
-    by_feed = _feed_probability(candidates)
-    sibling = pl.concat(
-        [
-            by_feed.filter(pl.col("feed_probability") >= threshold).select(
-                "request_id",
-                chosen_generation_id="generation_id_a",
-                rejected_generation_id="generation_id_b",
-                confidence="feed_probability",
-            ),
-            by_feed.filter(pl.col("feed_probability") <= 1.0 - threshold).select(
-                "request_id",
-                chosen_generation_id="generation_id_b",
-                rejected_generation_id="generation_id_a",
-                confidence=1.0 - pl.col("feed_probability"),
-            ),
-        ]
-    ).with_columns(source=pl.lit("sibling"))
+    by_feed = _feed_probability(pairs, a, b)
+    ahead, behind = by_feed >= threshold, by_feed <= 1.0 - threshold
 
-    votes = studio_votes(candidates)
+    votes = pairs.votes
     noise = dict(reliability.select("source", "noise_sd").iter_rows())
-    confidence = np.zeros(votes.height)
-    for source in STUDIO_SOURCES:
-        mask = (votes["source"] == source).to_numpy()
-        gap, sd = _gap_moments(votes.filter(pl.Series(mask)))
-        confidence[mask] = studio_vote_confidence(
-            gap, sd, noise.get(source, config.studio_noise_bounds[1])
+    confidence = np.zeros(votes.source.size)
+    for index, source in enumerate(STUDIO_SOURCES):
+        of_source = votes.source == index
+        confidence[of_source] = studio_vote_confidence(
+            votes.gap[of_source],
+            votes.gap_sd[of_source],
+            noise.get(source, config.studio_noise_bounds[1]),
         )
-    studio = (
-        votes.with_columns(confidence=pl.Series(confidence, dtype=pl.Float64))
-        .filter(pl.col("confidence") >= config.studio_min_confidence)
-        .select(
-            "request_id",
-            chosen_generation_id="generation_id_a",
-            rejected_generation_id="generation_id_b",
-            confidence="confidence",
-            source="source",
-        )
+    kept = confidence >= config.studio_min_confidence
+
+    chosen = np.concatenate([a[ahead], b[behind], votes.winner[kept]])
+    rejected = np.concatenate([b[ahead], a[behind], votes.loser[kept]])
+    sources = np.concatenate(
+        [np.zeros(int(ahead.sum() + behind.sum()), np.int64), 1 + votes.source[kept]]
     )
-    pairs = pl.concat([sibling, studio]).with_columns(
+    table = pairs.siblings
+    ids = table["generation_id"]
+    frame = pl.DataFrame(
+        {
+            "request_id": table["request_id"].gather(chosen),
+            "chosen_generation_id": ids.gather(chosen),
+            "rejected_generation_id": ids.gather(rejected),
+            "source": pl.Series(("sibling", *STUDIO_SOURCES)).gather(sources),
+            "confidence": np.concatenate([by_feed[ahead], 1.0 - by_feed[behind], confidence[kept]]),
+            # the prompt of a request is that of its first sibling by generation_id
+            "prompt": table["prompt"].gather(pairs.request_head[chosen]),
+        },
+        schema_overrides={"confidence": pl.Float64},
+    ).with_columns(
         pl.col("confidence").clip(upper_bound=config.confidence_cap).round(CONFIDENCE_DECIMALS),
-        label_version=pl.lit(label_version),
+        label_version=pl.lit(label_version, dtype=pl.String),
     )
-    ids = [
-        pair_id(*row)
-        for row in pairs.select(
-            "request_id", "chosen_generation_id", "rejected_generation_id", "source"
-        ).iter_rows()
-    ]
+    digests = _pair_digests(frame)
     return (
-        pairs.with_columns(pair_id=pl.Series(ids, dtype=pl.String))
-        .join(prompts, on="request_id", how="left")
+        frame.with_columns(pair_id=_hex(digests))
         .select(PAIR_COLUMNS)
-        .sort("pair_id")
+        .select(pl.all().gather(_lexicographic_order(digests)))
     )
+
+
+def _pair_digests(pairs: pl.DataFrame) -> np.ndarray:
+    """The leading PAIR_ID_BYTES bytes of the sha256 of each row's pair key (see `pair_id`), one row each."""
+    separator = PAIR_KEY_SEPARATOR
+    keys = (
+        pairs.select(
+            pl.format(
+                separator.join(["{}"] * 4),
+                "request_id",
+                "chosen_generation_id",
+                "rejected_generation_id",
+                "source",
+            ).cast(pl.Binary)
+        )
+        .to_series()
+        .to_list()
+    )
+    sha256 = hashlib.sha256
+    digests = b"".join([sha256(key).digest() for key in keys])
+    width = sha256().digest_size
+    return np.frombuffer(digests, dtype=np.uint8).reshape(-1, width)[:, :PAIR_ID_BYTES]
+
+
+def _hex(digests: np.ndarray) -> pl.Series:
+    """Lowercase hex of each digest row (as `hashlib`'s hexdigest writes it)."""
+    rows, width = digests.shape
+    buffer = pa.py_buffer(np.ascontiguousarray(digests).tobytes())
+    fixed = pa.FixedSizeBinaryArray.from_buffers(pa.binary(width), rows, [None, buffer])
+    return pl.Series("pair_id", fixed).cast(pl.Binary).bin.encode("hex")
+
+
+def _lexicographic_order(digests: np.ndarray) -> np.ndarray:
+    """Row order that sorts the digests (hence their hex ids): by the leading 8 bytes, ties by all."""
+    leading = np.ascontiguousarray(digests[:, :8]).view(">u8").ravel()
+    order = np.argsort(leading)
+    if np.any(leading[order][1:] == leading[order][:-1]):
+        order = np.lexsort(digests.T[::-1])
+    return order

@@ -147,3 +147,50 @@ def test_completion_quantile_is_relative_to_videos_of_similar_duration() -> None
     assert quantiles[1] == pytest.approx(1.0)  # as finished as the best long one
     assert quantiles[2] == pytest.approx(0.875)
     assert quantiles[3] is None
+
+
+def test_examination_stops_once_converged_at_the_same_curve() -> None:
+    positions, _ = ranked_feed(200, seed=2)
+    every_round = examination_curve(positions, min_impressions=50, iterations=60)
+    early = examination_curve(positions, min_impressions=50, iterations=60, tolerance=1e-10)
+    np.testing.assert_allclose(
+        early["propensity"].to_numpy(), every_round["propensity"].to_numpy(), atol=1e-8
+    )
+    assert early.drop("propensity").equals(every_round.drop("propensity"))
+
+
+def test_cells_in_any_order_with_or_without_an_index_give_the_same_curve_and_exposure() -> None:
+    positions, _ = ranked_feed(100, seed=3)
+    indexed = positions.with_columns(
+        generation_index=pl.col("generation_id").rank("dense").cast(pl.Int32) - 1
+    )
+    shuffled = positions.sample(fraction=1.0, shuffle=True, seed=4)
+    curves = [
+        examination_curve(frame, min_impressions=50, iterations=20)
+        for frame in (positions, indexed, shuffled)
+    ]
+    for curve in curves[1:]:
+        np.testing.assert_allclose(
+            curve["propensity"].to_numpy(), curves[0]["propensity"].to_numpy(), rtol=1e-12
+        )
+    exposures = [
+        effective_impressions(frame, curves[0]).sort("generation_id")
+        for frame in (positions, indexed, shuffled)
+    ]
+    for exposure in exposures[1:]:
+        assert exposure["generation_id"].equals(exposures[0]["generation_id"])
+        assert exposure["slotted_impressions"].equals(exposures[0]["slotted_impressions"])
+        np.testing.assert_allclose(
+            exposure["effective_slotted"].to_numpy(),
+            exposures[0]["effective_slotted"].to_numpy(),
+            rtol=1e-12,
+        )
+    by_hand = (
+        positions.join(curves[0], on=["surface", "position"], suffix="_slot")
+        .group_by("generation_id")
+        .agg((pl.col("impressions") * pl.col("propensity")).sum().alias("effective"))
+        .sort("generation_id")
+    )
+    np.testing.assert_allclose(
+        exposures[0]["effective_slotted"].to_numpy(), by_hand["effective"].to_numpy(), rtol=1e-12
+    )

@@ -8,7 +8,14 @@ import pytest
 
 from features.label_config import LabelConfig
 from features.label_pipeline import compute_label_outputs
-from features.labels import label_model_moved
+from features.labels import (
+    SIGNAL_COUNTS,
+    fitted_label_model,
+    label_data,
+    label_model_moved,
+    quality_scores,
+)
+from features.smoothing import posterior_moments, prior_moments
 
 CONFIG = LabelConfig(position_min_impressions=20, prior_min_generations=20)
 
@@ -203,3 +210,67 @@ def test_recomputation_from_the_same_counts_is_bit_identical_and_the_model_does_
     assert again.pairs.equals(first.pairs)
     assert first.model is not None and again.model is not None
     assert not label_model_moved(first.model, again.model, 0.0)
+
+
+def test_scores_follow_the_documented_formula_over_the_long_posterior_frame() -> None:
+    """quality z = sum_k w_k (posterior mean_k - reference mean_k) / sd_k / norm, one frame for all signals."""
+    engagement, slots = population(n=90, seed=2).frames()
+    # duration buckets and a rare model version without a prior of their own: the global one applies
+    engagement = engagement.with_columns(
+        duration_ms=pl.Series(np.random.default_rng(3).integers(2000, 60_000, engagement.height)),
+        model_version=pl.when(pl.int_range(pl.len()) < 80)
+        .then(pl.lit("m1"))
+        .otherwise(pl.lit("m2")),
+    )
+    model, inputs = fitted_label_model(label_data(engagement, slots), CONFIG)
+    scores = quality_scores(inputs, model, CONFIG)
+    segments = set(model.priors["segment"])
+    assert "m1" in segments and "m2" not in segments
+    assert not segments & {f"duration_bucket_{i}" for i in range(len(inputs.edges))}
+    scales = dict(
+        model.priors.filter(pl.col("segment") == "*").select("signal", "trials_scale").iter_rows()
+    )
+    frame = inputs.frame.with_columns(
+        completion_sum=pl.col("ratio_sum") / CONFIG.watch_ratio_cap,
+        duration_segment=pl.lit("duration_bucket_")
+        + pl.Series(inputs.duration_bucket).cast(pl.String),
+    )
+    long = pl.concat(
+        frame.select(
+            "generation_id",
+            segment=pl.col("duration_segment" if signal == "completion" else "model_version"),
+            signal=pl.lit(signal),
+            successes=pl.col(SIGNAL_COUNTS[signal][0]).cast(pl.Float64) * scales[signal],
+            trials=pl.col(SIGNAL_COUNTS[signal][1]).cast(pl.Float64) * scales[signal],
+        )
+        for signal in SIGNAL_COUNTS
+    )
+    posterior = posterior_moments(long, model.priors.drop("trials_scale"))
+    moments = prior_moments(model.priors)
+    reference = moments.select("signal", reference="segment", mean="prior_mean", sd="prior_sd")
+    global_reference = moments.filter(pl.col("segment") == "*").select(
+        "signal", global_mean="prior_mean", global_sd="prior_sd"
+    )
+    weights = CONFIG.weights()
+    norm = np.sqrt(sum(w * w for w in weights.values()))
+    z = (
+        posterior.with_columns(
+            reference=pl.when(pl.col("signal") == "completion")
+            .then(pl.col("segment"))
+            .otherwise(pl.lit("*"))
+        )
+        .join(reference, on=["signal", "reference"], how="left")
+        .join(global_reference, on="signal")
+        .group_by("generation_id")
+        .agg(
+            (
+                pl.col("signal").replace_strict(weights, return_dtype=pl.Float64)
+                * (pl.col("posterior_mean") - pl.coalesce("mean", "global_mean"))
+                / pl.coalesce("sd", "global_sd")
+            ).sum()
+            / norm
+        )
+        .sort("generation_id")
+    )
+    assert z["generation_id"].equals(scores["generation_id"])
+    np.testing.assert_allclose(scores["quality_z"].to_numpy(), z["signal"].to_numpy(), rtol=1e-12)

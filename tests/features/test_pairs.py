@@ -146,3 +146,89 @@ def test_pair_ids_are_deterministic_and_distinct_per_source() -> None:
     assert pair_id("r", "a", "b", "select") == pair_id("r", "a", "b", "select")
     assert pair_id("r", "a", "b", "select") != pair_id("r", "a", "b", "sibling")
     assert pair_id("r", "a", "b", "select") != pair_id("r", "b", "a", "select")
+
+
+def test_pairs_of_many_requests_match_a_pair_by_pair_reading() -> None:
+    rng = np.random.default_rng(11)
+    rows = []
+    for r in range(80):
+        for g in range(int(rng.integers(1, 5))):
+            shown = int(rng.integers(0, 2))
+            rows.append(
+                sibling(
+                    f"g{rng.integers(1_000_000):06d}_{r}_{g}",
+                    f"r{r:02d}",
+                    float(rng.normal(0.0, 1.5)),
+                    float(rng.uniform(0.01, 0.5)),
+                    shown=shown,
+                    selects=int(shown and rng.random() < 0.3),
+                    regenerates=int(shown and rng.random() < 0.2),
+                )
+                | {"prompt": f"prompt {r} {g}"}
+            )
+    siblings = pl.DataFrame(rows).sample(fraction=1.0, shuffle=True, seed=0)
+    reliability = noise(0.6, 0.9)
+    pairs = preference_pairs(siblings, reliability, CONFIG, "lv-test")
+
+    expected = {}
+    by_request: dict[str, list[dict]] = {}
+    for row in rows:
+        by_request.setdefault(row["request_id"], []).append(row)
+    for request, members in by_request.items():
+        members = sorted(members, key=lambda m: m["generation_id"])
+        prompt = members[0]["prompt"]
+        for i, a in enumerate(members):
+            for b in members[i + 1 :]:
+                p = float(
+                    ndtr(
+                        (a["quality_z"] - b["quality_z"])
+                        / np.sqrt(a["quality_z_var"] + b["quality_z_var"])
+                    )
+                )
+                if p >= CONFIG.sibling_min_probability:
+                    expected[(a["generation_id"], b["generation_id"], "sibling")] = (
+                        p,
+                        prompt,
+                        request,
+                    )
+                elif p <= 1.0 - CONFIG.sibling_min_probability:
+                    expected[(b["generation_id"], a["generation_id"], "sibling")] = (
+                        1 - p,
+                        prompt,
+                        request,
+                    )
+                for winner, loser in ((a, b), (b, a)):
+                    gap = np.array([winner["quality_z"] - loser["quality_z"]])
+                    sd = np.sqrt(np.array([winner["quality_z_var"] + loser["quality_z_var"]]))
+                    votes = {
+                        "select": winner["selects"] > 0
+                        and loser["selects"] == 0
+                        and loser["studio_impressions"] > 0,
+                        "regenerate": loser["regenerates"] > 0
+                        and winner["regenerates"] == 0
+                        and winner["studio_impressions"] > 0,
+                    }
+                    for source, voted in votes.items():
+                        sd_noise = 0.6 if source == "select" else 0.9
+                        confidence = float(studio_vote_confidence(gap, sd, sd_noise)[0])
+                        if voted and confidence >= CONFIG.studio_min_confidence:
+                            expected[(winner["generation_id"], loser["generation_id"], source)] = (
+                                confidence,
+                                prompt,
+                                request,
+                            )
+
+    assert pairs["pair_id"].is_sorted()
+    got = {
+        (row["chosen_generation_id"], row["rejected_generation_id"], row["source"]): row
+        for row in pairs.iter_rows(named=True)
+    }
+    assert set(got) == set(expected)
+    assert any(source == "select" for _, _, source in got) and any(
+        source == "regenerate" for _, _, source in got
+    )
+    for key, (confidence, prompt, request) in expected.items():
+        row = got[key]
+        assert row["confidence"] == pytest.approx(min(confidence, CONFIG.confidence_cap), abs=1e-9)
+        assert (row["prompt"], row["request_id"]) == (prompt, request)
+        assert row["pair_id"] == pair_id(request, key[0], key[1], key[2])
