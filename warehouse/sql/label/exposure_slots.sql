@@ -1,5 +1,6 @@
 -- organic impressions and views per (generation, exposure slot) of the generations ingested by
--- $generations_through, with a dense integer index per generation (for the examination fit)
+-- $generations_through, with a dense integer index per generation (for the examination fit), in a fixed order
+-- (the fit's warm start and its float sums then do not depend on how the scan was split)
 with
 
 generations as (
@@ -27,3 +28,4 @@ final as (
 )
 
 select * from final
+order by generation_id, surface, position
