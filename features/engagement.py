@@ -50,6 +50,8 @@ ENGAGEMENT_COLUMNS: tuple[str, ...] = (
     "regenerates",
 )
 SLOT_COLUMNS: tuple[str, ...] = ("generation_id", "surface", "position", "impressions", "views")
+RATIO_COLUMNS: tuple[str, ...] = ("ratio_sum", "ratio_sq_sum")
+"""Engagement columns that are sums of watch ratios (floats); the other counts are integers."""
 
 
 def generation_engagement(
@@ -66,12 +68,10 @@ def generation_engagement(
         .join(sums, on="generation_id", how="left")
         .join(net_likes.select("generation_id", "likes"), on="generation_id", how="left")
     )
-    integers = [
-        c for c in ENGAGEMENT_COLUMNS if c not in ("generation_id", "ratio_sum", "ratio_sq_sum")
-    ]
+    integers = [c for c in ENGAGEMENT_COLUMNS if c not in ("generation_id", *RATIO_COLUMNS)]
     return frame.select(ENGAGEMENT_COLUMNS).with_columns(
         pl.col(integers).fill_null(0).cast(pl.Int64),
-        pl.col("ratio_sum", "ratio_sq_sum").fill_null(0.0).cast(pl.Float64),
+        pl.col(RATIO_COLUMNS).fill_null(0.0).cast(pl.Float64),
     )
 
 

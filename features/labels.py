@@ -33,6 +33,7 @@ from features.debias import (
     grid_edges,
     slotted_exposure,
 )
+from features.engagement import ENGAGEMENT_COLUMNS, RATIO_COLUMNS
 from features.label_config import SIGNALS, LabelConfig
 from features.smoothing import (
     GLOBAL_SEGMENT,
@@ -101,24 +102,10 @@ class LabelModel:
     """signal, segment, alpha, beta, generations, trials_scale"""
 
 
-_RATIO_COLUMNS: frozenset[str] = frozenset({"ratio_sum", "ratio_sq_sum"})
-"""Engagement columns that are sums of watch ratios (floats); the other counts are integers."""
-_COUNT_COLUMNS: tuple[str, ...] = (
-    "impressions",
-    "views",
-    "ratio_sum",
-    "ratio_sq_sum",
-    "likes",
-    "favorites",
-    "shares",
-    "comments",
-    "downloads",
-    "dislikes",
-    "reports",
-    "studio_impressions",
-    "selects",
-    "regenerates",
+_COUNT_COLUMNS: tuple[str, ...] = tuple(
+    c for c in ENGAGEMENT_COLUMNS if c not in ("generation_id", "watch_ms", "unlikes")
 )
+"""Engagement columns a label run reads as arrays (likes are already net of unlikes)."""
 
 
 @dataclass(frozen=True)
@@ -172,7 +159,7 @@ def label_data(engagement: pl.DataFrame, slots: pl.DataFrame) -> LabelData:
         engagement = engagement.sort("generation_id")
     counts = {
         name: engagement[name]
-        .cast(pl.Float64 if name in _RATIO_COLUMNS else pl.Int64)
+        .cast(pl.Float64 if name in RATIO_COLUMNS else pl.Int64)
         .fill_null(0)
         .to_numpy()
         for name in _COUNT_COLUMNS
@@ -314,13 +301,6 @@ def posterior_completion(inputs: GenerationInputs, priors: PriorTable) -> np.nda
     """Posterior mean completion per generation (NaN for generations without views)."""
     mean, _ = posterior_moments_of(inputs, "completion", priors)
     return np.where(inputs.column("views") > 0, mean, np.nan)
-
-
-def fit_label_model(
-    engagement: pl.DataFrame, slots: pl.DataFrame, config: LabelConfig
-) -> LabelModel:
-    """Fit the examination curve, the duration buckets, the Beta priors and the D2Q grid from every generation."""
-    return fitted_label_model(label_data(engagement, slots), config)[0]
 
 
 def fitted_label_model(data: LabelData, config: LabelConfig) -> tuple[LabelModel, GenerationInputs]:
