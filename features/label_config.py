@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-1"
+METHOD_VERSION: str = "labels-2"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 FEED_SIGNALS: tuple[str, ...] = (
@@ -27,7 +27,7 @@ FEED_SIGNALS: tuple[str, ...] = (
 STUDIO_SIGNALS: tuple[str, ...] = ("select", "regenerate")
 SIGNALS: tuple[str, ...] = FEED_SIGNALS + STUDIO_SIGNALS
 MAX_POSITION_LIMIT: int = 90
-"""The cell encoding of `warehouse/sql/label/generation_cells.sql` has room for feed positions 0..90."""
+"""Feed positions from max_position on share one slot; the bound keeps the curve (one propensity per slot) small."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,9 @@ class LabelConfig:
     """Rounds of the examination/attractiveness fixed point (0 = pooled view rate by slot)."""
     position_em_tolerance: float = 1e-10
     """...fewer once a round moves no propensity by more than this times the largest (converged)."""
+    examination_sample_buckets: int = 8
+    """The curve is fitted on the generations whose stable id hash divides by this (1 = all of them):
+    the per-slot cells it needs are the costliest aggregate, and a sample pins 51 slots just as well."""
 
     # --- duration bias of completion (D2Q: completion relative to videos of similar duration) ---
     duration_quantile_buckets: int = 8
@@ -120,6 +123,10 @@ class LabelConfig:
         if not 0 <= self.max_position <= MAX_POSITION_LIMIT:
             raise ValueError(
                 f"max_position must be in [0, {MAX_POSITION_LIMIT}], got {self.max_position}"
+            )
+        if self.examination_sample_buckets < 1:
+            raise ValueError(
+                f"examination_sample_buckets must be at least 1, got {self.examination_sample_buckets}"
             )
         if self.watch_ratio_cap <= 0:
             raise ValueError(f"watch_ratio_cap must be positive, got {self.watch_ratio_cap}")

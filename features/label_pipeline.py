@@ -3,6 +3,9 @@
 Pure: takes the clean aggregates of every generation and the stored model, returns the label rows,
 the pairs and the model to store. Scores depend only on a generation's own counts and the model, so
 an unchanged model leaves the labels of untouched generations bit-identical.
+
+The examination curve comes first (`adopted_examination`): it is fitted on the exposure slots of a
+sample of generations, and the warehouse weights every impression by it before these functions run.
 """
 
 from __future__ import annotations
@@ -11,10 +14,12 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from features.debias import examination_curve
 from features.label_config import LabelConfig
 from features.labels import (
     LABEL_COLUMNS,
     LabelModel,
+    examination_moved,
     fitted_label_model,
     label_data,
     label_model_moved,
@@ -44,17 +49,34 @@ class LabelOutputs:
     reliability_refit: bool
 
 
+def adopted_examination(
+    slots: pl.DataFrame, stored: pl.DataFrame | None, config: LabelConfig
+) -> tuple[pl.DataFrame, bool]:
+    """(the examination curve to weigh impressions by, whether it is newly adopted).
+
+    `slots` holds organic impressions and views per (generation_id, surface, position) of the sampled
+    generations (optionally with a dense `generation_index`). The refit replaces `stored` only when some
+    propensity moved by more than `config.prior_tolerance`; a change re-weights every generation.
+    """
+    fitted = examination_curve(
+        slots,
+        min_impressions=config.position_min_impressions,
+        iterations=config.position_em_iterations,
+        tolerance=config.position_em_tolerance,
+    )
+    if stored is not None and not examination_moved(stored, fitted, config.prior_tolerance):
+        return stored, False
+    return fitted, True
+
+
 def compute_label_outputs(
     engagement: pl.DataFrame,
-    slots: pl.DataFrame,
     stored_model: LabelModel | None,
     stored_reliability: pl.DataFrame | None,
     config: LabelConfig,
 ) -> LabelOutputs:
-    """Labels and pairs of every generation in `engagement` (one row each, with its record fields and prompt).
-
-    `slots` holds organic impressions and views per (generation_id, surface, position).
-    """
+    """Labels and pairs of every generation in `engagement` (one row each, with its record fields and prompt,
+    and its effective impressions under the adopted examination curve)."""
     version = config.label_version
     if engagement.is_empty():
         return LabelOutputs(
@@ -65,7 +87,7 @@ def compute_label_outputs(
             reliability=pl.DataFrame(schema=RELIABILITY_SCHEMA),
             reliability_refit=False,
         )
-    data = label_data(engagement, slots)
+    data = label_data(engagement)
     fitted, fitted_inputs = fitted_label_model(data, config)
     model_refit = label_model_moved(stored_model, fitted, config.prior_tolerance)
     if model_refit or stored_model is None:

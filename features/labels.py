@@ -1,4 +1,7 @@
-"""Generation-level labels: fit the label model (examination curve, Beta priors, D2Q grid), then score.
+"""Generation-level labels: fit the label model (Beta priors, D2Q grid), then score.
+
+The examination curve is fitted and adopted earlier (see `features.label_pipeline.adopted_examination`):
+the warehouse weights each impression by it, so engagement arrives with its effective impressions.
 
 Signals k are rates with Beta posteriors (see SIGNAL_COUNTS). Their standardised posterior means
 combine into
@@ -22,18 +25,13 @@ import polars as pl
 from scipy.special import ndtr, ndtri
 
 from features.debias import (
-    CURVE_SCHEMA,
-    ExposureCells,
     completion_grid,
     completion_positions,
     duration_bucket_edges,
     duration_buckets,
-    exposure_cells,
-    fitted_examination,
     grid_edges,
-    slotted_exposure,
 )
-from features.engagement import ENGAGEMENT_COLUMNS, RATIO_COLUMNS
+from features.engagement import ENGAGEMENT_COLUMNS, FLOAT_COLUMNS
 from features.label_config import SIGNALS, LabelConfig
 from features.smoothing import (
     GLOBAL_SEGMENT,
@@ -94,8 +92,6 @@ SCORE_DECIMALS: int = 9
 class LabelModel:
     """What the label run fits from all generations and stores: refit each run, adopted only if it moved."""
 
-    examination: pl.DataFrame
-    """surface, position, impressions, views, propensity"""
     completion_quantiles: pl.DataFrame
     """duration_bucket, min_duration_ms, level, value (also fixes the duration buckets)"""
     priors: pl.DataFrame
@@ -105,61 +101,57 @@ class LabelModel:
 _COUNT_COLUMNS: tuple[str, ...] = tuple(
     c for c in ENGAGEMENT_COLUMNS if c not in ("generation_id", "watch_ms", "unlikes")
 )
-"""Engagement columns a label run reads as arrays (likes are already net of unlikes)."""
+"""Engagement columns a label run reads as arrays (likes are already net of unlikes; effective_impressions
+weighs each organic impression by the examination propensity of its slot)."""
 
 
 @dataclass(frozen=True)
 class LabelData:
     """What a run derives from its inputs once, whatever the model: engagement sorted by generation_id,
-    its counts as arrays, its model_version segments and the exposure cells of its slots."""
+    its counts as arrays and its model_version segments."""
 
     engagement: pl.DataFrame
     counts: dict[str, np.ndarray]
-    """Int64 array per count column of the engagement, Float64 for the watch-ratio sums."""
+    """Int64 array per count column of the engagement, Float64 for effective impressions and watch-ratio sums."""
     model_segment: np.ndarray
     """Index of each generation's model_version in `model_segments` (-1 where null)."""
     model_segments: tuple[str, ...]
-    cells: ExposureCells | None
-    """None when there are no slots."""
-    cell_rows: np.ndarray
-    """Engagement row of each cells row (-1 for a generation the engagement does not hold)."""
 
 
 @dataclass(frozen=True)
 class GenerationInputs:
-    """The generations under one model's examination curve and duration buckets."""
+    """The generations under one model's duration buckets."""
 
     data: LabelData
-    effective_impressions: np.ndarray
-    """The COEC denominator: slotted impressions weighted by their propensity, plus unslotted ones."""
     completion_sum: np.ndarray
     """Sum of the views' watch ratios over the cap (a view counts at most 1)."""
     duration_bucket: np.ndarray
     edges: list[int]
 
     @property
+    def effective_impressions(self) -> np.ndarray:
+        """The COEC denominator: organic impressions weighted by the examination propensity of their slot."""
+        return self.data.counts["effective_impressions"]
+
+    @property
     def frame(self) -> pl.DataFrame:
-        """The engagement rows with effective_impressions."""
-        return self.data.engagement.with_columns(
-            effective_impressions=pl.Series(self.effective_impressions, dtype=pl.Float64)
-        )
+        """The engagement rows."""
+        return self.data.engagement
 
     def column(self, name: str) -> np.ndarray:
-        """A count column, effective_impressions or completion_sum as an array."""
-        if name == "effective_impressions":
-            return self.effective_impressions
+        """A count column (effective_impressions included) or completion_sum as an array."""
         if name == "completion_sum":
             return self.completion_sum
         return self.data.counts[name]
 
 
-def label_data(engagement: pl.DataFrame, slots: pl.DataFrame) -> LabelData:
-    """The model-independent part of a run: sorted engagement, count arrays, segments, exposure cells."""
+def label_data(engagement: pl.DataFrame) -> LabelData:
+    """The model-independent part of a run: sorted engagement, count arrays, segments."""
     if not engagement["generation_id"].is_sorted():
         engagement = engagement.sort("generation_id")
     counts = {
         name: engagement[name]
-        .cast(pl.Float64 if name in RATIO_COLUMNS else pl.Int64)
+        .cast(pl.Float64 if name in FLOAT_COLUMNS else pl.Int64)
         .fill_null(0)
         .to_numpy()
         for name in _COUNT_COLUMNS
@@ -173,39 +165,13 @@ def label_data(engagement: pl.DataFrame, slots: pl.DataFrame) -> LabelData:
         .fill_null(-1)
         .to_numpy()
     )
-    if slots.is_empty():
-        return LabelData(engagement, counts, model_segment, segments, None, np.empty(0, np.int64))
-    cells = exposure_cells(slots)
-    rows = (
-        pl.DataFrame({"generation_id": cells.generation_ids})
-        .join(
-            engagement.select("generation_id").with_row_index("row"),
-            on="generation_id",
-            how="left",
-            maintain_order="left",
-        )["row"]
-        .cast(pl.Int64)
-        .fill_null(-1)
-        .to_numpy()
-    )
-    return LabelData(engagement, counts, model_segment, segments, cells, rows)
+    return LabelData(engagement, counts, model_segment, segments)
 
 
-def inputs_under(
-    data: LabelData, examination: pl.DataFrame, edges: list[int], ratio_cap: float
-) -> GenerationInputs:
-    """The generations under an examination curve and duration bucket edges."""
-    impressions = data.counts["impressions"]
-    slotted = np.zeros(impressions.size)
-    effective_slotted = np.zeros(impressions.size)
-    if data.cells is not None:
-        per_cell_row, effective_per_cell_row = slotted_exposure(data.cells, examination)
-        known = data.cell_rows >= 0
-        slotted[data.cell_rows[known]] = per_cell_row[known]
-        effective_slotted[data.cell_rows[known]] = effective_per_cell_row[known]
+def inputs_under(data: LabelData, edges: list[int], ratio_cap: float) -> GenerationInputs:
+    """The generations under duration bucket edges."""
     return GenerationInputs(
         data=data,
-        effective_impressions=effective_slotted + np.maximum(impressions - slotted, 0.0),
         completion_sum=data.counts["ratio_sum"] / ratio_cap,
         duration_bucket=duration_buckets(data.engagement["duration_ms"], edges),
         edges=edges,
@@ -305,17 +271,8 @@ def posterior_completion(inputs: GenerationInputs, priors: PriorTable) -> np.nda
 
 def fitted_label_model(data: LabelData, config: LabelConfig) -> tuple[LabelModel, GenerationInputs]:
     """The fitted model and the generation inputs under it (saves recomputing them when it is adopted)."""
-    if data.cells is None:
-        examination = pl.DataFrame(schema=CURVE_SCHEMA)
-    else:
-        examination = fitted_examination(
-            data.cells,
-            min_impressions=config.position_min_impressions,
-            iterations=config.position_em_iterations,
-            tolerance=config.position_em_tolerance,
-        )
     edges = duration_bucket_edges(data.engagement["duration_ms"], config.duration_quantile_buckets)
-    inputs = inputs_under(data, examination, edges, config.watch_ratio_cap)
+    inputs = inputs_under(data, edges, config.watch_ratio_cap)
     scales = {"completion": completion_trials_scale(inputs, config.watch_ratio_cap)}
     counts = []
     for signal in SIGNALS:
@@ -342,21 +299,16 @@ def fitted_label_model(data: LabelData, config: LabelConfig) -> tuple[LabelModel
         edges,
         config.completion_quantile_levels,
     )
-    return LabelModel(examination=examination, completion_quantiles=grid, priors=priors), inputs
+    return LabelModel(completion_quantiles=grid, priors=priors), inputs
 
 
 def label_model_moved(old: LabelModel | None, new: LabelModel, tolerance: float) -> bool:
     """True when the refit differs from the stored model by more than `tolerance` anywhere it matters.
 
-    Examination propensities and D2Q grid values compare by absolute difference; duration edges,
-    prior means and sds and trials scales relatively.
+    D2Q grid values compare by absolute difference; duration edges, prior means and sds and trials
+    scales relatively.
     """
     if old is None:
-        return True
-    if (
-        _max_abs_change(old.examination, new.examination, ["surface", "position"], "propensity")
-        > tolerance
-    ):
         return True
     old_edges = old.completion_quantiles.select("duration_bucket", "min_duration_ms").unique()
     new_edges = new.completion_quantiles.select("duration_bucket", "min_duration_ms").unique()
@@ -377,6 +329,13 @@ def label_model_moved(old: LabelModel | None, new: LabelModel, tolerance: float)
         _max_relative_change(old.priors, new.priors, ["signal", "segment"], "trials_scale")
         > tolerance
     )
+
+
+def examination_moved(old: pl.DataFrame | None, new: pl.DataFrame, tolerance: float) -> bool:
+    """True when a refit examination curve differs from the adopted one by more than `tolerance` (absolute)."""
+    if old is None:
+        return True
+    return _max_abs_change(old, new, ["surface", "position"], "propensity") > tolerance
 
 
 def _max_abs_change(old: pl.DataFrame, new: pl.DataFrame, keys: list[str], column: str) -> float:
@@ -492,7 +451,5 @@ def label_rows(
 
 
 def model_inputs(data: LabelData, model: LabelModel, config: LabelConfig) -> GenerationInputs:
-    """The generations under a given model (its examination curve and duration buckets)."""
-    return inputs_under(
-        data, model.examination, grid_edges(model.completion_quantiles), config.watch_ratio_cap
-    )
+    """The generations under a given model (its duration buckets)."""
+    return inputs_under(data, grid_edges(model.completion_quantiles), config.watch_ratio_cap)

@@ -4,6 +4,10 @@ The label flow is incremental: it re-aggregates events only for the generations 
 (or newly arrived generation records, or reclassified viewers) touch, refits the label model from
 the clean per-generation state, keeps the stored model unless the refit moved beyond tolerance,
 and rewrites only label rows and pairs that changed. A rerun with nothing new does nothing.
+
+The examination curve is refit first, on the exposure slots of a sample of generations; every
+impression is then weighted by it as events are summed per generation, so a curve that moves
+beyond tolerance re-aggregates every generation.
 """
 
 from __future__ import annotations
@@ -22,10 +26,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from features.debias import abnormal_viewers
-from features.engagement import exposure_slots, generation_engagement
+from features.engagement import generation_engagement
 from features.label_config import LabelConfig
 from features.label_evaluation import format_table, pair_agreement, rank_agreement
-from features.label_pipeline import LabelOutputs, compute_label_outputs
+from features.label_pipeline import LabelOutputs, adopted_examination, compute_label_outputs
 from features.labels import LabelModel
 from flows.artifacts import publish_label_artifacts, publish_label_evaluation_artifacts
 from flows.resources import Warehouse
@@ -35,13 +39,14 @@ from warehouse import label_store
 from warehouse.engagement import EventAggregation, WarehouseAggregation
 from warehouse.label_partitions import (
     EventPartition,
-    combined_cells,
+    combined_engagement,
     combined_viewer_activity,
     export_partitions,
-    partition_cells,
+    partition_engagement,
+    partition_slots,
     partition_viewer_activity,
 )
-from warehouse.label_store import EngagementState, StateMark, StoredModel, transaction
+from warehouse.label_store import StateMark, StoredModel, transaction
 
 log = logging.getLogger(__name__)
 
@@ -56,15 +61,17 @@ class RefreshResult:
     abnormal_viewers: int
     reclassified_viewers: int
     labels_current: bool
+    examination_refit: bool = False
+    """Whether the examination curve moved and was (re)adopted (every generation re-weighted)."""
     workers: tuple[str, ...] = ()
     """The Dask workers that ran the event-level passes (empty when they ran in the warehouse)."""
 
 
 @dataclass(frozen=True)
 class LabelInputs:
-    """The clean state of every generation plus what is stored of the model."""
+    """The clean engagement of every generation plus what is stored of the model."""
 
-    state: EngagementState
+    engagement: pl.DataFrame
     model: LabelModel | None
     reliability: pl.DataFrame | None
 
@@ -93,16 +100,31 @@ def viewer_activity_of_partition(
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def cells_of_partition(
+def slots_of_partition(
     partition: EventPartition,
     abnormal: pl.DataFrame,
     through: events_sql.IngestMark,
     max_position: int,
+    sample_buckets: int,
+) -> pl.DataFrame:
+    """On a worker: exposure slots of one partition's generations in the examination sample."""
+    return partition_slots(
+        partition, abnormal, through, max_position=max_position, sample_buckets=sample_buckets
+    )
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def engagement_of_partition(
+    partition: EventPartition,
+    abnormal: pl.DataFrame,
+    examination: pl.DataFrame,
+    through: events_sql.IngestMark,
+    max_position: int,
     ratio_cap: float,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """On a worker: clean engagement cells and net likes of one partition's generations."""
-    return partition_cells(
-        partition, abnormal, through, max_position=max_position, ratio_cap=ratio_cap
+    """On a worker: clean sums and net likes of one partition's generations."""
+    return partition_engagement(
+        partition, abnormal, examination, through, max_position=max_position, ratio_cap=ratio_cap
     )
 
 
@@ -110,8 +132,9 @@ def cells_of_partition(
 class WorkerAggregation:
     """The event-level passes submitted to the flow's task runner, one task per hash partition.
 
-    The coordinator exports the partitions from the warehouse; on a full rebuild the cells pass
-    reuses those of the viewer pass (both hold every event ingested by the watermark).
+    The coordinator exports the partitions from the warehouse; on a full rebuild the later passes
+    reuse those of the viewer pass (both hold every event ingested by the watermark), otherwise the
+    events of the touched generations are exported once per touched set.
     """
 
     con: duckdb.DuckDBPyConnection
@@ -119,6 +142,7 @@ class WorkerAggregation:
     partitions: int
     workers: set[str] = field(default_factory=set)
     _all_events: list[EventPartition] | None = None
+    _touched: tuple[pl.DataFrame, list[EventPartition]] | None = None
 
     def viewer_activity(
         self, since: datetime | None, through: events_sql.IngestMark
@@ -137,36 +161,82 @@ class WorkerAggregation:
         self.workers.update(worker for _, worker in results)
         return combined_viewer_activity([counts for counts, _ in results])
 
-    def cells(
+    def _partitions_of(
+        self, touched: pl.DataFrame, through: events_sql.IngestMark
+    ) -> list[EventPartition]:
+        """The partitions holding every event of the touched generations (exported once per touched set)."""
+        if self._all_events is not None:
+            return self._all_events
+        if self._touched is not None and self._touched[0].equals(touched):
+            return self._touched[1]
+        parts = export_partitions(
+            self.con,
+            self.directory / "touched",
+            self.partitions,
+            since=None,
+            through=through,
+            touched=touched,
+        )
+        self._touched = (touched, parts)
+        return parts
+
+    def slots(
         self,
         touched: pl.DataFrame,
         abnormal_viewers: pl.DataFrame,
         through: events_sql.IngestMark,
         *,
         max_position: int,
-        ratio_cap: float,
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(cells, net likes) of the touched generations, partition by partition."""
-        parts = self._all_events
-        if parts is None:
-            parts = export_partitions(
-                self.con,
-                self.directory / "touched",
-                self.partitions,
-                since=None,
-                through=through,
-                touched=touched,
-            )
+        sample_buckets: int,
+    ) -> pl.DataFrame:
+        """Sampled exposure slots of the touched generations, partition by partition."""
+        parts = self._partitions_of(touched, through)
         if not parts:  # no events at all: nothing to spread
-            return WarehouseAggregation(self.con).cells(
-                touched, abnormal_viewers, through, max_position=max_position, ratio_cap=ratio_cap
+            return WarehouseAggregation(self.con).slots(
+                touched,
+                abnormal_viewers,
+                through,
+                max_position=max_position,
+                sample_buckets=sample_buckets,
             )
         with workers_report_here():
             futures = [
-                cells_of_partition.submit(part, abnormal_viewers, through, max_position, ratio_cap)
+                slots_of_partition.submit(
+                    part, abnormal_viewers, through, max_position, sample_buckets
+                )
                 for part in parts
             ]
-        return combined_cells([future.result() for future in futures])
+        return pl.concat([future.result() for future in futures], how="vertical_relaxed")
+
+    def engagement(
+        self,
+        touched: pl.DataFrame,
+        abnormal_viewers: pl.DataFrame,
+        examination: pl.DataFrame,
+        through: events_sql.IngestMark,
+        *,
+        max_position: int,
+        ratio_cap: float,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(clean sums, net likes) of the touched generations, partition by partition."""
+        parts = self._partitions_of(touched, through)
+        if not parts:
+            return WarehouseAggregation(self.con).engagement(
+                touched,
+                abnormal_viewers,
+                examination,
+                through,
+                max_position=max_position,
+                ratio_cap=ratio_cap,
+            )
+        with workers_report_here():
+            futures = [
+                engagement_of_partition.submit(
+                    part, abnormal_viewers, examination, through, max_position, ratio_cap
+                )
+                for part in parts
+            ]
+        return combined_engagement([future.result() for future in futures])
 
 
 def refresh_state(
@@ -221,18 +291,36 @@ def refresh_state(
         if full or not reclassified.is_empty() or before.height != flagged.height:
             label_store.replace_abnormal_viewers(con, flagged, version, now)
         touched = events_sql.touched_generations(con, since, current, reclassified)
-        cells, net_likes = passes.cells(
+        slots = passes.slots(
             touched,
             flagged,
             current,
             max_position=config.max_position,
+            sample_buckets=config.examination_sample_buckets,
+        )
+        label_store.replace_touched_rows(con, "label_engagement_slots", touched, slots)
+        examination, examination_refit = adopted_examination(
+            label_store.sampled_slots(con, current.generations_through),
+            label_store.stored_examination(con, version),
+            config,
+        )
+        if examination_refit:
+            label_store.store_examination(con, examination, version, now)
+            if not full:  # every generation's impressions are weighed anew
+                touched = events_sql.touched_generations(con, None, current, reclassified)
+        sums, net_likes = passes.engagement(
+            touched,
+            flagged,
+            examination,
+            current,
+            max_position=config.max_position,
             ratio_cap=config.watch_ratio_cap,
         )
-        label_store.replace_touched_engagement(
+        label_store.replace_touched_rows(
             con,
+            "label_engagement",
             touched,
-            generation_engagement(touched["generation_id"], cells, net_likes),
-            exposure_slots(cells),
+            generation_engagement(touched["generation_id"], sums, net_likes),
         )
         label_store.set_state_mark(con, mark, now)
     return RefreshResult(
@@ -242,6 +330,7 @@ def refresh_state(
         flagged.height,
         0 if full else reclassified.height,
         labels_current=False,
+        examination_refit=examination_refit,
     )
 
 
@@ -266,14 +355,10 @@ def read_inputs(con: duckdb.DuckDBPyConnection, mark: StateMark) -> LabelInputs:
     label_version = mark.label_version
     stored = label_store.stored_model(con, label_version)
     return LabelInputs(
-        state=label_store.engagement_state(con, mark.ingest.generations_through),
+        engagement=label_store.engagement_state(con, mark.ingest.generations_through),
         model=None
         if stored is None
-        else LabelModel(
-            examination=stored.examination,
-            completion_quantiles=stored.completion_quantiles,
-            priors=stored.priors,
-        ),
+        else LabelModel(completion_quantiles=stored.completion_quantiles, priors=stored.priors),
         reliability=label_store.stored_source_reliability(con, label_version),
     )
 
@@ -288,7 +373,7 @@ def write_outputs(
             model = outputs.model
             label_store.store_model(
                 con,
-                StoredModel(model.examination, model.completion_quantiles, model.priors),
+                StoredModel(model.completion_quantiles, model.priors),
                 mark.label_version,
                 now,
             )
@@ -329,10 +414,7 @@ def label_warehouse(
 
 def compute_label_outputs_of(inputs: LabelInputs, config: LabelConfig) -> LabelOutputs:
     """Refit, keep or adopt the model, score every generation and build the pairs (pure)."""
-    state = inputs.state
-    return compute_label_outputs(
-        state.engagement, state.slots, inputs.model, inputs.reliability, config
-    )
+    return compute_label_outputs(inputs.engagement, inputs.model, inputs.reliability, config)
 
 
 def _summary(
@@ -348,6 +430,7 @@ def _summary(
         "pairs_added": 0,
         "pairs_removed": 0,
         "model_refit": False,
+        "examination_refit": refreshed.examination_refit,
     }
     if refreshed.workers:
         summary["event_pass_workers"] = list(refreshed.workers)

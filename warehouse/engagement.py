@@ -1,7 +1,8 @@
 """Event-level aggregation for labels, set-at-a-time in DuckDB (SQL in `sql/label/`), returned as polars frames.
 
-The relations read `label_touched_generations` (generation ids to re-aggregate) and
-`label_reclassified_viewers` (viewer ids), which `register` exposes; `label_abnormal_viewers` is a table.
+The relations read `label_touched_generations` (generation ids to re-aggregate),
+`label_reclassified_viewers` (viewer ids) and `label_adopted_examination` (the examination curve), which
+`register` exposes; `label_abnormal_viewers` is a table.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from warehouse.sql_files import sql_text
 TOUCHED_RELATION: str = "label_touched_generations"
 RECLASSIFIED_RELATION: str = "label_reclassified_viewers"
 NEW_VIEWER_ACTIVITY_RELATION: str = "label_new_viewer_activity"
+EXAMINATION_RELATION: str = "label_adopted_examination"
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,12 @@ def viewer_activity(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 
 def register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
     """Expose a frame to the SQL files under one of the relation names they read."""
-    if name not in (TOUCHED_RELATION, RECLASSIFIED_RELATION, NEW_VIEWER_ACTIVITY_RELATION):
+    if name not in (
+        TOUCHED_RELATION,
+        RECLASSIFIED_RELATION,
+        NEW_VIEWER_ACTIVITY_RELATION,
+        EXAMINATION_RELATION,
+    ):
         raise ValueError(f"not a relation the label SQL reads: {name}")
     con.register(name, frame.to_arrow())
 
@@ -125,23 +132,52 @@ def touched_generations(
     return query(con, "label/touched_generations", params)
 
 
-def touched_cells(
+def touched_slots(
     con: duckdb.DuckDBPyConnection,
     touched: pl.DataFrame,
     through: IngestMark,
     *,
     max_position: int,
+    sample_buckets: int,
+) -> pl.DataFrame:
+    """Organic impressions and views per exposure slot of the touched generations in the examination sample."""
+    register(con, TOUCHED_RELATION, touched.select(pl.col("generation_id").cast(pl.String)))
+    params = {
+        "through": through.events_through,
+        "max_position": max_position,
+        "sample_buckets": sample_buckets,
+    }
+    return query(con, "label/sample_slots", params)
+
+
+def touched_engagement(
+    con: duckdb.DuckDBPyConnection,
+    touched: pl.DataFrame,
+    examination: pl.DataFrame,
+    through: IngestMark,
+    *,
+    max_position: int,
     ratio_cap: float,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(clean engagement cells, net likes per generation) of the touched generations."""
+    """(clean sums per generation, net likes per generation) of the touched generations, impressions
+    weighted by the `examination` curve (surface, position, propensity)."""
     register(con, TOUCHED_RELATION, touched.select(pl.col("generation_id").cast(pl.String)))
-    at = {"through": through.events_through}
-    cells = query(
+    register(
         con,
-        "label/generation_cells",
+        EXAMINATION_RELATION,
+        examination.select(
+            pl.col("surface").cast(pl.String),
+            pl.col("position").cast(pl.Int32),
+            pl.col("propensity").cast(pl.Float64),
+        ),
+    )
+    at = {"through": through.events_through}
+    sums = query(
+        con,
+        "label/generation_engagement",
         {**at, "max_position": max_position, "ratio_cap": float(ratio_cap)},
     )
-    return cells, query(con, "label/net_likes", at)
+    return sums, query(con, "label/net_likes", at)
 
 
 def naive_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -156,16 +192,29 @@ class EventAggregation(Protocol):
         """Per-viewer counts of the events ingested in (since, through]."""
         ...
 
-    def cells(
+    def slots(
         self,
         touched: pl.DataFrame,
         abnormal_viewers: pl.DataFrame,
         through: IngestMark,
         *,
         max_position: int,
+        sample_buckets: int,
+    ) -> pl.DataFrame:
+        """Exposure slots of the touched generations in the examination sample, without the abnormal viewers."""
+        ...
+
+    def engagement(
+        self,
+        touched: pl.DataFrame,
+        abnormal_viewers: pl.DataFrame,
+        examination: pl.DataFrame,
+        through: IngestMark,
+        *,
+        max_position: int,
         ratio_cap: float,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(clean engagement cells, net likes) of the touched generations without the abnormal viewers."""
+        """(clean sums, net likes) of the touched generations without the abnormal viewers."""
         ...
 
 
@@ -179,19 +228,42 @@ class WarehouseAggregation:
         """Per-viewer counts of the events ingested in (since, through]."""
         return new_viewer_activity(self.con, since, through.events_through)
 
-    def cells(
+    def slots(
         self,
         touched: pl.DataFrame,
         abnormal_viewers: pl.DataFrame,
         through: IngestMark,
         *,
         max_position: int,
-        ratio_cap: float,
-    ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(clean engagement cells, net likes) of the touched generations (abnormal viewers: the stored table)."""
+        sample_buckets: int,
+    ) -> pl.DataFrame:
+        """Sampled exposure slots of the touched generations (abnormal viewers: the stored table)."""
         del (
             abnormal_viewers
         )  # the caller stored them in label_abnormal_viewers, which the SQL reads
-        return touched_cells(
-            self.con, touched, through, max_position=max_position, ratio_cap=ratio_cap
+        return touched_slots(
+            self.con, touched, through, max_position=max_position, sample_buckets=sample_buckets
+        )
+
+    def engagement(
+        self,
+        touched: pl.DataFrame,
+        abnormal_viewers: pl.DataFrame,
+        examination: pl.DataFrame,
+        through: IngestMark,
+        *,
+        max_position: int,
+        ratio_cap: float,
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """(clean sums, net likes) of the touched generations (abnormal viewers: the stored table)."""
+        del (
+            abnormal_viewers
+        )  # the caller stored them in label_abnormal_viewers, which the SQL reads
+        return touched_engagement(
+            self.con,
+            touched,
+            examination,
+            through,
+            max_position=max_position,
+            ratio_cap=ratio_cap,
         )

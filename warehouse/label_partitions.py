@@ -5,8 +5,8 @@ records label aggregation reads as Parquet partitions (`partition=N`: hash(gener
 the partition count, so all rows of one generation share a partition). A worker opens its
 partition in an in-memory DuckDB under the relation names the label SQL reads (`events`,
 `generations`, `label_abnormal_viewers`) and runs the very same SQL files as a local run; the
-coordinator combines the partial results: per-viewer counts add up, engagement cells of different
-partitions never overlap.
+coordinator combines the partial results: per-viewer counts add up, the exposure slots and
+engagement sums of different partitions never overlap.
 """
 
 from __future__ import annotations
@@ -123,19 +123,36 @@ def partition_viewer_activity(
         return engagement.new_viewer_activity(con, since, through)
 
 
-def partition_cells(
+def partition_slots(
     partition: EventPartition,
     abnormal_viewers: pl.DataFrame,
     through: IngestMark,
     *,
     max_position: int,
-    ratio_cap: float,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(worker) Clean engagement cells and net likes of every generation in the partition."""
+    sample_buckets: int,
+) -> pl.DataFrame:
+    """(worker) Exposure slots of the partition's generations in the examination sample."""
     with partition_connection(partition, abnormal_viewers) as con:
         generations = query(con, "label/partition_generation_ids")
-        return engagement.touched_cells(
-            con, generations, through, max_position=max_position, ratio_cap=ratio_cap
+        return engagement.touched_slots(
+            con, generations, through, max_position=max_position, sample_buckets=sample_buckets
+        )
+
+
+def partition_engagement(
+    partition: EventPartition,
+    abnormal_viewers: pl.DataFrame,
+    examination: pl.DataFrame,
+    through: IngestMark,
+    *,
+    max_position: int,
+    ratio_cap: float,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(worker) Clean sums and net likes of every generation in the partition."""
+    with partition_connection(partition, abnormal_viewers) as con:
+        generations = query(con, "label/partition_generation_ids")
+        return engagement.touched_engagement(
+            con, generations, examination, through, max_position=max_position, ratio_cap=ratio_cap
         )
 
 
@@ -152,14 +169,14 @@ def combined_viewer_activity(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
     )
 
 
-def combined_cells(
+def combined_engagement(
     parts: Sequence[tuple[pl.DataFrame, pl.DataFrame]],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Cells and net likes of all partitions (their generations are disjoint)."""
+    """Clean sums and net likes of all partitions (their generations are disjoint)."""
     if not parts:
         raise ValueError("no partition results to combine")
     return (
-        pl.concat([cells for cells, _ in parts], how="vertical_relaxed"),
+        pl.concat([sums for sums, _ in parts], how="vertical_relaxed"),
         pl.concat([likes for _, likes in parts], how="vertical_relaxed"),
     )
 

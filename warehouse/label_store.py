@@ -48,18 +48,9 @@ class StateMark:
 
 
 @dataclass(frozen=True)
-class EngagementState:
-    """Clean engagement of every known generation (with its record fields) and its organic exposure slots."""
-
-    engagement: pl.DataFrame
-    slots: pl.DataFrame
-
-
-@dataclass(frozen=True)
 class StoredModel:
     """The fitted label model stored for a label version (frames as `features.labels.LabelModel` holds them)."""
 
-    examination: pl.DataFrame
     completion_quantiles: pl.DataFrame
     priors: pl.DataFrame
 
@@ -157,30 +148,61 @@ def replace_abnormal_viewers(
     )
 
 
-def replace_touched_engagement(
-    con: duckdb.DuckDBPyConnection,
-    touched: pl.DataFrame,
-    engagement: pl.DataFrame,
-    slots: pl.DataFrame,
+TOUCHED_ROW_TABLES: dict[str, str] = {
+    "label_engagement_slots": "label/delete_touched_slots",
+    "label_engagement": "label/delete_touched_engagement",
+}
+"""State tables keyed by generation, with the statement that drops the touched generations' rows."""
+
+
+def replace_touched_rows(
+    con: duckdb.DuckDBPyConnection, table: str, touched: pl.DataFrame, rows: pl.DataFrame
 ) -> None:
-    """Swap the engagement rows and exposure slots of the touched generations for fresh ones."""
+    """Swap the rows of the touched generations in a state table (exposure slots, engagement) for fresh ones."""
+    if table not in TOUCHED_ROW_TABLES:
+        raise ValueError(f"not a per-generation label state table: {table}")
     register(
         con, "label_touched_generations", touched.select(pl.col("generation_id").cast(pl.String))
     )
-    run_statement(con, "label/delete_touched_engagement")
-    run_statement(con, "label/delete_touched_slots")
-    append_rows(con, "label_engagement", engagement)
-    append_rows(con, "label_engagement_slots", slots)
+    run_statement(con, TOUCHED_ROW_TABLES[table])
+    append_rows(con, table, rows)
+
+
+def sampled_slots(
+    con: duckdb.DuckDBPyConnection, generations_through: datetime | None
+) -> pl.DataFrame:
+    """Organic exposure slots of the sampled generations known by the mark, in a fixed order, with a dense index."""
+    return query(con, "label/exposure_slots", {"generations_through": generations_through})
 
 
 def engagement_state(
     con: duckdb.DuckDBPyConnection, generations_through: datetime | None
-) -> EngagementState:
-    """The engagement of every generation known by the mark, and its organic exposure slots."""
-    at = {"generations_through": generations_through}
-    return EngagementState(
-        engagement=query(con, "label/engagement_state", at),
-        slots=query(con, "label/exposure_slots", at),
+) -> pl.DataFrame:
+    """The engagement of every generation known by the mark, with its record fields."""
+    return query(con, "label/engagement_state", {"generations_through": generations_through})
+
+
+def stored_examination(con: duckdb.DuckDBPyConnection, label_version: str) -> pl.DataFrame | None:
+    """The examination curve adopted for `label_version` (surface, position, impressions, views, propensity), or None."""
+    curve = query(con, "label/adopted_examination", {"label_version": label_version})
+    if curve.is_empty():
+        return None
+    return curve.with_columns(
+        pl.col("position").cast(pl.Int64),
+        pl.col("impressions").cast(pl.Int64),
+        pl.col("views").cast(pl.Int64),
+    )
+
+
+def store_examination(
+    con: duckdb.DuckDBPyConnection, curve: pl.DataFrame, label_version: str, now: datetime
+) -> None:
+    """Replace the examination curve stored for `label_version`."""
+    run_statement(con, "label/delete_examination", {"label_version": label_version})
+    append_rows(
+        con,
+        "label_examination",
+        curve.with_columns(label_version=pl.lit(label_version), fitted_at=pl.lit(now)),
     )
 
 
@@ -191,7 +213,6 @@ def stored_model(con: duckdb.DuckDBPyConnection, label_version: str) -> StoredMo
     if priors.is_empty():
         return None
     return StoredModel(
-        examination=query(con, "label/adopted_examination", at),
         completion_quantiles=query(con, "label/adopted_completion_quantiles", at),
         priors=priors,
     )
@@ -203,7 +224,6 @@ def store_model(
     """Replace the model stored for `label_version`."""
     stamp = {"label_version": pl.lit(label_version), "fitted_at": pl.lit(now)}
     for name, table, frame in (
-        ("examination", "label_examination", model.examination),
         ("completion_quantiles", "label_completion_quantiles", model.completion_quantiles),
         ("priors", "label_priors", model.priors),
     ):

@@ -1,4 +1,8 @@
-"""Generation-level labels on a small synthetic population: position debiasing, shrinkage, idempotence."""
+"""Generation-level labels on a small synthetic population: position debiasing, shrinkage, idempotence.
+
+The warehouse weights impressions by the adopted examination curve; `weighted` does the same here with
+the pure functions (curve fitted on every generation's slots, as with examination_sample_buckets = 1).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features.debias import effective_impressions
 from features.label_config import LabelConfig
-from features.label_pipeline import compute_label_outputs
+from features.label_pipeline import adopted_examination, compute_label_outputs
 from features.labels import (
     SIGNAL_COUNTS,
     fitted_label_model,
@@ -115,9 +120,24 @@ def population(n: int = 150, seed: int = 0, hidden: dict[str, float] | None = No
     return world
 
 
+def weighted(engagement: pl.DataFrame, slots: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
+    """The engagement with its effective impressions under the examination curve fitted on `slots`."""
+    curve, adopted = adopted_examination(slots, None, config)
+    assert adopted
+    exposure = effective_impressions(slots, curve)
+    return (
+        engagement.join(exposure, on="generation_id", how="left")
+        .with_columns(
+            effective_impressions=pl.col("effective_slotted").fill_null(0.0)
+            + (pl.col("impressions") - pl.col("slotted_impressions").fill_null(0)).clip(0)
+        )
+        .drop("slotted_impressions", "effective_slotted")
+    )
+
+
 def labels_of(world: World, config: LabelConfig = CONFIG) -> pl.DataFrame:
     engagement, slots = world.frames()
-    return compute_label_outputs(engagement, slots, None, None, config).labels
+    return compute_label_outputs(weighted(engagement, slots, config), None, None, config).labels
 
 
 def score(labels: pl.DataFrame, generation_id: str) -> float:
@@ -202,9 +222,9 @@ def test_quality_follows_the_hidden_quality_of_the_population() -> None:
 
 
 def test_recomputation_from_the_same_counts_is_bit_identical_and_the_model_does_not_move() -> None:
-    engagement, slots = population().frames()
-    first = compute_label_outputs(engagement, slots, None, None, CONFIG)
-    again = compute_label_outputs(engagement, slots, first.model, first.reliability, CONFIG)
+    engagement = weighted(*population().frames(), CONFIG)
+    first = compute_label_outputs(engagement, None, None, CONFIG)
+    again = compute_label_outputs(engagement, first.model, first.reliability, CONFIG)
     assert not again.model_refit and not again.reliability_refit
     assert again.labels.equals(first.labels)
     assert again.pairs.equals(first.pairs)
@@ -222,7 +242,7 @@ def test_scores_follow_the_documented_formula_over_the_long_posterior_frame() ->
         .then(pl.lit("m1"))
         .otherwise(pl.lit("m2")),
     )
-    model, inputs = fitted_label_model(label_data(engagement, slots), CONFIG)
+    model, inputs = fitted_label_model(label_data(weighted(engagement, slots, CONFIG)), CONFIG)
     scores = quality_scores(inputs, model, CONFIG)
     segments = set(model.priors["segment"])
     assert "m1" in segments and "m2" not in segments
@@ -274,3 +294,16 @@ def test_scores_follow_the_documented_formula_over_the_long_posterior_frame() ->
     )
     assert z["generation_id"].equals(scores["generation_id"])
     np.testing.assert_allclose(scores["quality_z"].to_numpy(), z["signal"].to_numpy(), rtol=1e-12)
+
+
+def test_the_examination_curve_is_kept_until_a_refit_moves_it_beyond_tolerance() -> None:
+    _, slots = population().frames()
+    curve, adopted = adopted_examination(slots, None, CONFIG)
+    assert adopted
+    deep = curve.filter(pl.col("position") == 20)["propensity"].item()
+    assert 0.1 < deep < 0.4  # the simulated examination of slot 20 is (1 + 20) ** -0.5 = 0.22
+    kept, moved = adopted_examination(slots, curve, CONFIG)
+    assert not moved and kept.equals(curve)
+    nudged = curve.with_columns(pl.col("propensity") * 1.5)
+    refit, moved = adopted_examination(slots, nudged, CONFIG)
+    assert moved and refit.equals(curve)

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 import polars as pl
 import pytest
 
-from features.engagement import exposure_slots, generation_engagement
+from features.debias import CURVE_SCHEMA
+from features.engagement import generation_engagement
 from warehouse import engagement, label_store
 from warehouse.connection import connect
 
@@ -63,17 +64,22 @@ def add_events(con, rows: list[tuple], ingested_at: datetime = BATCH_1) -> None:
     con.unregister("new_events")
 
 
-def aggregate(con, generation_ids: list[str]) -> pl.DataFrame:
-    """Engagement rows (with a `slots` list) of the generations: max_position 10, watch ratios capped at 2."""
+NO_CURVE = pl.DataFrame(schema=CURVE_SCHEMA)
+
+
+def aggregate(con, generation_ids: list[str], examination: pl.DataFrame = NO_CURVE) -> pl.DataFrame:
+    """Engagement rows (with a `slots` list: every generation sampled) of the generations: max_position 10,
+    watch ratios capped at 2, impressions weighted by `examination` (none: every slot weighs 1)."""
     mark = engagement.ingest_mark(con)
     touched = pl.DataFrame({"generation_id": generation_ids})
-    cells, net_likes = engagement.touched_cells(con, touched, mark, max_position=10, ratio_cap=2.0)
-    slots = (
-        exposure_slots(cells)
-        .group_by("generation_id")
-        .agg(pl.struct("surface", "position", "impressions", "views").alias("slots"))
+    exposure = engagement.touched_slots(con, touched, mark, max_position=10, sample_buckets=1)
+    sums, net_likes = engagement.touched_engagement(
+        con, touched, examination, mark, max_position=10, ratio_cap=2.0
     )
-    return generation_engagement(touched["generation_id"], cells, net_likes).join(
+    slots = exposure.group_by("generation_id").agg(
+        pl.struct("surface", "position", "impressions", "views").alias("slots")
+    )
+    return generation_engagement(touched["generation_id"], sums, net_likes).join(
         slots, on="generation_id", how="left"
     )
 
@@ -182,8 +188,53 @@ def test_exposure_slots_and_capped_watch_ratios(con) -> None:
         ("profile", -1, 1, 1),
     ]
     assert (g1["impressions"], g1["views"]) == (5, 3)
+    assert g1["effective_impressions"] == pytest.approx(5.0)  # no curve: every slot weighs 1
     assert g1["ratio_sum"] == pytest.approx(0.2 + 2.0 + 1.2)
     assert g1["ratio_sq_sum"] == pytest.approx(0.04 + 4.0 + 1.44)
+
+
+def test_impressions_are_weighted_by_the_examination_propensity_of_their_slot(con) -> None:
+    add_events(
+        con,
+        [
+            ("impression", "g1", "a", 1, "feed", 0, None),
+            ("impression", "g1", "b", 1, "feed", 3, None),
+            ("impression", "g1", "c", 1, "feed", 40, None),  # pooled into slot 10
+            ("impression", "g1", "d", 1, "profile", None, None),
+            ("impression", "g1", "e", 1, "search", None, None),  # a slot the curve lacks: 1
+            ("impression", "g1", "creator", 1, "feed", 3, None),  # self-engagement: left out
+            ("impression", "g1", "f", 1, "studio", 0, None),  # studio: not organic
+        ],
+    )
+    curve = pl.DataFrame(
+        {
+            "surface": ["feed", "feed", "feed", "profile"],
+            "position": [0, 3, 10, -1],
+            "impressions": [1, 1, 1, 1],
+            "views": [0, 0, 0, 0],
+            "propensity": [1.0, 0.5, 0.25, 0.8],
+        },
+        schema=CURVE_SCHEMA,
+    )
+    g1 = row(aggregate(con, ["g1"], curve), "g1")
+    assert (g1["impressions"], g1["studio_impressions"]) == (5, 1)
+    assert g1["effective_impressions"] == pytest.approx(1.0 + 0.5 + 0.25 + 0.8 + 1.0)
+
+
+def test_the_examination_sample_is_a_stable_share_of_generations(con) -> None:
+    ids = [f"s{i}" for i in range(400)]
+    add_generations(con, [(g, "r9", "creator", 10_000) for g in ids])
+    add_events(con, [("impression", g, "fan", 1, "feed", 0, None) for g in ids])
+    mark = engagement.ingest_mark(con)
+    touched = pl.DataFrame({"generation_id": ids})
+    sampled = engagement.touched_slots(con, touched, mark, max_position=10, sample_buckets=4)
+    again = engagement.touched_slots(
+        con, touched.reverse(), mark, max_position=10, sample_buckets=4
+    )
+    assert 60 <= sampled.height <= 140  # about a quarter of 400
+    assert sorted(sampled["generation_id"]) == sorted(again["generation_id"])
+    everyone = engagement.touched_slots(con, touched, mark, max_position=10, sample_buckets=1)
+    assert everyone.height == 400
 
 
 def test_touched_generations_follow_new_events_new_records_and_reclassified_viewers(con) -> None:
@@ -228,10 +279,15 @@ def test_events_of_an_unknown_generation_wait_for_its_record(con) -> None:
     assert engagement.touched_generations(con, None, mark, nobody)[
         "generation_id"
     ].sort().to_list() == ["g1", "g2"]
-    cells, net_likes = engagement.touched_cells(
-        con, pl.DataFrame({"generation_id": ["ghost"]}), mark, max_position=10, ratio_cap=2.0
+    sums, net_likes = engagement.touched_engagement(
+        con,
+        pl.DataFrame({"generation_id": ["ghost"]}),
+        NO_CURVE,
+        mark,
+        max_position=10,
+        ratio_cap=2.0,
     )
-    assert cells.is_empty() and net_likes.is_empty()
+    assert sums.is_empty() and net_likes.is_empty()
 
 
 def test_write_labels_rewrites_only_changed_rows_and_keeps_history(con) -> None:

@@ -20,6 +20,7 @@ final as (
     select
         known.*,
         coalesce(label_engagement.impressions, 0) as impressions,
+        coalesce(label_engagement.effective_impressions, 0) as effective_impressions,
         coalesce(label_engagement.views, 0) as views,
         coalesce(label_engagement.watch_ms, 0) as watch_ms,
         coalesce(label_engagement.ratio_sum, 0) as ratio_sum,

@@ -1,6 +1,7 @@
 -- view rate by feed position (slot 0 = top), before and after the labels' position correction:
 -- raw impressions and views from feed events (bots included) beside the clean counts the
--- label stage used (label_engagement_slots: abnormal viewers and creators removed, far slots pooled) and the
+-- label stage used (label_engagement_slots: abnormal viewers and creators removed, far slots pooled; the
+-- generations of the examination sample, see LabelConfig.examination_sample_buckets) and the
 -- slot's examination propensity (label_examination, newest fit of the newest label_version);
 -- clean_views / clean_effective_impressions is the slot's view rate with the examination effect divided out
 create or replace view report_position_view_rate as
