@@ -186,6 +186,7 @@ def test_new_events_relabel_only_the_generations_they_touch_when_the_model_is_ke
     second = label_warehouse(con, keep_model)
     after = labels_table(con)
     assert not second["full_rebuild"] and not second["model_refit"]
+    assert not second["examination_refit"]
     assert second["generations_reaggregated"] == 3
     changed = set(
         after.join(before, on="generation_id", suffix="_before").filter(
@@ -211,7 +212,10 @@ def test_incremental_runs_equal_a_full_rebuild_when_the_model_is_refit(world) ->
     label_warehouse(con, always_refit)
     assert con.sql("select count(*) from labels where request_id = 'r004'").fetchall() == [(0,)]
     load(con, late_records, late, T0 + timedelta(days=21))
-    label_warehouse(con, always_refit)
+    second = label_warehouse(con, always_refit)
+    # the refit examination curve is adopted: every generation's impressions are weighed anew
+    assert not second["full_rebuild"] and second["examination_refit"]
+    assert second["generations_reaggregated"] == generations.height
     columns = [
         "generation_id",
         "impressions",
