@@ -30,7 +30,6 @@ ENGAGEMENT_COLUMNS: tuple[str, ...] = (
     "selects",
     "regenerates",
 )
-SLOT_COLUMNS: tuple[str, ...] = ("generation_id", "surface", "position", "impressions", "views")
 RATIO_COLUMNS: tuple[str, ...] = ("ratio_sum", "ratio_sq_sum")
 """Engagement columns that are sums of watch ratios."""
 FLOAT_COLUMNS: tuple[str, ...] = ("effective_impressions", *RATIO_COLUMNS)
