@@ -198,12 +198,7 @@ def store_examination(
     con: duckdb.DuckDBPyConnection, curve: pl.DataFrame, label_version: str, now: datetime
 ) -> None:
     """Replace the examination curve stored for `label_version`."""
-    run_statement(con, "label/delete_examination", {"label_version": label_version})
-    append_rows(
-        con,
-        "label_examination",
-        curve.with_columns(label_version=pl.lit(label_version), fitted_at=pl.lit(now)),
-    )
+    _replace_fit(con, "examination", "label_examination", curve, label_version, now)
 
 
 def stored_model(con: duckdb.DuckDBPyConnection, label_version: str) -> StoredModel | None:
@@ -222,13 +217,15 @@ def store_model(
     con: duckdb.DuckDBPyConnection, model: StoredModel, label_version: str, now: datetime
 ) -> None:
     """Replace the model stored for `label_version`."""
-    stamp = {"label_version": pl.lit(label_version), "fitted_at": pl.lit(now)}
-    for name, table, frame in (
-        ("completion_quantiles", "label_completion_quantiles", model.completion_quantiles),
-        ("priors", "label_priors", model.priors),
-    ):
-        run_statement(con, f"label/delete_{name}", {"label_version": label_version})
-        append_rows(con, table, frame.with_columns(**stamp))
+    _replace_fit(
+        con,
+        "completion_quantiles",
+        "label_completion_quantiles",
+        model.completion_quantiles,
+        label_version,
+        now,
+    )
+    _replace_fit(con, "priors", "label_priors", model.priors, label_version, now)
 
 
 def stored_source_reliability(
@@ -243,11 +240,23 @@ def store_source_reliability(
     con: duckdb.DuckDBPyConnection, reliability: pl.DataFrame, label_version: str, now: datetime
 ) -> None:
     """Replace the studio-source reliability stored for `label_version`."""
-    run_statement(con, "label/delete_source_reliability", {"label_version": label_version})
+    _replace_fit(
+        con, "source_reliability", "label_source_reliability", reliability, label_version, now
+    )
+
+
+def _replace_fit(
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    table: str,
+    frame: pl.DataFrame,
+    label_version: str,
+    now: datetime,
+) -> None:
+    """Drop the `table` rows of `label_version` (sql `label/delete_<name>`), then insert `frame` stamped with it."""
+    run_statement(con, f"label/delete_{name}", {"label_version": label_version})
     append_rows(
-        con,
-        "label_source_reliability",
-        reliability.with_columns(label_version=pl.lit(label_version), fitted_at=pl.lit(now)),
+        con, table, frame.with_columns(label_version=pl.lit(label_version), fitted_at=pl.lit(now))
     )
 
 
