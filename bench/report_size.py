@@ -74,16 +74,31 @@ def requests_for(events: int, events_per_request: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=1_000_000, help="target event rows of the large run")
-    parser.add_argument("--reference-events", type=int, default=50_000, help="target event rows of the reference run")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument(
-        "--events-per-request", type=float, default=470.0,
+        "--events", type=int, default=1_000_000, help="target event rows of the large run"
+    )
+    parser.add_argument(
+        "--reference-events",
+        type=int,
+        default=50_000,
+        help="target event rows of the reference run",
+    )
+    parser.add_argument(
+        "--events-per-request",
+        type=float,
+        default=470.0,
         help="simulator event rows per request, to size the runs (measured: about 470)",
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--no-train", action="store_true", help="skip training (the model section stays empty)")
-    parser.add_argument("--workdir", default=None, help="keep the runs here (default: a temporary folder)")
+    parser.add_argument(
+        "--no-train", action="store_true", help="skip training (the model section stays empty)"
+    )
+    parser.add_argument(
+        "--workdir", default=None, help="keep the runs here (default: a temporary folder)"
+    )
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="reelloop-report-bench-") as scratch:
@@ -91,7 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         runs = {}
         for name, target in (("reference", args.reference_events), ("large", args.events)):
             runs[name] = run_loop(
-                base / name, requests_for(target, args.events_per_request), args.seed, not args.no_train
+                base / name,
+                requests_for(target, args.events_per_request),
+                args.seed,
+                not args.no_train,
             )
             r = runs[name]
             print(
@@ -106,7 +124,9 @@ def main(argv: list[str] | None = None) -> int:
         f"report time x{large.report_seconds / reference.report_seconds:.1f}"
     )
     if large.html_bytes >= MAX_REPORT_BYTES:
-        print(f"FAIL: report is {large.html_bytes:,} B, bound {MAX_REPORT_BYTES:,} B", file=sys.stderr)
+        print(
+            f"FAIL: report is {large.html_bytes:,} B, bound {MAX_REPORT_BYTES:,} B", file=sys.stderr
+        )
         return 1
     print(f"ok: {large.html_bytes / 1024 / 1024:.2f} MB < {MAX_REPORT_BYTES / 1024 / 1024:.0f} MB")
     return 0

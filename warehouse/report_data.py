@@ -162,9 +162,7 @@ def read_report_data(
 ) -> ReportData:
     """Read the report views (already created) and derive the statistics the renderer draws."""
     views = {
-        name: read_view(con, name)
-        for name in REPORT_VIEWS
-        if with_truth or name not in TRUTH_VIEWS
+        name: read_view(con, name) for name in REPORT_VIEWS if with_truth or name not in TRUTH_VIEWS
     }
     overview_rows = views["report_warehouse_overview"].to_dicts()
     registry = views["report_model_registry"]
@@ -181,8 +179,12 @@ def read_report_data(
         )
     return ReportData(
         overview=overview_rows[0] if overview_rows else {},
-        version_quality=with_confidence_interval(views["report_model_version_quality"], config.confidence),
-        version_daily=with_confidence_interval(views["report_model_version_daily"], config.confidence),
+        version_quality=with_confidence_interval(
+            views["report_model_version_quality"], config.confidence
+        ),
+        version_daily=with_confidence_interval(
+            views["report_model_version_daily"], config.confidence
+        ),
         version_pairs=pairwise_welch_holm(
             views["report_model_version_quality"], config.family_alpha
         ),
@@ -193,16 +195,22 @@ def read_report_data(
             ngrams, 2, config.ngram_min_generations, config.ngram_rows, config.confidence
         ),
         weakest_clauses=weakest_groups(
-            views["report_prompt_clauses"], config.ngram_min_generations, config.ngram_rows,
+            views["report_prompt_clauses"],
+            config.ngram_min_generations,
+            config.ngram_rows,
             config.confidence,
         ),
         attributes=attribute_quality(
-            views["report_generation_attributes"], config.ngram_min_generations,
-            config.attribute_max_values, config.confidence,
+            views["report_generation_attributes"],
+            config.ngram_min_generations,
+            config.attribute_max_values,
+            config.confidence,
         ),
         funnel=views["report_funnel"],
         position_bias=position_buckets(views["report_position_view_rate"], config.max_position),
-        duration_bias=duration_buckets(views["report_duration_completion"], config.duration_buckets),
+        duration_bias=duration_buckets(
+            views["report_duration_completion"], config.duration_buckets
+        ),
         ingest_files=views["report_ingest_files"],
         quarantine_reasons=views["report_quarantine_reasons"],
         lateness=lateness,
@@ -255,8 +263,12 @@ def pairwise_welch_holm(summary: pl.DataFrame, family_alpha: float) -> pl.DataFr
             t_stat = math.copysign(math.inf, a["mean_quality"] - b["mean_quality"])
         else:
             result = stats.ttest_ind_from_stats(
-                a["mean_quality"], a["sd_quality"], a["generations"],
-                b["mean_quality"], b["sd_quality"], b["generations"],
+                a["mean_quality"],
+                a["sd_quality"],
+                a["generations"],
+                b["mean_quality"],
+                b["sd_quality"],
+                b["generations"],
                 equal_var=False,
             )
             t_stat, p = float(result.statistic), float(result.pvalue)
@@ -270,8 +282,11 @@ def pairwise_welch_holm(summary: pl.DataFrame, family_alpha: float) -> pl.DataFr
             }
         )
     schema = {
-        "version_a": pl.String, "version_b": pl.String, "difference": pl.Float64,
-        "t_statistic": pl.Float64, "p_value": pl.Float64,
+        "version_a": pl.String,
+        "version_b": pl.String,
+        "difference": pl.Float64,
+        "t_statistic": pl.Float64,
+        "p_value": pl.Float64,
     }
     pairs = pl.DataFrame(records, schema=schema)
     adjusted = holm_adjusted(pairs["p_value"].to_numpy())
@@ -293,7 +308,8 @@ def weakest_groups(
         .head(rows)
     )
     return with_confidence_interval(
-        weakest.with_columns(se_quality=pl.col("sd_quality") / pl.col("generations").sqrt()), confidence
+        weakest.with_columns(se_quality=pl.col("sd_quality") / pl.col("generations").sqrt()),
+        confidence,
     )
 
 
@@ -302,7 +318,10 @@ def weakest_ngrams(
 ) -> pl.DataFrame:
     """`weakest_groups` among the n-grams of `words` words."""
     return weakest_groups(
-        ngrams.filter(pl.col("ngram_words") == words).drop("ngram_words"), min_generations, rows, confidence
+        ngrams.filter(pl.col("ngram_words") == words).drop("ngram_words"),
+        min_generations,
+        rows,
+        confidence,
     )
 
 
@@ -313,13 +332,16 @@ def attribute_quality(
     generations, of fields with at most `max_values` distinct present values (continuous fields skipped)."""
     present = attributes.filter(pl.col("value") != "(absent)")
     categorical = (
-        present.group_by("attribute").agg(pl.len().alias("values")).filter(pl.col("values") <= max_values)
+        present.group_by("attribute")
+        .agg(pl.len().alias("values"))
+        .filter(pl.col("values") <= max_values)
     )
     kept = attributes.join(categorical.select("attribute"), on="attribute").filter(
         pl.col("generations") >= min_generations
     )
     return with_confidence_interval(
-        kept.with_columns(se_quality=pl.col("sd_quality") / pl.col("generations").sqrt()), confidence
+        kept.with_columns(se_quality=pl.col("sd_quality") / pl.col("generations").sqrt()),
+        confidence,
     ).sort("attribute", "mean_quality")
 
 
@@ -346,16 +368,20 @@ def position_buckets(by_position: pl.DataFrame, max_position: int) -> pl.DataFra
         .sort("position")
     )
     rates = pooled.with_columns(
-        raw_view_rate=pl.when(pl.col("impressions") > 0).then(pl.col("views") / pl.col("impressions")),
+        raw_view_rate=pl.when(pl.col("impressions") > 0).then(
+            pl.col("views") / pl.col("impressions")
+        ),
         clean_view_rate=pl.when(pl.col("clean_impressions") > 0).then(
             pl.col("clean_views") / pl.col("clean_impressions")
         ),
-        corrected_view_rate=pl.when(pl.col("fitted") & (pl.col("clean_effective_impressions") > 0)).then(
-            pl.col("clean_views") / pl.col("clean_effective_impressions")
-        ),
+        corrected_view_rate=pl.when(
+            pl.col("fitted") & (pl.col("clean_effective_impressions") > 0)
+        ).then(pl.col("clean_views") / pl.col("clean_effective_impressions")),
     ).drop("fitted")
     return rates.with_columns(
-        (pl.col(c) / pl.col(c).filter(pl.col("position") == 0).first()).alias(f"{c.removesuffix('_view_rate')}_vs_top")
+        (pl.col(c) / pl.col(c).filter(pl.col("position") == 0).first()).alias(
+            f"{c.removesuffix('_view_rate')}_vs_top"
+        )
         for c in ("raw_view_rate", "clean_view_rate", "corrected_view_rate")
     )
 
@@ -370,7 +396,9 @@ def duration_buckets(by_second: pl.DataFrame, buckets: int) -> pl.DataFrame:
         .cast(pl.Float64)
     )
     total = float(rows["weight"].sum()) if rows.height else 0.0
-    share = (pl.col("weight").cum_sum() - pl.col("weight") / 2) / total if total > 0 else pl.lit(0.0)
+    share = (
+        (pl.col("weight").cum_sum() - pl.col("weight") / 2) / total if total > 0 else pl.lit(0.0)
+    )
     bucketed = rows.with_columns(
         bucket=(share * buckets).floor().clip(0, buckets - 1).cast(pl.Int64),
         score_sum=pl.col("mean_completion_score").fill_null(0.0) * pl.col("labeled_generations"),
@@ -383,12 +411,18 @@ def duration_buckets(by_second: pl.DataFrame, buckets: int) -> pl.DataFrame:
         labeled_generations=pl.col("labeled_generations").sum(),
         score_sum=pl.col("score_sum").sum(),
     )
-    return pooled.with_columns(
-        raw_completion_rate=pl.when(pl.col("views") > 0).then(pl.col("completions") / pl.col("views")),
-        mean_completion_score=pl.when(pl.col("labeled_generations") > 0).then(
-            pl.col("score_sum") / pl.col("labeled_generations")
-        ),
-    ).drop("score_sum").sort("bucket")
+    return (
+        pooled.with_columns(
+            raw_completion_rate=pl.when(pl.col("views") > 0).then(
+                pl.col("completions") / pl.col("views")
+            ),
+            mean_completion_score=pl.when(pl.col("labeled_generations") > 0).then(
+                pl.col("score_sum") / pl.col("labeled_generations")
+            ),
+        )
+        .drop("score_sum")
+        .sort("bucket")
+    )
 
 
 def late_event_count(lateness: pl.DataFrame, late_after_days: int) -> int:
