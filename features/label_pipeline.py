@@ -57,6 +57,7 @@ def adopted_examination(
     `slots` holds organic impressions and views per (generation_id, surface, position) of the sampled
     generations (optionally with a dense `generation_index`). The refit replaces `stored` only when some
     propensity moved by more than `config.prior_tolerance`; a change re-weights every generation.
+    No stored curve weighs every impression 1, as an empty fit does: that is no change.
     """
     fitted = examination_curve(
         slots,
@@ -64,7 +65,9 @@ def adopted_examination(
         iterations=config.position_em_iterations,
         tolerance=config.position_em_tolerance,
     )
-    if stored is not None and not examination_moved(stored, fitted, config.prior_tolerance):
+    if stored is None:
+        return fitted, not fitted.is_empty()
+    if not examination_moved(stored, fitted, config.prior_tolerance):
         return stored, False
     return fitted, True
 

@@ -41,6 +41,7 @@ from warehouse.ingest import (
     ingest_landing_file,
     load_staged_file,
     remove_staged_file,
+    remove_stale_staging,
     stage_landing_file,
     staging_dir_for,
 )
@@ -53,6 +54,15 @@ def discover_files(landing_dir: str, db_path: str, rules: IngestRules) -> list[L
     """Files under the landing zone whose (path, sha256) is not in ingest_files yet."""
     with Warehouse.at(db_path).writer(publish=False) as con:
         return discover_new_files(con, landing_dir, rules)
+
+
+@task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def remove_abandoned_staging(staging_dir: str, older_than_hours: float) -> list[str]:
+    """Delete what killed runs staged and never loaded (untouched for `older_than_hours`)."""
+    removed = remove_stale_staging(
+        staging_dir, timedelta(hours=older_than_hours), datetime.now(UTC)
+    )
+    return [str(path) for path in removed]
 
 
 @task(cache_policy=NO_CACHE)
@@ -205,16 +215,20 @@ def ingest_flow(
     stage_on_workers: bool | None = None,
     staging_dir: str | None = None,
     max_files_staged_ahead: int = 8,
+    stale_staging_hours: float = 24.0,
 ) -> dict[str, object]:
     """Ingest every new file of the landing zone; returns the run's accounting (see `summarize`).
 
     `stage_on_workers` None: judge files on the Dask workers when the task runner is Dask (see the
-    module docstring); `staging_dir` None: `<db stem>.staging` beside the warehouse.
+    module docstring); `staging_dir` None: `<db stem>.staging` beside the warehouse. Staged
+    directories untouched for `stale_staging_hours` (left by a killed run) are removed first.
     """
     logger = get_run_logger()
     check_landing_dir(landing_dir)
     if max_files_staged_ahead < 1:
         raise ValueError(f"max_files_staged_ahead must be >= 1, not {max_files_staged_ahead}")
+    if not stale_staging_hours > 0:
+        raise ValueError(f"stale_staging_hours must be > 0, not {stale_staging_hours}")
     rules = IngestRules(
         max_future_skew=timedelta(hours=max_future_skew_hours),
         min_timestamp=parse_timestamp(min_timestamp),
@@ -230,6 +244,14 @@ def ingest_flow(
     if tasks_run_on_dask() if stage_on_workers is None else stage_on_workers:
         staging = staging_dir or str(staging_dir_for(db_path))
         logger.info("ingest: staging files on the task runner's workers under %s", staging)
+        abandoned = remove_abandoned_staging(staging, stale_staging_hours)
+        if abandoned:
+            logger.warning(
+                "ingest: removed %d staged directories a killed run left (untouched for %g h): %s",
+                len(abandoned),
+                stale_staging_hours,
+                ", ".join(abandoned),
+            )
         for accounting, worker in staged_on_workers(
             files, db_path, rules, staging, max_files_staged_ahead
         ):

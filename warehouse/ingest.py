@@ -24,6 +24,8 @@ import gzip
 import hashlib
 import itertools
 import logging
+import os
+import re
 import shutil
 import time
 import uuid
@@ -562,6 +564,40 @@ def load_staged_file(
         remove_staged_file(staged)
     seconds = staged.seconds + time.perf_counter() - started
     return _logged(replace(accounting, seconds=seconds))
+
+
+STAGED_NAME = re.compile(r"[0-9a-f]{16}-[0-9a-f]{12}(\.spill)?")
+"""How `stage_landing_file` names a staged directory (sha256 prefix - run id) and its spill folder."""
+
+
+def remove_stale_staging(
+    staging_dir: str | Path, older_than: timedelta, now: datetime
+) -> list[Path]:
+    """Delete staged directories nothing has written to for `older_than`; returns them.
+
+    A coordinator killed mid-run leaves the files it had not loaded yet. Only names that staging
+    writes are considered, and only by the newest change inside them, so a concurrent run's are safe.
+    """
+    root = Path(staging_dir)
+    if not root.is_dir():
+        return []
+    cutoff = (now - older_than).timestamp()
+    removed = []
+    for entry in sorted(root.iterdir()):
+        if entry.is_dir() and STAGED_NAME.fullmatch(entry.name) and _last_change(entry) < cutoff:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
+
+
+def _last_change(directory: Path) -> float:
+    """The newest modification time of `directory` and everything under it."""
+    newest = directory.stat().st_mtime
+    for folder, subfolders, files in os.walk(directory):
+        for name in (*subfolders, *files):
+            with contextlib.suppress(OSError):  # removed while we look
+                newest = max(newest, os.stat(os.path.join(folder, name)).st_mtime)
+    return newest
 
 
 def remove_staged_file(staged: StagedFile) -> None:

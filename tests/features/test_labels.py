@@ -307,3 +307,13 @@ def test_the_examination_curve_is_kept_until_a_refit_moves_it_beyond_tolerance()
     nudged = curve.with_columns(pl.col("propensity") * 1.5)
     refit, moved = adopted_examination(slots, nudged, CONFIG)
     assert moved and refit.equals(curve)
+
+
+def test_no_examination_data_and_no_stored_curve_is_no_change() -> None:
+    """Sampled generations without organic impressions fit an empty curve: every impression weighs 1,
+    as without a stored curve, so nothing needs re-weighting."""
+    _, slots = population().frames()
+    curve, adopted = adopted_examination(slots.clear(), None, CONFIG)
+    assert curve.is_empty() and not adopted
+    fitted, adopted = adopted_examination(slots, None, CONFIG)
+    assert adopted and not fitted.is_empty()

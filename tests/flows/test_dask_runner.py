@@ -137,6 +137,19 @@ def write_landing_zone(root: Path) -> Path:
     return landing
 
 
+ABANDONED = "0123456789abcdef-0123456789ab"
+
+
+def plant_abandoned_staging(staging: Path) -> None:
+    """What a coordinator killed two days ago left: a staged directory it never loaded."""
+    staged = staging / ABANDONED / "day=2026-01-01"
+    staged.mkdir(parents=True)
+    (staged / "part-0.parquet").write_bytes(b"left behind")
+    two_days_ago = time.time() - 2 * 86400
+    for path in (staged / "part-0.parquet", staged, staged.parent):
+        os.utime(path, (two_days_ago, two_days_ago))
+
+
 @pytest.fixture(scope="module")
 def ingested(
     tmp_path_factory: pytest.TempPathFactory, prefect_harness: None, dask_scheduler: str
@@ -151,6 +164,7 @@ def ingested(
     local_runner = argparse.Namespace(runner="local", dask_address=None)
     dask_runner = argparse.Namespace(runner="dask", dask_address=dask_scheduler)
     local = with_runner(ingest_flow, local_runner)(landing_dir=str(landing), db_path=str(local_db))
+    plant_abandoned_staging(staging_dir_for(dask_db))
     state = with_runner(ingest_flow, dask_runner)(
         landing_dir=str(landing), db_path=str(dask_db), return_state=True
     )
@@ -245,7 +259,11 @@ def test_files_were_staged_on_both_workers_and_the_staging_was_cleaned(
     assert all(address.startswith("tcp://127.0.0.1:") for address in staged_by)
     assert all(files >= 1 for files in staged_by.values())
     assert sum(staged_by.values()) == ingested.dask_summary["files"]
-    assert list(staging_dir_for(ingested.dask_db).iterdir()) == []
+    assert list(staging_dir_for(ingested.dask_db).iterdir()) == []  # ABANDONED too
+
+
+def test_a_staged_directory_a_killed_run_left_is_removed(ingested: RunnerWarehouses) -> None:
+    assert not (staging_dir_for(ingested.dask_db) / ABANDONED).exists()
 
 
 def test_the_workers_reported_their_task_runs_to_the_flow_run(ingested: RunnerWarehouses) -> None:
