@@ -17,6 +17,8 @@ from pathlib import Path
 
 import polars as pl
 
+from landing.contract import EVENT_TYPES, SURFACES
+
 logger = logging.getLogger(__name__)
 
 # The standard log's columns, as documented by the dataset (all integers).
@@ -74,8 +76,6 @@ IMPRESSION_EXTRA_COLUMNS: tuple[str, ...] = (
     "is_rand",
     "duration_ms",
 )
-CONTRACT_SURFACES: frozenset[str] = frozenset({"feed", "studio", "profile", "search", "share"})
-EVENT_TYPES: tuple[str, ...] = ("impression", "view", "like", "comment", "share", "dislike")
 MS_PER_DAY = 86_400_000
 FILE_PREFIX = "kuairand"
 
@@ -108,8 +108,8 @@ class KuaiRandConfig:
 
     def __post_init__(self) -> None:
         surfaces = {self.default_surface, *(surface for _, surface in self.tab_surfaces)}
-        if not surfaces <= CONTRACT_SURFACES:
-            raise ValueError(f"unknown surface(s) {sorted(surfaces - CONTRACT_SURFACES)}")
+        if not surfaces <= set(SURFACES):
+            raise ValueError(f"unknown surface(s) {sorted(surfaces - set(SURFACES))}")
         if self.unknown_duration_ms <= 0:
             raise ValueError("unknown_duration_ms must be > 0 (the contract needs duration_ms > 0)")
         if not 0 <= self.view_offset_ms <= self.reaction_offset_ms:

@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from landing.contract import EVENT_TYPES, SURFACES
 from landing.writers import (
     FILE_FORMATS,
     FileFormat,
@@ -63,22 +64,7 @@ logger = logging.getLogger(__name__)
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 
-EVENT_TYPES: tuple[str, ...] = (
-    "impression",
-    "view",
-    "like",
-    "unlike",
-    "dislike",
-    "favorite",
-    "share",
-    "comment",
-    "download",
-    "select",
-    "regenerate",
-    "report",
-)
 EVENT_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
-SURFACES: tuple[str, ...] = ("feed", "profile", "search", "share", "studio")
 SURFACE_CODE = {name: code for code, name in enumerate(SURFACES)}
 
 EVENT_MALFORMED_KINDS: tuple[str, ...] = (

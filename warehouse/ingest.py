@@ -40,6 +40,7 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
+from landing.contract import EVENT_TYPES, SURFACES
 from warehouse.erase import drop_erased_staged_rows
 from warehouse.sql_files import sql_text
 
@@ -99,21 +100,6 @@ FILE_REASON_CODES: dict[str, str] = {
     UNSUPPORTED_FILE: "row 0: not .jsonl, .jsonl.gz, .csv, .csv.gz or .parquet",
 }
 
-EVENT_TYPES: tuple[str, ...] = (
-    "impression",
-    "view",
-    "like",
-    "unlike",
-    "dislike",
-    "favorite",
-    "share",
-    "comment",
-    "download",
-    "select",
-    "regenerate",
-    "report",
-)
-SURFACES: tuple[str, ...] = ("feed", "studio", "profile", "search", "share")
 REFERENCE_KINDS: tuple[str, ...] = ("image", "video", "audio")
 
 # Errors meaning "this file cannot be read": it is recorded as unreadable, the run goes on.

@@ -191,6 +191,10 @@ def test_config_rejects_surfaces_outside_the_contract() -> None:
         KuaiRandConfig(tab_surfaces=((0, "home"),))
     with pytest.raises(ValueError, match="duration_ms > 0"):
         KuaiRandConfig(unknown_duration_ms=0)
+    with pytest.raises(ValueError, match="bad reaction flag mapping 'superlike'"):
+        KuaiRandConfig(reaction_flags=(("superlike", "is_like"),))
+    mapped = KuaiRandConfig(reaction_flags=(("favorite", "is_follow"),))  # any contract type
+    assert mapped.reaction_flags == (("favorite", "is_follow"),)
 
 
 def test_landing_zone_is_split_by_utc_day_and_type_and_reruns_are_byte_identical(
