@@ -123,6 +123,25 @@ def test_self_engagement_is_left_out_of_feed_counts_but_studio_actions_stay(con)
     assert slots(g1) == [("feed", 2, 1, 1)]
 
 
+def test_viewer_activity_leaves_out_engagement_with_ones_own_generations_only(con) -> None:
+    add_events(
+        con,
+        [
+            ("impression", "g1", "creator", 1, "feed", 0, None),
+            ("like", "g1", "creator", 2, "feed", None, None),
+            ("select", "g2", "creator", 3, "studio", None, None),
+            ("impression", "g9", "creator", 4, "feed", 1, None),  # record not arrived: counts
+            ("like", "g9", "creator", 5, "feed", None, None),
+            ("impression", "g1", "fan", 6, "feed", 2, None),
+            ("view", "g1", "fan", 7, "feed", 2, 5000),
+            ("like", "g1", "fan", 8, "feed", None, None),
+        ],
+    )
+    activity = engagement.new_viewer_activity(con, None, engagement.ingest_mark(con).events_through)
+    assert sorted(activity.iter_rows()) == [("creator", 2, 1, 0, 1), ("fan", 3, 1, 1, 1)]
+    assert activity.columns == ["viewer_id", "events", "impressions", "views", "likes"]
+
+
 def test_an_unlike_cancels_the_same_viewers_earlier_like_only(con) -> None:
     add_events(
         con,

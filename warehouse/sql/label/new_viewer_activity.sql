@@ -6,17 +6,16 @@ events as (
     select generation_id, viewer_id, event_type, ingested_at from events
 ),
 
-generations as (
-    select generation_id, creator_id from generations
+self_engagement as (
+    select generation_id, creator_id as viewer_id from generations
 ),
 
 new_events as (
     select events.viewer_id, events.event_type
     from events
-    left join generations using (generation_id)
+    anti join self_engagement using (generation_id, viewer_id)
     where events.ingested_at > coalesce($since, '-infinity'::timestamptz)
       and events.ingested_at <= $through
-      and events.viewer_id is distinct from generations.creator_id
 ),
 
 final as (
