@@ -40,7 +40,7 @@ FLOOR_SQL = {
         "from generations), tagged as (select generation_id, viewer_id, event_type, watch_ms, "
         "coalesce(surface = 'studio', false) as in_studio from events) "
         "select generation_id, event_type, in_studio, count(*), sum(watch_ms), "
-        "sum(least(watch_ms::double / generations.duration_ms, 3.0)) from tagged "
+        "sum(least(watch_ms::double / generations.duration_ms, 2.0)) from tagged "
         "inner join generations using (generation_id) "
         "anti join self_engagement using (generation_id, viewer_id, in_studio) group by all"
     ),

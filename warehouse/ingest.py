@@ -562,7 +562,7 @@ def remove_stale_staging(
     """Delete staged directories nothing has written to for `older_than`; returns them.
 
     A coordinator killed mid-run leaves the files it had not loaded yet. Only names that staging
-    writes are considered, and only by the newest change inside them, so a concurrent run's are safe.
+    writes are considered, by the newest change inside them, so a run in progress keeps its own.
     """
     root = Path(staging_dir)
     if not root.is_dir():
@@ -577,8 +577,11 @@ def remove_stale_staging(
 
 
 def _last_change(directory: Path) -> float:
-    """The newest modification time of `directory` and everything under it."""
-    newest = directory.stat().st_mtime
+    """The newest modification time of `directory` and everything under it (inf if it is gone)."""
+    try:
+        newest = directory.stat().st_mtime
+    except OSError:  # loaded and removed by its own run meanwhile
+        return float("inf")
     for folder, subfolders, files in os.walk(directory):
         for name in (*subfolders, *files):
             with contextlib.suppress(OSError):  # removed while we look
