@@ -76,14 +76,6 @@ GENERATION = {
 TEMPLATES = {"events": EVENT, "generations": GENERATION}
 
 
-@pytest.fixture(scope="module")
-def warehouse() -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
-    con = connect()
-    with tempfile.TemporaryDirectory() as folder:
-        yield con, Path(folder)
-    con.close()
-
-
 def record(kind: str, n: int, text: str) -> dict[str, object]:
     """A valid record with distinct ids and a free-text field carrying `text`."""
     base = dict(TEMPLATES[kind])
@@ -222,21 +214,21 @@ def check_file_accounted(
 
 @FILE_CASES
 @given(case=landing_files())
-def test_odd_landing_files_never_crash_ingest_and_every_row_is_accounted(warehouse, case):
-    con, folder = warehouse
+def test_odd_landing_files_never_crash_ingest_and_every_row_is_accounted(fuzz_warehouse, case):
+    con, folder = fuzz_warehouse
     check_file_accounted(con, folder, case)
 
 
 @pytest.mark.slow
 @SLOW_FILE_CASES
 @given(case=landing_files())
-def test_odd_landing_files_many_examples(warehouse, case):
-    con, folder = warehouse
+def test_odd_landing_files_many_examples(fuzz_warehouse, case):
+    con, folder = fuzz_warehouse
     check_file_accounted(con, folder, case)
 
 
-def test_a_utf16_file_is_quarantined_line_by_line(warehouse) -> None:
-    con, folder = warehouse
+def test_a_utf16_file_is_quarantined_line_by_line(fuzz_warehouse) -> None:
+    con, folder = fuzz_warehouse
     payload = "\n".join(json.dumps(record("events", i, "x")) for i in range(3)).encode("utf-16")
     path = folder / "utf16.jsonl"
     path.write_bytes(payload)

@@ -6,8 +6,6 @@ import gzip
 import io
 import itertools
 import json
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from warehouse.connection import connect
 from warehouse.ingest import (
     EVENT_FIELDS,
     GENERATION_FIELDS,
@@ -38,15 +35,6 @@ CSV_EXAMPLES = settings(
 )
 SPLIT_EXAMPLES = settings(max_examples=200, deadline=None)
 SLOW = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-@pytest.fixture(scope="module")
-def warehouse() -> Iterator[tuple[duckdb.DuckDBPyConnection, Path]]:
-    """One in-memory warehouse and folder for all examples (a fresh one costs ~75 ms)."""
-    con = connect()
-    with tempfile.TemporaryDirectory() as folder:
-        yield con, Path(folder)
-    con.close()
 
 
 json_scalars = st.one_of(
@@ -190,9 +178,9 @@ def jsonl_case(
     trailing_newline=st.booleans(),
 )
 def test_junk_jsonl_never_crashes_and_every_line_is_accounted(
-    warehouse, lines, kind, gz, trailing_newline
+    fuzz_warehouse, lines, kind, gz, trailing_newline
 ):
-    con, folder = warehouse
+    con, folder = fuzz_warehouse
     jsonl_case(con, folder, lines, kind, gz, trailing_newline)
 
 
@@ -204,8 +192,8 @@ def test_junk_jsonl_never_crashes_and_every_line_is_accounted(
     gz=st.booleans(),
     trailing_newline=st.booleans(),
 )
-def test_junk_jsonl_never_crashes_many_examples(warehouse, lines, kind, gz, trailing_newline):
-    con, folder = warehouse
+def test_junk_jsonl_never_crashes_many_examples(fuzz_warehouse, lines, kind, gz, trailing_newline):
+    con, folder = fuzz_warehouse
     jsonl_case(con, folder, lines, kind, gz, trailing_newline)
 
 
@@ -255,8 +243,8 @@ csv_headers = st.lists(
     header=csv_headers,
     rows=st.lists(st.lists(plain_cell, max_size=9), max_size=15),
 )
-def test_junk_csv_rows_never_crash_and_every_row_is_accounted(warehouse, kind, header, rows):
-    con, folder = warehouse
+def test_junk_csv_rows_never_crash_and_every_row_is_accounted(fuzz_warehouse, kind, header, rows):
+    con, folder = fuzz_warehouse
     csv_case(con, folder, kind, header, rows, exact=True)
 
 
@@ -266,8 +254,8 @@ def test_junk_csv_rows_never_crash_and_every_row_is_accounted(warehouse, kind, h
     header=csv_headers,
     rows=st.lists(st.lists(any_cell, max_size=9), max_size=15),
 )
-def test_csv_with_stray_quotes_never_crashes(warehouse, kind, header, rows):
-    con, folder = warehouse
+def test_csv_with_stray_quotes_never_crashes(fuzz_warehouse, kind, header, rows):
+    con, folder = fuzz_warehouse
     csv_case(con, folder, kind, header, rows, exact=False)
 
 
@@ -278,8 +266,8 @@ def test_csv_with_stray_quotes_never_crashes(warehouse, kind, header, rows):
     header=csv_headers,
     rows=st.lists(st.lists(any_cell, max_size=9), max_size=15),
 )
-def test_csv_with_stray_quotes_never_crashes_many_examples(warehouse, kind, header, rows):
-    con, folder = warehouse
+def test_csv_with_stray_quotes_never_crashes_many_examples(fuzz_warehouse, kind, header, rows):
+    con, folder = fuzz_warehouse
     csv_case(con, folder, kind, header, rows, exact=False)
 
 
