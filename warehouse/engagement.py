@@ -238,9 +238,8 @@ class WarehouseAggregation:
         sample_buckets: int,
     ) -> pl.DataFrame:
         """Sampled exposure slots of the touched generations (abnormal viewers: the stored table)."""
-        del (
-            abnormal_viewers
-        )  # the caller stored them in label_abnormal_viewers, which the SQL reads
+        # the caller stored them in label_abnormal_viewers, which the SQL reads
+        del abnormal_viewers
         return touched_slots(
             self.con, touched, through, max_position=max_position, sample_buckets=sample_buckets
         )
@@ -256,9 +255,8 @@ class WarehouseAggregation:
         ratio_cap: float,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """(clean sums, net likes) of the touched generations (abnormal viewers: the stored table)."""
-        del (
-            abnormal_viewers
-        )  # the caller stored them in label_abnormal_viewers, which the SQL reads
+        # the caller stored them in label_abnormal_viewers, which the SQL reads
+        del abnormal_viewers
         return touched_engagement(
             self.con,
             touched,
