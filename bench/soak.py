@@ -32,7 +32,6 @@ import pyarrow.parquet as pq
 
 from features.label_config import LabelConfig
 from flows.label import label_warehouse
-from flows.resources import Warehouse
 from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.ingest import (
     IngestRules,
@@ -41,6 +40,7 @@ from warehouse.ingest import (
     iter_record_batches,
     landing_paths,
 )
+from warehouse.resource import Warehouse
 
 
 @dataclass(frozen=True)

@@ -24,8 +24,7 @@ from pydantic import SecretStr
 
 from features.label_config import LabelConfig
 from flows.label import label_warehouse
-from flows.locking import warehouse_writer
-from flows.resources import Warehouse
+from flows.locking import warehouse_at, writer_limit_from_env
 from warehouse.erase import (
     CREATOR,
     VIEWER,
@@ -35,6 +34,7 @@ from warehouse.erase import (
     compact_database,
     erase_subject,
 )
+from warehouse.locking import warehouse_writer
 from warehouse.snapshot import SnapshotConfig, publish_snapshot
 from warehouse.sql_files import sql_text
 
@@ -69,8 +69,10 @@ def erase_warehouse(
     check_subject(kind, subject_id)
     if not Path(db_path).is_file():
         raise FileNotFoundError(f"warehouse {db_path} not found")
-    with warehouse_writer(db_path, timeout_seconds=config.lock_timeout_seconds):
-        with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_writer(
+        db_path, timeout_seconds=config.lock_timeout_seconds, outer_lock=writer_limit_from_env()
+    ):
+        with warehouse_at(db_path).writer(publish=False) as con:
             result = erase_subject(con, kind, subject_id, reason=reason)
             labeled = bool(con.execute(sql_text("erase/labeled")).fetchone()[0])
             relabel = label_warehouse(con, label_config) if labeled else None

@@ -40,7 +40,7 @@ from features.export import (
     governance_policies,
 )
 from flows.artifacts import publish_export_artifacts
-from flows.resources import Warehouse
+from flows.locking import warehouse_at
 from flows.runner import run_plain, run_task
 from warehouse.dataset_files import (
     DatasetContent,
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def read_inputs(db_path: str) -> ExportInputs:
     """Pairs, generation facts and warehouse state, read in one transaction (under the writer lock)."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         return read_export_inputs(con)
 
 
@@ -138,7 +138,7 @@ def record(
         exclusions=tables.exclusion_counts(),
         path=str(written.path),
     )
-    with Warehouse.at(db_path).writer() as con:
+    with warehouse_at(db_path).writer() as con:
         return record_export(con, entry, export_membership(tables))
 
 

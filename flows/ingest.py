@@ -28,7 +28,7 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.artifacts import publish_ingest_artifacts
-from flows.resources import Warehouse
+from flows.locking import warehouse_at
 from flows.runner import tasks_run_on_dask, with_runner, worker_address, workers_report_here
 from warehouse.ingest import (
     FileAccounting,
@@ -52,7 +52,7 @@ DEFAULT_RULES = IngestRules()
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def discover_files(landing_dir: str, db_path: str, rules: IngestRules) -> list[LandingFile]:
     """Files under the landing zone whose (path, sha256) is not in ingest_files yet."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         return discover_new_files(con, landing_dir, rules)
 
 
@@ -68,7 +68,7 @@ def remove_abandoned_staging(staging_dir: str, older_than_hours: float) -> list[
 @task(cache_policy=NO_CACHE)
 def load_file(db_path: str, landing: LandingFile, rules: IngestRules) -> FileAccounting:
     """Validate, dedup, quarantine and load one file in one transaction."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         configure_connection(con, rules)
         return ingest_landing_file(con, landing, rules)
 
@@ -87,7 +87,7 @@ def load_staged(
     db_path: str, landing: LandingFile, staged: StagedFile, now: datetime, rules: IngestRules
 ) -> FileAccounting:
     """On the coordinator: dedup, quarantine and load one staged file in one transaction."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         configure_connection(con, rules)
         return load_staged_file(con, landing, staged, now)
 
@@ -152,7 +152,7 @@ def log_progress(
 def publish_warehouse(db_path: str) -> None:
     """Publish the read-only snapshot analysts query, once after all files, if anything committed
     since the last one (also rows a killed run committed but did not publish)."""
-    Warehouse.at(db_path).publish_if_stale()
+    warehouse_at(db_path).publish_if_stale()
 
 
 def summarize(

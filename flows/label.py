@@ -32,10 +32,11 @@ from features.label_evaluation import format_table, pair_agreement, rank_agreeme
 from features.label_pipeline import LabelOutputs, adopted_examination, compute_label_outputs
 from features.labels import LabelModel
 from flows.artifacts import publish_label_artifacts, publish_label_evaluation_artifacts
-from flows.resources import Warehouse
+from flows.locking import warehouse_at
 from flows.runner import tasks_run_on_dask, with_runner, worker_address, workers_report_here
 from warehouse import engagement as events_sql
 from warehouse import label_store
+from warehouse.connection import transaction
 from warehouse.engagement import EventAggregation, WarehouseAggregation
 from warehouse.label_partitions import (
     EventPartition,
@@ -46,7 +47,7 @@ from warehouse.label_partitions import (
     partition_slots,
     partition_viewer_activity,
 )
-from warehouse.label_store import StateMark, StoredModel, transaction
+from warehouse.label_store import StateMark, StoredModel
 
 log = logging.getLogger(__name__)
 
@@ -455,7 +456,7 @@ def refresh_engagement_state(
     workers), partition by partition; this task, the coordinator, alone writes the warehouse.
     """
     logger = get_run_logger()
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         if scale_out is None:
             refreshed = refresh_state(con, config)
         else:
@@ -485,7 +486,7 @@ def refresh_engagement_state(
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def read_label_inputs(db_path: str, mark: StateMark) -> LabelInputs:
     """The clean state of every generation and the stored model and reliability of this label version."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         return read_inputs(con, mark)
 
 
@@ -500,14 +501,14 @@ def write_label_outputs(
     db_path: str, outputs: LabelOutputs, mark: StateMark, started_at: datetime
 ) -> dict[str, int | bool]:
     """Write changed labels and pairs, the (re)adopted model, and the run record (publishes the snapshot)."""
-    with Warehouse.at(db_path).writer() as con:
+    with warehouse_at(db_path).writer() as con:
         return write_outputs(con, outputs, mark, started_at)
 
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def publish_if_stale(db_path: str) -> None:
     """Publish the snapshot if something committed since it was taken (a run killed before publishing)."""
-    Warehouse.at(db_path).publish_if_stale()
+    warehouse_at(db_path).publish_if_stale()
 
 
 @flow(name="label")
@@ -543,7 +544,7 @@ def label_flow(
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def read_evaluation_inputs(db_path: str) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Current labels, current pairs and the naive rates from raw events."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         return (
             events_sql.query(con, "label/current_labels"),
             events_sql.query(con, "label/current_pairs"),

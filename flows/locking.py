@@ -1,223 +1,67 @@
-"""The warehouse writer lock: flows that write take turns on the single-writer DuckDB file.
+"""The Prefect side of the warehouse writer lock: a global concurrency limit ordering writers.
 
-Two layers:
-- an exclusive `fcntl.flock` on `<db>.lock`, always: a second writer on this
-  machine waits (logging "waiting for writer lock") instead of failing on DuckDB's
-  file lock or corrupting anything; the lock dies with its process, so a crashed
-  run never leaves it stuck;
-- optionally a Prefect global concurrency limit (`reelloop-warehouse-writer`, one
-  slot) when `WriterLockConfig.prefect_limit` is set (env REELLOOP_WRITER_LIMIT;
-  `reelloop serve --prefect-writer-limit` sets it): the slot shows in the Prefect UI
-  who is writing and also orders writers on other machines sharing the file. Off by
-  default: inside a flow run an uncontended slot can take ~2 s to acquire.
-
-The lock is re-entrant within a process: a task that takes it inside a flow
-body that already holds it does not deadlock. Hold it only around the code that
-opens the warehouse read-write, never around a whole flow whose tasks may run
-in other processes (Dask): those would wait for their own parent.
+With `reelloop serve --prefect-writer-limit` (env REELLOOP_WRITER_LIMIT) every writer also takes
+the one slot of a Prefect global concurrency limit (`reelloop-warehouse-writer`) before the file
+lock (`warehouse.locking`): the slot shows in the Prefect UI who is writing and also orders writers
+on other machines sharing the file. Off by default: inside a flow run an uncontended slot can take
+~2 s to acquire.
 """
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass
+
+from prefect import get_run_logger
+from prefect.exceptions import MissingContextError
+
+from warehouse.locking import OuterLock
+from warehouse.resource import Warehouse
 
 log = logging.getLogger(__name__)
 
 WRITER_LIMIT_NAME = "reelloop-warehouse-writer"
 WRITER_LIMIT_ENV = "REELLOOP_WRITER_LIMIT"
-LOCK_SUFFIX = ".lock"
-
-
-def _limit_from_env() -> str | None:
-    return os.environ.get(WRITER_LIMIT_ENV) or None
 
 
 @dataclass(frozen=True)
-class WriterLockConfig:
-    """How long a writer waits for its turn, and whether a Prefect limit orders writers too."""
+class PrefectLimitConfig:
+    """The Prefect global concurrency limit writers occupy, and how long a slot is leased."""
 
-    timeout_seconds: float = 3600.0
-    poll_seconds: float = 0.2
-    log_every_seconds: float = 60.0
-    prefect_limit: str | None = field(default_factory=_limit_from_env)
+    prefect_limit: str
     prefect_lease_seconds: float = 300.0
-
-
-@dataclass
-class WriterLease:
-    """The held lock: `outermost` is False for a re-entrant (nested) hold in the same process."""
-
-    lock_path: Path
-    outermost: bool
-    waited_seconds: float
-    _state: _ProcessLock
-
-    def request_publish(self) -> None:
-        """Ask the outermost holder to publish a snapshot when it releases successfully."""
-        self._state.publish_requested = True
-
-    @property
-    def publish_requested(self) -> bool:
-        return self._state.publish_requested
-
-
-@dataclass
-class _ProcessLock:
-    """Per-process state of one lock file: threads of a process queue on `guard`."""
-
-    guard: threading.RLock = field(default_factory=threading.RLock)
-    depth: int = 0
-    handle: Any = None
-    publish_requested: bool = False
-
-
-_registry_guard = threading.Lock()
-_registry: dict[str, _ProcessLock] = {}
-
-
-def lock_path_for(db_path: str | Path) -> Path:
-    """`<db>.lock` beside the warehouse file."""
-    return Path(f"{Path(db_path).resolve()}{LOCK_SUFFIX}")
-
-
-def _state_for(lock_path: Path) -> _ProcessLock:
-    with _registry_guard:
-        return _registry.setdefault(str(lock_path), _ProcessLock())
 
 
 def _logger() -> logging.Logger | logging.LoggerAdapter:
     """The flow-run logger inside a Prefect run (so the line shows in the UI), else this module's."""
     try:
-        from prefect import get_run_logger
-        from prefect.exceptions import MissingContextError
-
-        try:
-            return get_run_logger()
-        except MissingContextError:
-            return log
-    except ImportError:  # pragma: no cover - prefect is a dependency
+        return get_run_logger()
+    except MissingContextError:
         return log
 
 
-def holder_of(lock_path: Path) -> str:
-    """Who holds the lock, as its holder wrote it (pid, host, since), for the waiting log line."""
-    try:
-        text = lock_path.read_text(encoding="utf-8").strip()
-    except OSError:
-        return "unknown"
-    return text or "unknown"
+def writer_limit_from_env() -> OuterLock | None:
+    """The Prefect writer limit as an outer lock when REELLOOP_WRITER_LIMIT names one, else None."""
+    name = os.environ.get(WRITER_LIMIT_ENV) or None
+    return None if name is None else prefect_writer_limit(PrefectLimitConfig(name))
 
 
-@contextmanager
-def warehouse_writer(
-    db_path: str | Path,
-    *,
-    timeout_seconds: float | None = None,
-    config: WriterLockConfig | None = None,
-) -> Iterator[WriterLease]:
-    """Hold the warehouse writer lock for `db_path`; waits (up to the timeout) while another run writes.
+def prefect_writer_limit(config: PrefectLimitConfig) -> OuterLock:
+    """An outer lock occupying the one slot of the Prefect limit `config.prefect_limit`."""
 
-    Raises TimeoutError after `timeout_seconds` (default `config.timeout_seconds`).
-    An in-memory warehouse needs no lock.
-    """
-    config = config or WriterLockConfig()
-    timeout = config.timeout_seconds if timeout_seconds is None else timeout_seconds
-    lock_path = lock_path_for(db_path)
-    state = _state_for(lock_path)
-    started = time.monotonic()
-    deadline = started + timeout
-    if not state.guard.acquire(blocking=False):
-        _logger().info(
-            "waiting for writer lock %s (held by another thread of this process)", lock_path
-        )
-        if not state.guard.acquire(timeout=max(0.0, deadline - time.monotonic())):
-            raise TimeoutError(f"timed out after {timeout:g} s waiting for writer lock {lock_path}")
-    try:
-        if state.depth > 0:
-            state.depth += 1
-            try:
-                yield WriterLease(lock_path, False, time.monotonic() - started, state)
-            finally:
-                state.depth -= 1
-            return
+    @contextmanager
+    def occupy(timeout: float) -> Iterator[None]:
         with ExitStack() as stack:
-            if config.prefect_limit:
-                _enter_prefect_limit(stack, config, max(0.0, deadline - time.monotonic()))
-            handle = _acquire_file_lock(lock_path, deadline, timeout, config)
-            stack.callback(_release_file_lock, handle)
-            state.handle, state.depth, state.publish_requested = handle, 1, False
-            try:
-                yield WriterLease(lock_path, True, time.monotonic() - started, state)
-            finally:
-                state.handle, state.depth, state.publish_requested = None, 0, False
-    finally:
-        state.guard.release()
+            _enter_prefect_limit(stack, config, timeout)
+            yield
+
+    return occupy
 
 
-def _acquire_file_lock(
-    lock_path: Path, deadline: float, timeout: float, config: WriterLockConfig
-) -> Any:
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    handle = open(lock_path, "a+", encoding="utf-8")  # noqa: SIM115 - closed in _release_file_lock
-    waiting_since = None
-    last_logged = 0.0
-    try:
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                now = time.monotonic()
-                if waiting_since is None or now - last_logged >= config.log_every_seconds:
-                    _logger().info(
-                        "waiting for writer lock %s (held by %s)", lock_path, holder_of(lock_path)
-                    )
-                    waiting_since = waiting_since or now
-                    last_logged = now
-                if now >= deadline:
-                    raise TimeoutError(
-                        f"timed out after {timeout:g} s waiting for writer lock {lock_path} "
-                        f"(held by {holder_of(lock_path)})"
-                    ) from None
-                time.sleep(min(config.poll_seconds, max(0.0, deadline - now)))
-        handle.seek(0)
-        handle.truncate()
-        handle.write(
-            f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC).isoformat()}\n"
-        )
-        handle.flush()
-    except BaseException:
-        handle.close()
-        raise
-    if waiting_since is not None:
-        _logger().info(
-            "got writer lock %s after %.1f s", lock_path, time.monotonic() - waiting_since
-        )
-    return handle
-
-
-def _release_file_lock(handle: Any) -> None:
-    try:
-        handle.seek(0)
-        handle.truncate()
-        handle.flush()
-        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-    finally:
-        handle.close()
-
-
-def _enter_prefect_limit(stack: ExitStack, config: WriterLockConfig, timeout: float) -> None:
+def _enter_prefect_limit(stack: ExitStack, config: PrefectLimitConfig, timeout: float) -> None:
     """Occupy the one slot of the Prefect writer limit; without a reachable API the file lock alone orders writers."""
     from prefect.concurrency.sync import concurrency
 
@@ -281,3 +125,9 @@ def ensure_writer_limit(name: str = WRITER_LIMIT_NAME, *, slots: int = 1) -> boo
             return False
     log.info("created Prefect global concurrency limit %s (%d slot)", name, slots)
     return True
+
+
+def warehouse_at(db_path: str) -> Warehouse:
+    """The warehouse at `db_path` as the flows use it: writers also take the Prefect limit when
+    REELLOOP_WRITER_LIMIT names one."""
+    return Warehouse.at(db_path, outer_lock=writer_limit_from_env())

@@ -23,7 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from features.label_evaluation import format_table
 from features.model_features import generation_frame
 from flows.artifacts import publish_score_artifacts, publish_train_artifacts
-from flows.resources import Warehouse
+from flows.locking import warehouse_at
 from flows.runner import run_plain, run_task, with_runner
 from models.artifacts import load_bundle, save_bundle
 from models.evaluation import (
@@ -73,7 +73,7 @@ def default_artifacts_dir(db_path: str) -> Path:
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def read_inputs(db_path: str) -> ModelInputs:
     """Generations, labels and preference pairs, from one transaction."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         return read_model_inputs(con)
 
 
@@ -93,7 +93,7 @@ def read_truth(truth_path: str) -> pl.DataFrame:
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def read_current_champion(db_path: str) -> Champion | None:
     """The champion's registry row and its artifact (sha256-checked), or None before the first one."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         record = read_champion(con)
     if record is None:
         return None
@@ -156,7 +156,7 @@ def save_artifact(bundle: ScoringBundle, path: str) -> str:
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def record_model(db_path: str, model: RegisteredModel, decision: ChampionDecisionRecord) -> None:
     """Insert the model and the decision (crowning it if promoted), then publish the snapshot."""
-    with Warehouse.at(db_path).writer() as con:
+    with warehouse_at(db_path).writer() as con:
         register_model_and_decision(con, model, decision)
 
 
@@ -190,7 +190,7 @@ def training_fingerprint(data: EvaluationData, split: RequestSplit, config: Trai
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def find_trained_model(db_path: str, kind: str, fingerprint: str) -> str | None:
     """The model of `kind` already registered for exactly these training inputs, if any."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         return model_trained_on(con, kind, fingerprint)
 
 
@@ -352,7 +352,7 @@ def require_champion(champion: Champion | None) -> Champion:
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def score_batch(db_path: str, champion: Champion, batch_size: int) -> int:
     """Score up to `batch_size` generations the champion has not scored and store the scores."""
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         batch = read_unscored_generations(con, champion.record.model_id, batch_size)
         if batch.height == 0:
             return 0
@@ -364,7 +364,7 @@ def score_batch(db_path: str, champion: Champion, batch_size: int) -> int:
 def publish(db_path: str) -> None:
     """Publish the read-only snapshot once after all batches, if anything committed since the last one
     (also rows an earlier run committed but was killed before publishing)."""
-    Warehouse.at(db_path).publish_if_stale()
+    warehouse_at(db_path).publish_if_stale()
 
 
 def score_models(
@@ -451,7 +451,7 @@ def rank_flow(db_path: str = "reelloop.duckdb", request_id: str = "") -> dict:
 
 @task(retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def read_request(db_path: str, request_id: str) -> pl.DataFrame:
-    with Warehouse.at(db_path).writer(publish=False) as con:
+    with warehouse_at(db_path).writer(publish=False) as con:
         return read_request_generations(con, request_id)
 
 

@@ -14,8 +14,8 @@ from typing import Any
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from flows.locking import warehouse_at
 from flows.report_render import RenderConfig, render_report
-from flows.resources import Warehouse
 from warehouse.report_data import (
     ReportConfig,
     ReportData,
@@ -36,7 +36,7 @@ def read_report(db_path: str, truth_path: str | None, config: ReportConfig) -> R
     """
     if not Path(db_path).is_file():
         raise FileNotFoundError(f"warehouse not found: {db_path}")
-    with Warehouse.at(db_path).writer() as con:
+    with warehouse_at(db_path).writer() as con:
         if truth_path is not None:
             load_truth(con, truth_path)
         create_report_views(con)

@@ -24,7 +24,7 @@ from uuid import UUID
 
 import duckdb
 
-from flows.resources import Warehouse
+from warehouse.resource import Warehouse
 from warehouse.snapshot import current_snapshot_path
 
 log = logging.getLogger(__name__)

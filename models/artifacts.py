@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import skops.io as sio
 
+from common.hashing import file_sha256
 from models.training import ScoringBundle
 
 OWN_TRUSTED_TYPES: frozenset[str] = frozenset(
@@ -16,16 +16,6 @@ OWN_TRUSTED_TYPES: frozenset[str] = frozenset(
         "models.preference.PointwiseQualityModel",
     }
 )
-CHUNK_BYTES = 1 << 20
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def save_bundle(bundle: ScoringBundle, path: str | Path) -> str:

@@ -7,6 +7,8 @@ DuckDB allows one writing process per file; readers use the published snapshot
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -38,20 +40,27 @@ def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:
     for name in schema_migration_names():
         if name in done:
             continue
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             con.execute(sql_text(f"schema/{name}"))
             con.execute(
                 "insert into schema_migrations (name, applied_at) values (?, current_timestamp)",
                 [name],
             )
-            con.execute("commit")
-        except Exception:
-            con.execute("rollback")
-            raise
         applied.append(name)
         log.info("applied schema migration %s", name)
     return applied
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Run the block in one transaction: all of its writes land, or none."""
+    con.execute("begin transaction").fetchall()
+    try:
+        yield con
+    except BaseException:
+        con.execute("rollback").fetchall()
+        raise
+    con.execute("commit").fetchall()
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -30,6 +30,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from common.hashing import file_sha256
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
@@ -100,15 +102,6 @@ class WrittenExport:
     export_id: str
     path: Path
     files: dict[str, list[WrittenFile]] = field(default_factory=dict)
-
-
-def file_sha256(path: Path, chunk_bytes: int = 1 << 20) -> str:
-    """Hex sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def arrow_schema(schema: dict[str, pl.DataType]) -> pa.Schema:

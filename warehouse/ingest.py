@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import gzip
-import hashlib
 import itertools
 import logging
 import os
@@ -40,15 +39,23 @@ import duckdb
 import numpy as np
 import pyarrow as pa
 
-from landing.contract import EVENT_TYPES, SURFACES
+from common.hashing import file_sha256
+from landing.contract import (
+    CONTRACTS,
+    EVENT_TYPES,
+    EVENTS,
+    GENERATIONS,
+    RECORD_KINDS,
+    REFERENCE_KINDS,
+    SURFACES,
+    ContractField,
+)
 from warehouse.erase import drop_erased_staged_rows
 from warehouse.sql_files import sql_text
 
 log = logging.getLogger(__name__)
 
-EVENTS = "events"
-GENERATIONS = "generations"
-KINDS: tuple[str, ...] = (EVENTS, GENERATIONS)
+KINDS: tuple[str, ...] = RECORD_KINDS
 
 # file formats by (lower-case) name ending, longest ending first
 FORMATS_BY_SUFFIX: tuple[tuple[str, str], ...] = (
@@ -100,8 +107,6 @@ FILE_REASON_CODES: dict[str, str] = {
     UNSUPPORTED_FILE: "row 0: not .jsonl, .jsonl.gz, .csv, .csv.gz or .parquet",
 }
 
-REFERENCE_KINDS: tuple[str, ...] = ("image", "video", "audio")
-
 # Errors meaning "this file cannot be read": it is recorded as unreadable, the run goes on.
 FILE_ERRORS: tuple[type[BaseException], ...] = (
     duckdb.IOException,
@@ -147,50 +152,6 @@ class IngestRules:
     memory_limit: str | None = "1536MB"  # DuckDB spills beyond it; RSS stays well under 3 GB
     threads: int | None = None
 
-
-@dataclass(frozen=True)
-class ContractField:
-    """One field of a record kind and the type the contract gives it."""
-
-    name: str
-    # string | integer | number | boolean | timestamp | references | embedding | string_list
-    value_type: str
-
-
-EVENT_FIELDS: tuple[ContractField, ...] = (
-    ContractField("event_id", "string"),
-    ContractField("event_type", "string"),
-    ContractField("generation_id", "string"),
-    ContractField("viewer_id", "string"),
-    ContractField("occurred_at", "timestamp"),
-    ContractField("surface", "string"),
-    ContractField("position", "integer"),
-    ContractField("watch_ms", "integer"),
-    ContractField("session_id", "string"),
-    ContractField("app_version", "string"),
-)
-GENERATION_FIELDS: tuple[ContractField, ...] = (
-    ContractField("generation_id", "string"),
-    ContractField("request_id", "string"),
-    ContractField("creator_id", "string"),
-    ContractField("prompt", "string"),
-    ContractField("model_version", "string"),
-    ContractField("created_at", "timestamp"),
-    ContractField("duration_ms", "integer"),
-    ContractField("width", "integer"),
-    ContractField("height", "integer"),
-    ContractField("fps", "number"),
-    ContractField("seed", "integer"),
-    ContractField("reference_inputs", "references"),
-    ContractField("output_uri", "string"),
-    ContractField("output_embedding", "embedding"),
-    ContractField("training_consent", "boolean"),
-    ContractField("content_flags", "string_list"),
-)
-CONTRACTS: dict[str, tuple[ContractField, ...]] = {
-    EVENTS: EVENT_FIELDS,
-    GENERATIONS: GENERATION_FIELDS,
-}
 
 # carrier columns (<field>__<suffix>) per contract type: one per accepted representation
 CARRIERS: dict[str, tuple[tuple[str, str], ...]] = {
@@ -301,15 +262,6 @@ def file_format_of(path: Path) -> str:
     return UNSUPPORTED_FORMAT
 
 
-def sha256_of(path: Path, chunk_bytes: int = 8 << 20) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        while chunk := stream.read(chunk_bytes):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def landing_file(
     path: Path, kind: str, source_file: str, *, chunk_bytes: int = 8 << 20
 ) -> LandingFile:
@@ -322,7 +274,7 @@ def landing_file(
         source_file=source_file,
         kind=kind,
         file_format=file_format_of(path),
-        sha256=sha256_of(path, chunk_bytes),
+        sha256=file_sha256(path, chunk_bytes),
         bytes=stat.st_size,
         mtime_ns=stat.st_mtime_ns,
     )

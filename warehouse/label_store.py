@@ -6,8 +6,6 @@ labeled_at / created_at stays); a replaced label row is copied to `labels_histor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -53,18 +51,6 @@ class StoredModel:
 
     completion_quantiles: pl.DataFrame
     priors: pl.DataFrame
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """Run the block in one transaction: all of its writes land, or none."""
-    con.execute("begin transaction").fetchall()
-    try:
-        yield con
-    except BaseException:
-        con.execute("rollback").fetchall()
-        raise
-    con.execute("commit").fetchall()
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:

@@ -30,9 +30,9 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.resources import Warehouse
 from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.dataset_files import MANIFEST
+from warehouse.resource import Warehouse
 from warehouse.snapshot import (
     TEMP_MARKER,
     current_snapshot_path,
@@ -51,7 +51,7 @@ from features.export import ExportConfig
 from flows.export import export_datasets
 from flows.label import label_warehouse
 from flows.model import score_models, train_models
-from flows.resources import Warehouse
+from warehouse.resource import Warehouse
 from models.evaluation import EvaluationConfig
 from models.registry import PromotionPolicy
 from models.training import TrainingConfig

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.locking import WriterLockConfig, lock_path_for, warehouse_writer
-from flows.resources import Warehouse
 from warehouse.connection import connect
+from warehouse.locking import WriterLockConfig, lock_path_for, warehouse_writer
+from warehouse.resource import Warehouse
 from warehouse.snapshot import open_snapshot
 
 # A writing stage in its own process: the real, idempotent ingest of a landing zone, under the lock.
@@ -23,7 +23,7 @@ INGEST_STAGE = """
 import logging, sys, time
 from pathlib import Path
 logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
-from flows.resources import Warehouse
+from warehouse.resource import Warehouse
 from warehouse.ingest import ingest_landing_zone
 
 db, landing, hold_seconds, holding_marker = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
@@ -36,7 +36,7 @@ print("done")
 
 HOLD_LOCK = """
 import sys, time
-from flows.locking import warehouse_writer
+from warehouse.locking import warehouse_writer
 with warehouse_writer(sys.argv[1]):
     print("holding", flush=True)
     time.sleep(float(sys.argv[2]))
@@ -170,7 +170,7 @@ def test_waiting_writer_times_out_with_the_holder_named(tmp_path: Path) -> None:
         started = time.monotonic()
         with (
             pytest.raises(TimeoutError, match=f"pid {holder.pid}"),
-            warehouse_writer(db, config=WriterLockConfig(timeout_seconds=0.5, prefect_limit=None)),
+            warehouse_writer(db, config=WriterLockConfig(timeout_seconds=0.5)),
         ):
             pass
         assert 0.4 < time.monotonic() - started < 5

@@ -318,7 +318,7 @@ def test_cli_report_and_its_user_errors(
 
 
 def test_report_views_reach_the_snapshot(loop: dict) -> None:
-    from flows.resources import Warehouse
+    from warehouse.resource import Warehouse
 
     with Warehouse.at(loop["db"]).snapshot() as snap:
         relations = {

@@ -7,13 +7,14 @@ import io
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from flows import cli
-from flows.resources import Warehouse
 from flows.sql import SqlOutputConfig, run_query, run_sql_command
+from warehouse.resource import Warehouse
 from warehouse.snapshot import SnapshotConfig, current_snapshot_path, snapshot_dir
 
 # An analyst: opens the current snapshot, then reads it again each time the test asks.
@@ -54,7 +55,7 @@ def test_an_analyst_holding_the_snapshot_never_fails_a_writer(tmp_path: Path) ->
         collect_at_once = SnapshotConfig(keep_previous=0, retain_seconds=0)
         with warehouse.writer() as con:
             con.execute(INSERT_SCORE, ["g2", 0.2])
-        with warehouse.writer(snapshot_config=collect_at_once) as con:
+        with replace(warehouse, snapshot_config=collect_at_once).writer() as con:
             con.execute(INSERT_SCORE, ["g3", 0.3])
         assert held is not None and not held.exists()
         analyst.stdin.write("read\n")

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import skops.io as sio
 
-from models.artifacts import file_sha256, load_bundle, save_bundle
+from common.hashing import file_sha256
+from models.artifacts import load_bundle, save_bundle
 from models.evaluation import split_requests_by_time
 from models.registry import (
     PromotionPolicy,

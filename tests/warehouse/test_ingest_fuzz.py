@@ -14,9 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from landing.contract import EVENT_FIELDS, GENERATION_FIELDS
 from warehouse.ingest import (
-    EVENT_FIELDS,
-    GENERATION_FIELDS,
     REASON_CODES,
     IngestRules,
     ingest_file,
