@@ -17,6 +17,11 @@ from prefect import get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.context import FlowRunContext
 
+from results.export import ExportSummary
+from results.ingest import IngestSummary
+from results.label import LabelEvaluation, LabelSummary
+from results.model import ScoreSummary, TrainSummary
+
 TABLE_FLOAT_DIGITS = 4  # floats in table artifacts; markdown shows MARKDOWN_FLOAT_DIGITS
 MARKDOWN_FLOAT_DIGITS = 3
 
@@ -465,3 +470,20 @@ def publish_score_artifacts(summary: Mapping[str, Any]) -> int:
 def publish_export_artifacts(summary: Mapping[str, Any]) -> int:
     """export-summary (markdown), export-counts and export-exclusions (tables)."""
     return create_artifacts(export_artifacts(summary))
+
+
+def publish_stage_artifacts(result: object) -> int:
+    """The artifacts of any stage's result (none for stages that publish none)."""
+    if isinstance(result, IngestSummary):
+        return publish_ingest_artifacts(result)
+    if isinstance(result, LabelSummary):
+        return 0 if result.up_to_date else publish_label_artifacts(result)
+    if isinstance(result, LabelEvaluation):
+        return publish_label_evaluation_artifacts(result)
+    if isinstance(result, TrainSummary):
+        return publish_train_artifacts(result)
+    if isinstance(result, ScoreSummary):
+        return publish_score_artifacts(result)
+    if isinstance(result, ExportSummary):
+        return publish_export_artifacts(result)
+    return 0

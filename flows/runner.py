@@ -9,16 +9,25 @@ The same flow code runs both ways.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
-import socket
 import sys
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from functools import cache
+from typing import Any, ParamSpec, TypeVar
 
+from prefect import Task, get_run_logger, task
+from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
+
+from pipelines.steps import Pending, step_policy
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 RUNNERS: tuple[str, ...] = ("local", "dask")
 RUNNER_ENV = "REELLOOP_RUNNER"
@@ -68,16 +77,6 @@ def default_task_runner() -> Any:
     return task_runner_for(*runner_from_env())
 
 
-def run_task(step: Any, *args: Any) -> Any:
-    """Call a Prefect task (inside a flow run: tracked, retried)."""
-    return step(*args)
-
-
-def run_plain(step: Any, *args: Any) -> Any:
-    """Call the function behind a Prefect task, without Prefect (tests, crash drills, notebooks)."""
-    return step.fn(*args)
-
-
 def with_runner(flow: Any, args: argparse.Namespace) -> Any:
     """`flow` with the task runner picked by the global `--runner` / `--dask-address` options."""
     runner = getattr(args, "runner", None) or runner_from_env()[0]
@@ -116,16 +115,6 @@ def tasks_run_on_dask() -> bool:
     )
 
 
-def worker_address() -> str:
-    """The Dask worker running this task, else host:pid (a task run in the flow's process)."""
-    try:
-        from distributed import get_worker
-
-        return str(get_worker().address)
-    except (ImportError, ValueError):
-        return f"{socket.gethostname()}:{os.getpid()}"
-
-
 def workers_report_here() -> AbstractContextManager[object]:
     """Around a `.submit`: tasks on Dask workers report to the API this flow run uses. Without a
     configured PREFECT_API_URL each worker process would start a temporary server of its own
@@ -135,3 +124,36 @@ def workers_report_here() -> AbstractContextManager[object]:
     if PREFECT_API_URL.value() or context is None or context.client is None:
         return nullcontext()
     return temporary_settings({PREFECT_API_URL: str(context.client.api_url)})
+
+
+@cache
+def as_task(function: Callable[..., Any]) -> Task:
+    """The Prefect task of a stage step, retried as its `@step` policy says, never cached."""
+    policy = step_policy(function)
+    return task(
+        function,
+        name=function.__name__,
+        retries=policy.retries,
+        retry_delay_seconds=list(policy.retry_delay_seconds) or None,
+        cache_policy=NO_CACHE,
+    )
+
+
+class PrefectRunner:
+    """Runs a stage's steps as Prefect tasks of the current flow run; submitted steps go to the
+    flow's task runner (threads, or the Dask workers), reporting to this run's API."""
+
+    @property
+    def distributed(self) -> bool:
+        return tasks_run_on_dask()
+
+    @property
+    def log(self) -> logging.Logger | logging.LoggerAdapter:
+        return get_run_logger()
+
+    def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
+        return as_task(function)(*args, **kwargs)
+
+    def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Pending[R]:
+        with workers_report_here():
+            return as_task(function).submit(*args, **kwargs)

@@ -11,7 +11,6 @@ warning. For work pools, see `prefect.yaml` at the repository root.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import inspect
 import logging
@@ -192,74 +191,6 @@ def build_deployments(
     return deployments
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `serve` verb."""
-    parser = subparsers.add_parser(
-        "serve",
-        help="serve every stage as a scheduled Prefect deployment (needs PREFECT_API_URL)",
-        description=(
-            "Serve the stage flows as Prefect deployments with interval schedules and run "
-            "them from this process until interrupted. Point PREFECT_API_URL at a Prefect "
-            "server. Trigger a run with e.g. `prefect deployment run ingest/ingest`."
-        ),
-    )
-    defaults = ServeConfig()
-    parser.add_argument(
-        "--landing", help="landing zone folder for ingest (default: landing/ beside --db)"
-    )
-    parser.add_argument("--export-dir", help="export folder (default: export/ beside --db)")
-    parser.add_argument("--report-dir", help="report folder (default: report/ beside --db)")
-    for stage, _ in SERVED_FLOWS:
-        parser.add_argument(
-            f"--{stage}-every",
-            type=float,
-            metavar="SECONDS",
-            default=defaults.every_seconds(stage),
-            help=f"{stage} schedule interval (default {defaults.every_seconds(stage):g})",
-        )
-    parser.add_argument(
-        "--report-after-train",
-        type=float,
-        metavar="SECONDS",
-        default=defaults.report_after_train_seconds,
-        help=f"delay of the report after the daily train (default {defaults.report_after_train_seconds:g})",
-    )
-    parser.add_argument(
-        "--only",
-        help="comma-separated stages to serve (default: all), e.g. ingest,label",
-    )
-    parser.add_argument(
-        "--prefect-writer-limit",
-        action="store_true",
-        help=(
-            f"writers also take the Prefect global concurrency limit {WRITER_LIMIT_NAME} "
-            "(created if missing; shows the writer in the UI; adds ~1-2 s per write)"
-        ),
-    )
-    parser.add_argument(
-        "--max-concurrent-runs",
-        type=int,
-        default=defaults.max_concurrent_runs,
-        help="most flow runs this process runs at once (default: no limit; writers queue on the lock)",
-    )
-    parser.set_defaults(handler=serve_command)
-
-
-def serve_config_from_args(args: argparse.Namespace) -> ServeConfig:
-    every = {f"{stage}_every_seconds": getattr(args, f"{stage}_every") for stage, _ in SERVED_FLOWS}
-    for name, value in every.items():
-        if value <= 0:
-            raise ValueError(
-                f"--{name.removesuffix('_every_seconds')}-every must be > 0 (got {value:g})"
-            )
-    return ServeConfig(
-        **every,
-        report_after_train_seconds=args.report_after_train,
-        max_concurrent_runs=args.max_concurrent_runs,
-        use_writer_limit=args.prefect_writer_limit,
-    )
-
-
 def _check_api() -> None:
     """Fail early and clearly when the Prefect API does not answer."""
     from prefect.client.orchestration import get_client
@@ -270,18 +201,23 @@ def _check_api() -> None:
         raise httpx.ConnectError(str(error) or type(error).__name__)
 
 
-def serve_command(args: argparse.Namespace) -> int:
-    """Handler of `reelloop serve`: blocks, running scheduled and triggered runs, until interrupted."""
+def serve_stages(
+    config: ServeConfig,
+    paths: ServePaths,
+    *,
+    runner: str = "local",
+    dask_address: str | None = None,
+    only: Iterable[str] | None = None,
+) -> None:
+    """Serve the stage flows as scheduled deployments; blocks, running scheduled and triggered
+    runs, until interrupted."""
     from prefect import serve
     from prefect.settings import PREFECT_API_URL
 
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one INFO line per API request otherwise
-    config = serve_config_from_args(args)
-    paths = ServePaths.resolve(args.db, args.landing, args.export_dir, args.report_dir)
-    only = [s.strip() for s in args.only.split(",") if s.strip()] if args.only else None
-    runner = getattr(args, "runner", "local")
-    address = getattr(args, "dask_address", None)
-    deployments = build_deployments(config, paths, runner=runner, dask_address=address, only=only)
+    deployments = build_deployments(
+        config, paths, runner=runner, dask_address=dask_address, only=only
+    )
     if not deployments:
         raise ValueError("no stage flow is importable: nothing to serve")
     api_url = PREFECT_API_URL.value()
@@ -303,8 +239,8 @@ def serve_command(args: argparse.Namespace) -> int:
     else:
         os.environ.pop(WRITER_LIMIT_ENV, None)
     os.environ[RUNNER_ENV] = runner
-    if address:
-        os.environ[DASK_ADDRESS_ENV] = address
+    if dask_address:
+        os.environ[DASK_ADDRESS_ENV] = dask_address
     log.info(
         "serving %s on %s (db %s, landing %s)",
         ", ".join(d.name for d in deployments),
@@ -313,4 +249,3 @@ def serve_command(args: argparse.Namespace) -> int:
         paths.landing,
     )
     serve(*deployments, limit=config.max_concurrent_runs)
-    return 0

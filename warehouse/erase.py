@@ -330,3 +330,8 @@ def drop_erased_staged_rows(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     if not _scalar(con, "erase/erased_subject_count", {}):
         return
     _run(con, ERASED_STAGED_ROWS[kind], {})
+
+
+def was_labeled(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether labels were ever computed on this warehouse (then an erasure recomputes them)."""
+    return bool(con.execute(sql_text("erase/labeled")).fetchone()[0])

@@ -16,7 +16,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from warehouse.connection import MEMORY, connect, transaction
+from warehouse.connection import MEMORY, apply_migrations, connect, transaction
 from warehouse.locking import OuterLock, WriterLockConfig, warehouse_writer
 from warehouse.snapshot import (
     PublishedSnapshot,
@@ -52,9 +52,13 @@ class Warehouse:
         return cls(str(path), outer_lock=outer_lock)
 
     @classmethod
-    def in_memory(cls) -> Warehouse:
-        """A private in-memory warehouse (tests, notebooks)."""
-        return cls(MEMORY)
+    def in_memory(cls, con: duckdb.DuckDBPyConnection | None = None) -> Warehouse:
+        """A private in-memory warehouse (tests, notebooks), on `con` when given (migrated)."""
+        warehouse = cls(MEMORY)
+        if con is not None:
+            apply_migrations(con)
+            warehouse._memory.append(con)
+        return warehouse
 
     @property
     def is_memory(self) -> bool:
@@ -116,7 +120,7 @@ class Warehouse:
 
     def publish(self, *, timeout_seconds: float | None = None) -> PublishedSnapshot:
         """Publish a snapshot of the warehouse now, under the writer lock."""
-        with self._lock(timeout_seconds):
+        with self.lock(timeout_seconds):
             return publish_snapshot(self.path, config=self.snapshot_config)
 
     def publish_if_stale(self, *, timeout_seconds: float | None = None) -> PublishedSnapshot | None:
@@ -127,7 +131,7 @@ class Warehouse:
         """
         if self.is_memory or not Path(self.path).is_file():
             return None
-        with self._lock(timeout_seconds):
+        with self.lock(timeout_seconds):
             if snapshot_is_current(self.path):
                 return None
             return publish_snapshot(self.path, config=self.snapshot_config)
@@ -142,7 +146,8 @@ class Warehouse:
             con.close()
 
     @contextmanager
-    def _lock(self, timeout_seconds: float | None) -> Iterator[None]:
+    def lock(self, timeout_seconds: float | None = None) -> Iterator[None]:
+        """Hold the writer lock (for work that opens the file itself, e.g. a rewrite)."""
         with warehouse_writer(
             self.path,
             timeout_seconds=timeout_seconds,

@@ -31,7 +31,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from landing.simulate import SimulationConfig, simulate_landing_zone
-from warehouse.dataset_files import MANIFEST
+from pipelines.dataset_files import MANIFEST
 from warehouse.resource import Warehouse
 from warehouse.snapshot import (
     TEMP_MARKER,

@@ -363,7 +363,7 @@ def test_foreign_folder_is_refused_and_a_failed_write_leaves_the_previous_export
 def test_replacing_without_an_atomic_exchange_still_leaves_only_the_new_export(
     warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import warehouse.dataset_files as dataset_files
+    import pipelines.dataset_files as dataset_files
 
     out = tmp_path / "export"
     export(warehouse, out, test_fraction=0.3)

@@ -20,17 +20,16 @@ import duckdb
 from flows.runner import add_runner_options
 
 VERB_MODULES: tuple[str, ...] = (
-    "flows.simulate",
-    "flows.ingest",
-    "flows.kuairand",
-    "flows.label",
-    "flows.export",
-    "flows.model",
-    "flows.report",
-    "flows.demo",
-    "flows.sql",
-    "flows.serve",
-    "flows.erase",
+    "cli.simulate",
+    "cli.ingest",
+    "cli.label",
+    "cli.export",
+    "cli.model",
+    "cli.report",
+    "cli.demo",
+    "cli.sql",
+    "cli.serve",
+    "cli.erase",
 )
 
 # OSError covers the file system's answers to user-given paths: missing, not a directory,

@@ -1,0 +1,207 @@
+"""`reelloop train | score | score-prompt | rank`: the preference model's verbs."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import polars as pl
+
+from cli.flows import run_flow
+from results.model import PromptScores, RequestRanking, ScoreSummary, TrainSummary
+
+RANK_COLUMNS = [
+    "rank",
+    "generation_id",
+    "model_version",
+    "score",
+    "predicted_quality",
+    "quality_score",
+]
+PROMPT_COLUMNS = ["model_version", "predicted_quality", "score", "known"]
+
+
+def format_rows(rows: pl.DataFrame, columns: list[str]) -> str:
+    """Rows as an aligned text table (floats to 4 decimals, null as '-')."""
+    from features.label_evaluation import format_table
+
+    return format_table(rows.select(columns), float_digits=4)
+
+
+def format_train_summary(summary: TrainSummary) -> str:
+    """The held-out table, each model's promotion verdict, and the champion."""
+    lines = [summary.table]
+    for model in summary.models:
+        verdict = "PROMOTED to champion" if model.promoted else "not promoted"
+        lines.append(f"{model.model_id}: {verdict} ({model.reason})")
+    lines.append(f"champion: {summary.champion_id}")
+    return "\n".join(lines)
+
+
+def format_score_summary(summary: ScoreSummary) -> str:
+    return f"model {summary.model_id} scored {summary.scored} new generation(s)"
+
+
+def format_prompt_scores(scores: PromptScores) -> str:
+    return f"champion {scores.model_id}\n" + format_rows(scores.rows, PROMPT_COLUMNS)
+
+
+def format_ranking(ranking: RequestRanking) -> str:
+    return f"request {ranking.request_id} ranked by champion {ranking.model_id}\n" + format_rows(
+        ranking.rows, RANK_COLUMNS
+    )
+
+
+def require_db(db_path: str) -> None:
+    if not Path(db_path).is_file():
+        raise FileNotFoundError(
+            f"warehouse {db_path} not found (run `reelloop ingest` and `reelloop label` first)"
+        )
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from models.training import MODEL_KINDS
+
+    require_db(args.db)
+    summary = run_flow(
+        "flows.model:train_flow",
+        args,
+        db_path=args.db,
+        artifacts_dir=args.artifacts,
+        truth_path=args.truth,
+        kinds=MODEL_KINDS if args.kind == "both" else (args.kind,),
+        train_fraction=args.train_fraction,
+        pairwise_c=args.pairwise_c,
+        pointwise_alpha=args.pointwise_alpha,
+        min_improvement=args.min_improvement,
+    )
+    print(format_train_summary(summary))
+    return 0
+
+
+def run_score(args: argparse.Namespace) -> int:
+    require_db(args.db)
+    summary = run_flow("flows.model:score_flow", args, db_path=args.db, batch_size=args.batch_size)
+    print(format_score_summary(summary))
+    return 0
+
+
+def run_score_prompt(args: argparse.Namespace) -> int:
+    require_db(args.db)
+    scores = run_flow(
+        "flows.model:score_prompt_flow",
+        args,
+        db_path=args.db,
+        prompt=args.prompt,
+        model_versions=tuple(args.model_version or ()),
+        duration_ms=args.duration_ms,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+    )
+    print(format_prompt_scores(scores))
+    return 0
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    require_db(args.db)
+    ranking = run_flow("flows.model:rank_flow", args, db_path=args.db, request_id=args.request_id)
+    print(format_ranking(ranking))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train`, `score`, `score-prompt` and `rank` verbs."""
+    from models.evaluation import EvaluationConfig
+    from models.registry import PromotionPolicy
+    from models.training import MODEL_KINDS, TrainingConfig
+
+    defaults = TrainingConfig()
+    parser = subparsers.add_parser(
+        "train",
+        help="train the preference model, evaluate it beside baselines, register it, maybe promote it",
+        description=(
+            "Train on the first --train-fraction of requests by time, evaluate on the rest (preference-pair "
+            "accuracy, sibling accuracy against labels, Spearman, calibration; with --truth also accuracy "
+            "against the simulator's true quality), print the table beside baselines, save the artifact, "
+            "register it and promote it only if it beats the champion on the same held-out window."
+        ),
+    )
+    parser.add_argument(
+        "--artifacts", default=None, help="artifact folder (default: <db dir>/artifacts)"
+    )
+    parser.add_argument(
+        "--truth", default=None, help="truth/generations.parquet of a simulation (evaluation only)"
+    )
+    parser.add_argument(
+        "--kind",
+        choices=[*MODEL_KINDS, "both"],
+        default="pairwise",
+        help="model kind(s) to train (default pairwise)",
+    )
+    parser.add_argument(
+        "--train-fraction",
+        type=float,
+        default=EvaluationConfig.train_fraction,
+        help="share of requests (earliest first) to train on (default 0.7)",
+    )
+    parser.add_argument(
+        "--pairwise-c",
+        type=float,
+        default=defaults.pairwise_c,
+        help=f"inverse L2 strength of the pairwise model (default {defaults.pairwise_c})",
+    )
+    parser.add_argument(
+        "--pointwise-alpha",
+        type=float,
+        default=defaults.pointwise_alpha,
+        help=f"ridge strength of the pointwise model (default {defaults.pointwise_alpha})",
+    )
+    parser.add_argument(
+        "--min-improvement",
+        type=float,
+        default=PromotionPolicy.min_improvement,
+        help="margin by which a challenger must beat the champion's held-out pair accuracy",
+    )
+    parser.set_defaults(handler=run_train)
+
+    parser = subparsers.add_parser(
+        "score",
+        help="score generations not yet scored by the champion into `scores`",
+        description="Score, in batches, every generation the current champion has not scored yet.",
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=100_000, help="generations per batch (default 100000)"
+    )
+    parser.set_defaults(handler=run_score)
+
+    parser = subparsers.add_parser(
+        "score-prompt",
+        help="predicted quality of a new prompt under each model version",
+        description=(
+            "Predicted quality_score (champion score mapped by its calibration on training labels) of a "
+            "prompt for each model version; no output exists yet, so no embedding is used."
+        ),
+    )
+    parser.add_argument("prompt", help="the prompt text")
+    parser.add_argument(
+        "--model-version",
+        action="append",
+        default=None,
+        help="a model version to score (repeatable; default: all the champion knows)",
+    )
+    parser.add_argument(
+        "--duration-ms", type=int, default=5000, help="planned video length (default 5000)"
+    )
+    parser.add_argument("--width", type=int, default=None, help="planned width in pixels")
+    parser.add_argument("--height", type=int, default=None, help="planned height in pixels")
+    parser.add_argument("--fps", type=float, default=None, help="planned frame rate")
+    parser.set_defaults(handler=run_score_prompt)
+
+    parser = subparsers.add_parser(
+        "rank",
+        help="order a request's candidates by champion score",
+        description="Print a request's candidate generations ordered by the champion's score, best first.",
+    )
+    parser.add_argument("request_id", help="the request whose candidates to rank")
+    parser.set_defaults(handler=run_rank)

@@ -1,0 +1,109 @@
+"""`reelloop simulate` and `reelloop import-kuairand`: write landing zones."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from cli.flows import run_flow
+from pipelines.simulate import DEFAULT_BASE_TIME
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Handler of `reelloop simulate`: validate the options, run the flow, print one line."""
+    from pipelines.simulate import simulation_config
+
+    simulation_config(args.requests, args.seed, args.days, args.base_time)
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"--out is a file, not a directory: {out}")
+    summary = run_flow(
+        "flows.simulate:simulate_flow",
+        args,
+        pick_task_runner=False,
+        out_dir=str(out),
+        requests=args.requests,
+        seed=args.seed,
+        days=args.days,
+        base_time=args.base_time,
+    )
+    print(
+        f"simulated {summary.requests} requests: {summary.generations} generations, "
+        f"{summary.event_rows} event rows in {len(summary.files)} files under {out / 'landing'}; "
+        f"truth in {out / 'truth'}"
+    )
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """Handler of `reelloop import-kuairand`: check the input, run the flow, print the counts."""
+    from landing.kuairand import source_columns
+
+    # Checked before the flow starts so a wrong path is a one-line error, not a failed run.
+    source_columns(args.csv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise NotADirectoryError(f"--out is not a directory: {args.out}")
+    summary = run_flow(
+        "flows.simulate:import_kuairand_flow",
+        args,
+        pick_task_runner=False,
+        csv_path=str(args.csv),
+        out_dir=str(args.out),
+    )
+    print(f"KuaiRand import: {summary.source_rows} source rows -> {args.out}")
+    for event_type, count in summary.events.items():
+        print(f"  {event_type:<11} {count:>10}")
+    print(f"  {'events':<11} {sum(summary.events.values()):>10}")
+    print(f"  {'generations':<11} {summary.generations:>10}")
+    return 0
+
+
+def register_simulate(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `simulate` verb."""
+    parser = subparsers.add_parser(
+        "simulate",
+        help="write a simulated landing zone with hidden ground truth",
+        description=(
+            "Write DIR/landing/{generations,events} (JSON Lines, gzip, Parquet, CSV) with realistic noise "
+            "and DIR/truth/*.parquet (true quality per generation, bot viewers, malformed rows). "
+            "The same seed and options give byte-identical files."
+        ),
+    )
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--requests", type=int, default=2000, help="creator requests (default 2000)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--days", type=int, default=14, help="days of activity (default 14)")
+    parser.add_argument(
+        "--base-time",
+        default=DEFAULT_BASE_TIME,
+        help=f"start of the simulated window, RFC 3339 (default {DEFAULT_BASE_TIME})",
+    )
+    parser.set_defaults(handler=run_simulate)
+
+
+def register_import(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `import-kuairand` verb."""
+    parser = subparsers.add_parser(
+        "import-kuairand",
+        help="map a KuaiRand log CSV onto the event contract, as a landing zone",
+        description=(
+            "Read a KuaiRand standard log CSV (KuaiRand, Gao et al. CIKM 2022, CC BY-SA 4.0) and "
+            "write it as a reelloop landing zone: LANDING_DIR/events/ (Parquet, one file per UTC "
+            "day and event type: impression, view, like, comment, share, dislike) and "
+            "LANDING_DIR/generations/ (one record per video, training_consent = false). "
+            "Rerunning on the same CSV rewrites the same files byte for byte."
+        ),
+    )
+    parser.add_argument("csv", type=Path, help="KuaiRand log CSV (e.g. log_standard_*.csv)")
+    parser.add_argument(
+        "--out", required=True, type=Path, metavar="LANDING_DIR", help="landing zone root"
+    )
+    parser.set_defaults(handler=run_import)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `simulate` and `import-kuairand` verbs."""
+    register_simulate(subparsers)
+    register_import(subparsers)

@@ -1,0 +1,372 @@
+"""Label: debiased, smoothed quality labels and preference pairs from the ingested events.
+
+refresh the per-generation engagement state -> read the clean state and the stored model ->
+compute labels and pairs (pure, features/) -> write what changed, in one transaction.
+
+Incremental: the refresh re-aggregates events only for the generations that new events (or newly
+arrived generation records, or reclassified viewers) touch; the label model is refit from the
+clean per-generation state and the stored model kept unless the refit moved beyond tolerance; only
+label rows and pairs that changed are rewritten. A rerun with nothing new does nothing.
+
+The examination curve is refit first, on the exposure slots of a sample of generations; every
+impression is then weighted by it as events are summed per generation, so a curve that moves
+beyond tolerance re-aggregates every generation. On a distributed runner the event-level passes
+run per hash partition of generation_id on the workers (`pipelines.label_partitions`); this
+process alone writes the warehouse.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+import duckdb
+import polars as pl
+
+from features.debias import abnormal_viewers
+from features.engagement import generation_engagement
+from features.label_config import LabelConfig
+from features.label_pipeline import LabelOutputs, adopted_examination, compute_label_outputs
+from features.labels import LabelModel
+from pipelines.label_partitions import ScaleOut, WorkerAggregation
+from pipelines.publish import publish_if_stale
+from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step
+from results.label import LabelSummary
+from warehouse import engagement as events_sql
+from warehouse import label_store
+from warehouse.connection import transaction
+from warehouse.engagement import EventAggregation, WarehouseAggregation
+from warehouse.label_store import StateMark, StoredModel
+from warehouse.resource import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RefreshResult:
+    """What the state refresh did and whether labels must be recomputed."""
+
+    mark: StateMark
+    full_rebuild: bool
+    reaggregated: int
+    abnormal_viewers: int
+    reclassified_viewers: int
+    labels_current: bool
+    examination_refit: bool = False
+    """Whether the examination curve moved and was (re)adopted (every generation re-weighted)."""
+    workers: tuple[str, ...] = ()
+    """The Dask workers that ran the event-level passes (empty when they ran in the warehouse)."""
+
+
+@dataclass(frozen=True)
+class LabelInputs:
+    """The clean engagement of every generation plus what is stored of the model."""
+
+    engagement: pl.DataFrame
+    model: LabelModel | None
+    reliability: pl.DataFrame | None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What one label run wrote."""
+
+    labels_written: int
+    pairs_added: int
+    pairs_removed: int
+    model_refit: bool
+
+
+def flagged_viewers(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> pl.DataFrame:
+    """The abnormal viewers (bots) among everyone's stored activity, by the config's rules."""
+    return abnormal_viewers(
+        events_sql.viewer_activity(con),
+        min_events=config.bot_min_events,
+        volume_robust_z=config.bot_volume_robust_z,
+        mad_floor=config.bot_mad_floor,
+        like_share=config.bot_like_share,
+        like_z=config.bot_like_z,
+        like_min_impressions=config.bot_like_min_impressions,
+    )
+
+
+def reclassified_viewers(flagged: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
+    """Viewers flagged now but not before, or before but not now."""
+    return (
+        pl.concat([flagged.select("viewer_id"), before.select("viewer_id")])
+        .group_by("viewer_id")
+        .len()
+        .filter(pl.col("len") == 1)
+        .select("viewer_id")
+    )
+
+
+def refresh_state(
+    con: duckdb.DuckDBPyConnection,
+    config: LabelConfig,
+    aggregation: Callable[[duckdb.DuckDBPyConnection], EventAggregation] = WarehouseAggregation,
+) -> RefreshResult:
+    """Bring the per-generation engagement state up to the ingested events, in one transaction.
+
+    Full rebuild on the first run, on a new label_version, or when the row counts do not add up
+    (events ingested behind the watermark); otherwise only the touched generations. The event-level
+    passes run where `aggregation` (given the open warehouse) puts them.
+    """
+    version = config.label_version
+    passes = aggregation(con)
+    with transaction(con):
+        now = datetime.now(UTC)
+        current = events_sql.ingest_mark(con)
+        previous = label_store.state_mark(con)
+        mark = StateMark(version, current)
+        full = previous is None or previous.label_version != version
+        if not full and previous.ingest == current:
+            current_run = label_store.last_run_mark(con) == mark
+            return RefreshResult(mark, False, 0, 0, 0, labels_current=current_run)
+        if not full and not _counts_add_up(con, previous.ingest, current):
+            log.warning(
+                "label state: row counts do not match the watermark; rebuilding from all events"
+            )
+            full = True
+        since = None if full else previous.ingest
+        if full:
+            label_store.clear_viewer_activity(con)
+        new_counts = passes.viewer_activity(since.events_through if since else None, current)
+        label_store.store_viewer_activity(con, events_sql.merged_viewer_activity(con, new_counts))
+        flagged = flagged_viewers(con, config)
+        before = label_store.abnormal_viewers(con)
+        reclassified = reclassified_viewers(flagged, before)
+        if full or not reclassified.is_empty() or before.height != flagged.height:
+            label_store.replace_abnormal_viewers(con, flagged, version, now)
+        touched = events_sql.touched_generations(con, since, current, reclassified)
+        touched, examination_refit = _reaggregate(
+            con, passes, config, touched, flagged, reclassified, current, full=full, now=now
+        )
+        label_store.set_state_mark(con, mark, now)
+    return RefreshResult(
+        mark,
+        full,
+        touched.height,
+        flagged.height,
+        0 if full else reclassified.height,
+        labels_current=False,
+        examination_refit=examination_refit,
+    )
+
+
+def _reaggregate(
+    con: duckdb.DuckDBPyConnection,
+    passes: EventAggregation,
+    config: LabelConfig,
+    touched: pl.DataFrame,
+    flagged: pl.DataFrame,
+    reclassified: pl.DataFrame,
+    current: events_sql.IngestMark,
+    *,
+    full: bool,
+    now: datetime,
+) -> tuple[pl.DataFrame, bool]:
+    """Sample slots -> (re)adopt the examination curve -> sum the touched generations' events.
+
+    Returns the generations re-aggregated (all of them when the curve moved) and whether it did.
+    """
+    version = config.label_version
+    slots = passes.slots(
+        touched,
+        flagged,
+        current,
+        max_position=config.max_position,
+        sample_buckets=config.examination_sample_buckets,
+    )
+    label_store.replace_touched_rows(con, "label_engagement_slots", touched, slots)
+    examination, examination_refit = adopted_examination(
+        label_store.sampled_slots(con, current.generations_through),
+        label_store.stored_examination(con, version),
+        config,
+    )
+    if examination_refit:
+        label_store.store_examination(con, examination, version, now)
+        if not full:  # every generation's impressions are weighed anew
+            touched = events_sql.touched_generations(con, None, current, reclassified)
+    sums, net_likes = passes.engagement(
+        touched,
+        flagged,
+        examination,
+        current,
+        max_position=config.max_position,
+        ratio_cap=config.watch_ratio_cap,
+    )
+    label_store.replace_touched_rows(
+        con,
+        "label_engagement",
+        touched,
+        generation_engagement(touched["generation_id"], sums, net_likes),
+    )
+    return touched, examination_refit
+
+
+def _counts_add_up(
+    con: duckdb.DuckDBPyConnection, previous: events_sql.IngestMark, current: events_sql.IngestMark
+) -> bool:
+    """True when every row beyond the old counts was ingested after the old watermarks."""
+    new_events = events_sql.events_ingested_between(
+        con, previous.events_through, current.events_through
+    )
+    new_generations = events_sql.generations_ingested_between(
+        con, previous.generations_through, current.generations_through
+    )
+    return (
+        previous.events_count + new_events == current.events_count
+        and previous.generations_count + new_generations == current.generations_count
+    )
+
+
+@step(IO_RETRY)
+def refresh_engagement_state(
+    warehouse: Warehouse,
+    config: LabelConfig,
+    scale_out: ScaleOut | None = None,
+    runner: StepRunner = DIRECT,
+) -> RefreshResult:
+    """Re-aggregate the generations touched by newly ingested events (all of them on a full rebuild).
+
+    With `scale_out` the event-level passes run as steps submitted to `runner` (the Dask workers),
+    partition by partition; this step alone writes the warehouse.
+    """
+    with warehouse.writer(publish=False) as con:
+        if scale_out is None:
+            refreshed = refresh_state(con, config)
+        else:
+            directory = scale_out.directory_for(warehouse.path)
+            passes = WorkerAggregation(con, directory, scale_out.partitions, runner)
+            try:
+                refreshed = refresh_state(con, config, lambda _: passes)
+            finally:
+                shutil.rmtree(directory, ignore_errors=True)
+            refreshed = replace(refreshed, workers=tuple(sorted(passes.workers)))
+            runner.log.info(
+                "label: event passes ran in %d partitions on %d workers (%s)",
+                scale_out.partitions,
+                len(passes.workers),
+                ", ".join(sorted(passes.workers)),
+            )
+    runner.log.info(
+        "label state: %s, %d generations re-aggregated, %d abnormal viewers (%d reclassified)",
+        "full rebuild" if refreshed.full_rebuild else "incremental",
+        refreshed.reaggregated,
+        refreshed.abnormal_viewers,
+        refreshed.reclassified_viewers,
+    )
+    return refreshed
+
+
+@step(IO_RETRY)
+def read_label_inputs(warehouse: Warehouse, mark: StateMark) -> LabelInputs:
+    """The clean state of every generation known at `mark`, and the stored model and reliability
+    of its label version."""
+    with warehouse.writer(publish=False) as con:
+        stored = label_store.stored_model(con, mark.label_version)
+        return LabelInputs(
+            engagement=label_store.engagement_state(con, mark.ingest.generations_through),
+            model=None
+            if stored is None
+            else LabelModel(completion_quantiles=stored.completion_quantiles, priors=stored.priors),
+            reliability=label_store.stored_source_reliability(con, mark.label_version),
+        )
+
+
+@step()
+def compute_labels(inputs: LabelInputs, config: LabelConfig) -> LabelOutputs:
+    """Refit, keep or adopt the model, score every generation and build the pairs (pure)."""
+    return compute_label_outputs(inputs.engagement, inputs.model, inputs.reliability, config)
+
+
+@step(IO_RETRY)
+def write_label_outputs(
+    warehouse: Warehouse, outputs: LabelOutputs, mark: StateMark, started_at: datetime
+) -> Written:
+    """Write changed labels and pairs, the (re)adopted model, and the run record, in one
+    transaction (publishes the snapshot)."""
+    with warehouse.writer() as con, transaction(con):
+        now = datetime.now(UTC)
+        if outputs.model_refit and outputs.model is not None:
+            model = outputs.model
+            label_store.store_model(
+                con,
+                StoredModel(model.completion_quantiles, model.priors),
+                mark.label_version,
+                now,
+            )
+        if outputs.reliability_refit:
+            label_store.store_source_reliability(con, outputs.reliability, mark.label_version, now)
+        labels_written = label_store.write_labels(con, outputs.labels, now)
+        pairs_added, pairs_removed = label_store.write_pairs(con, outputs.pairs, now)
+        label_store.record_run(
+            con,
+            mark,
+            model_refit=outputs.model_refit,
+            labels_written=labels_written,
+            pairs_written=pairs_added,
+            pairs_deleted=pairs_removed,
+            started_at=started_at,
+            finished_at=now,
+        )
+    return Written(labels_written, pairs_added, pairs_removed, outputs.model_refit)
+
+
+def label_summary(
+    refreshed: RefreshResult, outputs: LabelOutputs | None, written: Written | None
+) -> LabelSummary:
+    """The run's summary from what the refresh, the computation and the write did."""
+    computed = {}
+    if outputs is not None:
+        counts = outputs.labels.group_by("label").len().sort("label").iter_rows()
+        computed = {
+            "labels": outputs.labels.height,
+            "pairs": outputs.pairs.height,
+            "label_counts": dict(counts),
+        }
+    return LabelSummary(
+        label_version=refreshed.mark.label_version,
+        up_to_date=refreshed.labels_current,
+        full_rebuild=refreshed.full_rebuild,
+        generations_reaggregated=refreshed.reaggregated,
+        abnormal_viewers=refreshed.abnormal_viewers,
+        examination_refit=refreshed.examination_refit,
+        event_pass_workers=refreshed.workers,
+        **(vars(written) if written is not None else {}),
+        **computed,
+    )
+
+
+def label(
+    warehouse: Warehouse,
+    config: LabelConfig | None = None,
+    runner: StepRunner = DIRECT,
+    scale_out: ScaleOut | None = None,
+) -> LabelSummary:
+    """Label every known generation and build preference pairs.
+
+    On a distributed runner the event-level passes run partition by partition on the workers
+    (`scale_out`, default `ScaleOut()`); otherwise, as SQL in the warehouse.
+    """
+    config = config or LabelConfig()
+    started_at = datetime.now(UTC)
+    if scale_out is None and runner.distributed:
+        scale_out = ScaleOut()
+    refreshed = runner.run(refresh_engagement_state, warehouse, config, scale_out, runner)
+    if refreshed.labels_current:
+        runner.log.info(
+            "labels are current (label_version %s): nothing to do", config.label_version
+        )
+        runner.run(publish_if_stale, warehouse)  # rows a killed run committed but did not publish
+        return label_summary(refreshed, None, None)
+    inputs = runner.run(read_label_inputs, warehouse, refreshed.mark)
+    outputs = runner.run(compute_labels, inputs, config)
+    written = runner.run(write_label_outputs, warehouse, outputs, refreshed.mark, started_at)
+    summary = label_summary(refreshed, outputs, written)
+    runner.log.info("label %s: %s", config.label_version, summary)
+    return summary

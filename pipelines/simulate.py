@@ -1,0 +1,43 @@
+"""Simulate: write a simulated landing zone and its hidden ground truth (the demo's data source)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from landing.simulate import SimulationConfig, SimulationSummary, simulate_landing_zone
+from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step
+
+DEFAULT_BASE_TIME = SimulationConfig().base_time.isoformat().replace("+00:00", "Z")
+
+
+def simulation_config(requests: int, seed: int, days: int, base_time: str) -> SimulationConfig:
+    """The simulator config from plain values; ValueError with a one-line message if one is bad."""
+    try:
+        base = datetime.fromisoformat(base_time)
+    except ValueError:
+        raise ValueError(f"--base-time must be an RFC 3339 timestamp, got {base_time!r}") from None
+    if base.tzinfo is None:
+        raise ValueError(
+            f"--base-time needs a UTC offset (e.g. {DEFAULT_BASE_TIME}), got {base_time!r}"
+        )
+    return SimulationConfig(requests=requests, seed=seed, days=days, base_time=base)
+
+
+@step(IO_RETRY)
+def write_landing_zone(out_dir: str, config: SimulationConfig) -> SimulationSummary:
+    """Write the files (deterministic and replacing the previous simulation's, so a retry is safe)."""
+    return simulate_landing_zone(out_dir, config)
+
+
+def simulate(
+    out_dir: str, config: SimulationConfig, runner: StepRunner = DIRECT
+) -> SimulationSummary:
+    """Simulate `config.requests` creator requests into `out_dir`/landing and `out_dir`/truth."""
+    summary = runner.run(write_landing_zone, out_dir, config)
+    runner.log.info(
+        "simulated %d generations and %d event rows into %s",
+        summary.generations,
+        summary.event_rows,
+        out_dir,
+    )
+    return summary
