@@ -21,6 +21,7 @@ demo: $(STAMP)
 	REELLOOP_DB=$(DEMO_DIR)/reelloop.duckdb $(BIN)/reelloop demo --out $(DEMO_DIR) --requests $(DEMO_REQUESTS)
 
 test: $(STAMP)
+	$(BIN)/lint-imports
 	$(BIN)/pytest -m "not slow"
 
 test-slow: $(STAMP)
@@ -28,6 +29,8 @@ test-slow: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	$(PY) bench/ingest.py --events 1000000

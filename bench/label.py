@@ -111,8 +111,9 @@ def best_seconds(con: object, sql: str, repeat: int) -> float:
 
 def measure(db: Path, repeat: int) -> dict[str, float]:
     """(child process) Baseline group-by, full label run, no-op rerun on a copy of the warehouse."""
-    from flows.label import label_warehouse
+    from pipelines.label import label
     from warehouse.connection import connect
+    from warehouse.resource import Warehouse
 
     copy = db.with_name("measured.duckdb")
     shutil.copyfile(db, copy)
@@ -124,10 +125,10 @@ def measure(db: Path, repeat: int) -> dict[str, float]:
         baseline = [best_seconds(con, BASELINE_SQL, repeat)]
         floor = {name: best_seconds(con, sql, repeat) for name, sql in FLOOR_SQL.items()}
         started = time.perf_counter()
-        summary = label_warehouse(con)
+        summary = label(Warehouse.in_memory(con))
         label_seconds = time.perf_counter() - started
         started = time.perf_counter()
-        rerun = label_warehouse(con)
+        rerun = label(Warehouse.in_memory(con))
         rerun_seconds = time.perf_counter() - started
         started = time.perf_counter()
         con.sql(BASELINE_SQL).pl()
@@ -144,9 +145,9 @@ def measure(db: Path, repeat: int) -> dict[str, float]:
         **{f"floor {name}": seconds for name, seconds in floor.items()},
         "label_seconds": label_seconds,
         "rerun_seconds": rerun_seconds,
-        "rerun_labels_written": float(rerun["labels_written"]),  # type: ignore[arg-type]
-        "labels": float(summary["labels"]),  # type: ignore[arg-type]
-        "pairs": float(summary["pairs"]),  # type: ignore[arg-type]
+        "rerun_labels_written": float(rerun.labels_written),
+        "labels": float(summary.labels or 0),
+        "pairs": float(summary.pairs or 0),
         "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
     }
 

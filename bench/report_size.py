@@ -63,7 +63,7 @@ def run_loop(root: Path, requests: int, seed: int, train: bool) -> LoopRun:
         requests=requests,
         events=int(events),
         generations=int(generations),
-        html_bytes=int(summary["bytes"]),
+        html_bytes=int(summary.bytes),
         report_seconds=finished - report_started,
         loop_seconds=finished - started,
     )

@@ -106,12 +106,12 @@ def measure(landing: Path, db: Path, runner: str, workers: int) -> dict[str, obj
         if cluster is not None:
             cluster.close()
     return {
-        "events": ingested["by_kind"]["events"]["rows_loaded"],
-        "rows_read": ingested["rows_read"],
+        "events": ingested.by_kind["events"].rows_loaded,
+        "rows_read": ingested.total.rows_read,
         "ingest_seconds": ingest_seconds,
         "label_seconds": label_seconds,
-        "labels": labeled["labels"],
-        "pairs": labeled["pairs"],
+        "labels": labeled.labels,
+        "pairs": labeled.pairs,
         "workers_used": len(labeled.get("event_pass_workers", [])),
         "coordinator_peak_gb": peak_rss_gb(),
         "worker_peak_gb": max(worker_peaks),

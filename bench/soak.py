@@ -31,8 +31,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from features.label_config import LabelConfig
-from flows.label import label_warehouse
 from landing.simulate import SimulationConfig, simulate_landing_zone
+from pipelines.label import label
 from warehouse.ingest import (
     IngestRules,
     file_format_of,
@@ -191,8 +191,7 @@ def run_loop_once(db: str, landing: Path, rules: IngestRules, stats: LoopStats) 
     stats.files_ingested += len(accounting)
     stats.rows_read += sum(a.rows_read for a in accounting)
     started = time.perf_counter()
-    with Warehouse.at(db).writer() as con:
-        label_warehouse(con, LabelConfig())
+    label(Warehouse.at(db), LabelConfig())
     stats.label_seconds += time.perf_counter() - started
     stats.label_runs += 1
 

@@ -48,13 +48,11 @@ STAGES: tuple[str, ...] = ("ingest", "label", "train", "score", "export")
 STAGE_RUNNER = r"""
 import json, os, sys, time
 from features.export import ExportConfig
-from flows.export import export_datasets
-from flows.label import label_warehouse
-from flows.model import score_models, train_models
+from pipelines.export import export_datasets
+from pipelines.label import label
+from pipelines.score import score_generations
+from pipelines.train import train_models
 from warehouse.resource import Warehouse
-from models.evaluation import EvaluationConfig
-from models.registry import PromotionPolicy
-from models.training import TrainingConfig
 from warehouse.ingest import IngestRules, ingest_landing_zone
 
 
@@ -65,15 +63,13 @@ def run_stage(command):
         with Warehouse.at(db).writer() as con:
             ingest_landing_zone(con, command["landing"], IngestRules(memory_limit=None))
     elif stage == "label":
-        with Warehouse.at(db).writer() as con:
-            label_warehouse(con)
+        label(Warehouse.at(db))
     elif stage == "train":
-        train_models(db, None, None, ("pairwise",), TrainingConfig(), EvaluationConfig(),
-                     PromotionPolicy())
+        train_models(Warehouse.at(db))
     elif stage == "score":
-        score_models(db, command["score_batch"])
+        score_generations(Warehouse.at(db), command["score_batch"])
     elif stage == "export":
-        export_datasets(db, command["out"], ExportConfig())
+        export_datasets(Warehouse.at(db), command["out"], ExportConfig())
     else:
         raise ValueError(stage)
 

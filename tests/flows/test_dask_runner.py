@@ -22,10 +22,12 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from flows.cli import main
+from cli.main import main
 from flows.ingest import ingest_flow
 from flows.runner import with_runner
 from landing.simulate import SimulationConfig, simulate_landing_zone
+from results.ingest import IngestSummary
+from results.label import LabelSummary
 from warehouse.connection import connect
 from warehouse.ingest import (
     IngestRules,
@@ -56,8 +58,8 @@ class RunnerWarehouses:
     dask_db: Path
     scheduler_address: str
     landing: Path
-    local_summary: dict
-    dask_summary: dict
+    local_summary: IngestSummary
+    dask_summary: IngestSummary
     dask_flow_run_id: UUID
 
 
@@ -220,24 +222,22 @@ def test_the_landing_zone_exercises_quarantine_dedup_and_whole_file_outcomes(
     ingested: RunnerWarehouses,
 ) -> None:
     summary = ingested.dask_summary
-    assert summary["files_by_status"] == {
+    assert summary.files_by_status == {
         "duplicate_content": 1,
         "empty": 1,
         "loaded": 9,
         "unreadable": 1,
         "unsupported_format": 1,
     }
-    assert summary["rows_duplicate"] > 0 and summary["rows_quarantined"] > 0
-    assert summary["quarantined_by_reason"]["malformed_record"] >= 2
-    assert summary["quarantined_by_reason"]["missing_field"] >= 1
-    assert summary["rows_read"] == (
-        summary["rows_loaded"] + summary["rows_duplicate"] + summary["rows_quarantined"]
+    assert summary.total.rows_duplicate > 0 and summary.total.rows_quarantined > 0
+    assert summary.quarantined_by_reason["malformed_record"] >= 2
+    assert summary.quarantined_by_reason["missing_field"] >= 1
+    assert summary.total.rows_read == (
+        summary.total.rows_loaded + summary.total.rows_duplicate + summary.total.rows_quarantined
     )
-    timing = {"seconds", "rows_per_second", "staged_by_worker"}
-    assert {k: v for k, v in summary.items() if k not in timing} == {
-        k: v for k, v in ingested.local_summary.items() if k not in timing
-    }
-    assert "staged_by_worker" not in ingested.local_summary  # local: loaded in this process
+    untimed = {"seconds": 0.0, "rows_per_second": 0, "staged_by_worker": {}}
+    assert replace(summary, **untimed) == replace(ingested.local_summary, **untimed)
+    assert ingested.local_summary.staged_by_worker == {}  # local: loaded in this process
 
 
 def test_the_cli_with_the_dask_runner_is_a_no_op_the_second_time(
@@ -254,11 +254,11 @@ def test_the_cli_with_the_dask_runner_is_a_no_op_the_second_time(
 def test_files_were_staged_on_both_workers_and_the_staging_was_cleaned(
     ingested: RunnerWarehouses,
 ) -> None:
-    staged_by = ingested.dask_summary["staged_by_worker"]
+    staged_by = ingested.dask_summary.staged_by_worker
     assert len(staged_by) == WORKERS
     assert all(address.startswith("tcp://127.0.0.1:") for address in staged_by)
     assert all(files >= 1 for files in staged_by.values())
-    assert sum(staged_by.values()) == ingested.dask_summary["files"]
+    assert sum(staged_by.values()) == ingested.dask_summary.total.files
     assert list(staging_dir_for(ingested.dask_db).iterdir()) == []  # ABANDONED too
 
 
@@ -275,7 +275,7 @@ def test_the_workers_reported_their_task_runs_to_the_flow_run(ingested: RunnerWa
             flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[ingested.dask_flow_run_id]))
         )
     staged = [run for run in runs if run.name.startswith("stage_file")]
-    assert len(staged) == ingested.dask_summary["files"]
+    assert len(staged) == ingested.dask_summary.total.files
     assert all(run.state is not None and run.state.is_completed() for run in staged)
 
 
@@ -362,8 +362,8 @@ LABEL_WALL_CLOCK = frozenset({"labeled_at", "created_at", "flagged_at"})
 class LabelRuns:
     """Summaries of the label runs on each warehouse: first full, then after a late file."""
 
-    local: list[dict]
-    on_dask: list[dict]
+    local: list[LabelSummary]
+    on_dask: list[LabelSummary]
 
 
 def write_late_likes(landing: Path, root: Path) -> Path:
@@ -392,7 +392,7 @@ def labeled(ingested: RunnerWarehouses, tmp_path_factory: pytest.TempPathFactory
     local_runner = argparse.Namespace(runner="local", dask_address=None)
     dask_runner = argparse.Namespace(runner="dask", dask_address=ingested.scheduler_address)
     late = write_late_likes(ingested.landing, tmp_path_factory.mktemp("late"))
-    runs: dict[str, list[dict]] = {"local": [], "dask": []}
+    runs: dict[str, list[LabelSummary]] = {"local": [], "dask": []}
     for name, db, runner in (
         ("local", ingested.local_db, local_runner),
         ("dask", ingested.dask_db, dask_runner),
@@ -426,12 +426,11 @@ def test_dask_label_gives_the_local_tables(
 
 def test_dask_label_ran_its_event_passes_on_both_workers_both_times(labeled: LabelRuns) -> None:
     first, after_late = labeled.on_dask
-    assert first["full_rebuild"] and not after_late["full_rebuild"]
-    assert 0 < after_late["generations_reaggregated"] < first["generations_reaggregated"]
+    assert first.full_rebuild and not after_late.full_rebuild
+    assert 0 < after_late.generations_reaggregated < first.generations_reaggregated
     for summary in labeled.on_dask:
-        assert len(summary["event_pass_workers"]) == WORKERS
-        assert all(w.startswith("tcp://127.0.0.1:") for w in summary["event_pass_workers"])
-    assert all("event_pass_workers" not in summary for summary in labeled.local)
-    drop = {"event_pass_workers"}
+        assert len(summary.event_pass_workers) == WORKERS
+        assert all(w.startswith("tcp://127.0.0.1:") for w in summary.event_pass_workers)
+    assert all(summary.event_pass_workers == () for summary in labeled.local)
     for local, on_dask in zip(labeled.local, labeled.on_dask, strict=True):
-        assert {k: v for k, v in on_dask.items() if k not in drop} == local
+        assert replace(on_dask, event_pass_workers=()) == local

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from flows import cli
-from flows.label import label_warehouse
+from cli import main as cli
 from landing.simulate import SimulationConfig, simulate_landing_zone
+from pipelines.label import label
 from warehouse.connection import connect
 from warehouse.ingest import IngestRules, ingest_landing_zone
+from warehouse.resource import Warehouse
 from warehouse.snapshot import publish_snapshot, snapshot_dir
 
 
@@ -22,7 +23,7 @@ def test_erase_cli_removes_the_viewer_and_prefect_keeps_only_a_masked_id(
     db = tmp_path / "reelloop.duckdb"
     con = connect(db)
     ingest_landing_zone(con, tmp_path / "sim" / "landing", IngestRules(memory_limit=None))
-    label_warehouse(con)
+    label(Warehouse.at(db))
     viewer = con.execute(
         "select viewer_id from events group by 1 order by count(*) desc, 1 limit 1"
     ).fetchone()[0]

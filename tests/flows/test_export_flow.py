@@ -20,8 +20,9 @@ os.environ.setdefault("HF_HOME", tempfile.mkdtemp(prefix="reelloop-hf-"))
 import datasets  # noqa: E402  (after the offline / cache environment is set)
 
 from features.export import DATASET_SCHEMAS, DATASETS, ExportConfig  # noqa: E402
-from flows.export import build_tables, read_inputs, record, write_datasets  # noqa: E402
+from pipelines.export import build_tables, read_inputs, record, write_datasets  # noqa: E402
 from warehouse.connection import connect  # noqa: E402
+from warehouse.resource import Warehouse  # noqa: E402
 
 T0 = datetime(2024, 5, 1, tzinfo=UTC)
 REQUESTS = 40
@@ -157,10 +158,11 @@ def warehouse(tmp_path: Path) -> Path:
 def export(db_path: Path, out_dir: Path, **config: object) -> dict:
     """The export flow's steps without Prefect (the task functions themselves)."""
     cfg = ExportConfig(**config)
-    inputs = read_inputs.fn(str(db_path))
-    tables = build_tables.fn(inputs, cfg)
-    written = write_datasets.fn(tables, inputs, cfg, str(out_dir))
-    record.fn(str(db_path), written, tables, inputs, cfg)
+    warehouse = Warehouse.at(db_path)
+    inputs = read_inputs(warehouse)
+    tables = build_tables(inputs, cfg)
+    written = write_datasets(tables, inputs, cfg, str(out_dir))
+    record(warehouse, written, tables, inputs, cfg)
     return json.loads((out_dir / "manifest.json").read_text())
 
 
@@ -376,7 +378,7 @@ def test_replacing_without_an_atomic_exchange_still_leaves_only_the_new_export(
 def test_cli_export_runs_the_flow_and_prints_counts(
     warehouse: Path, tmp_path: Path, prefect_harness: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.cli import main
+    from cli.main import main
 
     out = tmp_path / "cli-export"
     code = main(

@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
-from flows.ingest import format_accounting, ingest_flow, summarize
+from cli.ingest import format_accounting
+from cli.main import main
+from flows.ingest import ingest_flow
+from pipelines.ingest import summarize
+from results.ingest import RowCounts
 from warehouse.connection import connect
 from warehouse.ingest import FileAccounting
 
@@ -43,18 +46,11 @@ def test_ingest_flow_loads_and_the_cli_prints_the_accounting(
 
     summary = ingest_flow(landing_dir=str(landing), db_path=str(db))
 
-    assert {
-        k: summary[k]
-        for k in ("files", "rows_read", "rows_loaded", "rows_duplicate", "rows_quarantined")
-    } == {
-        "files": 2,
-        "rows_read": 5,
-        "rows_loaded": 3,
-        "rows_duplicate": 1,
-        "rows_quarantined": 1,
-    }
-    assert summary["quarantined_by_reason"] == {"malformed_record": 1}
-    assert summary["by_kind"]["generations"]["rows_loaded"] == 1
+    assert summary.total == RowCounts(
+        files=2, rows_read=5, rows_loaded=3, rows_duplicate=1, rows_quarantined=1
+    )
+    assert summary.quarantined_by_reason == {"malformed_record": 1}
+    assert summary.by_kind["generations"].rows_loaded == 1
     con = connect(db)
     try:
         assert con.execute("select count(*) from events").fetchone() == (2,)
@@ -121,16 +117,12 @@ def test_the_accounting_table_sums_kinds_reasons_and_statuses() -> None:
         ),
     ]
     summary = summarize(files, seconds=2.0)
-    assert summary["by_kind"]["events"] == {
-        "files": 2,
-        "rows_read": 12,
-        "rows_loaded": 4,
-        "rows_duplicate": 6,
-        "rows_quarantined": 2,
-    }
-    assert summary["quarantined_by_reason"] == {"bad_type": 2, "missing_field": 1}
-    assert summary["files_by_status"] == {"duplicate_content": 1, "loaded": 2}
-    assert summary["rows_per_second"] == 8
+    assert summary.by_kind["events"] == RowCounts(
+        files=2, rows_read=12, rows_loaded=4, rows_duplicate=6, rows_quarantined=2
+    )
+    assert summary.quarantined_by_reason == {"bad_type": 2, "missing_field": 1}
+    assert summary.files_by_status == {"duplicate_content": 1, "loaded": 2}
+    assert summary.rows_per_second == 8
     table = format_accounting(summary).splitlines()
     assert table[2].split() == ["events", "2", "12", "4", "6", "2"]
     assert table[4].split() == ["total", "3", "15", "6", "6", "3"]

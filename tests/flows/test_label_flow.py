@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.cli import main
+from cli.main import main
 from flows.label import evaluate_labels_flow, label_flow
 from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.connection import connect
@@ -34,18 +34,18 @@ def test_labels_beat_naive_rates_and_a_rerun_changes_nothing(
 ) -> None:
     db, truth_path = simulated
     first = label_flow(db_path=str(db))
-    assert first["full_rebuild"] and first["labels_written"] == first["labels"] > 800
-    assert first["pairs"] > 300
+    assert first.full_rebuild and first.labels_written == first.labels > 800
+    assert first.pairs > 300
 
     evaluation = evaluate_labels_flow(db_path=str(db), truth_path=str(truth_path))
     ranks = {
-        (r["score"], r["scope"]): r["spearman"] for r in evaluation["ranks"].iter_rows(named=True)
+        (r["score"], r["scope"]): r["spearman"] for r in evaluation.ranks.iter_rows(named=True)
     }
     for scope in ("all generations", ">= 30 feed impressions"):
         best_naive = max(ranks[("naive_like_rate", scope)], ranks[("naive_view_rate", scope)])
         assert ranks[("quality_score", scope)] > best_naive + 0.1, (scope, ranks)
     assert ranks[("quality_score", "all generations")] > 0.75
-    confident = evaluation["pairs"].filter(
+    confident = evaluation.pairs.filter(
         (pl.col("source") == "all") & (pl.col("band") == "[0.90, 1.00]")
     )
     assert confident["pairs"][0] > 200 and confident["truly_better"][0] > 0.9

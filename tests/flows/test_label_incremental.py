@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import duckdb
 import numpy as np
 import polars as pl
 import pytest
 
 from features.label_config import LabelConfig
-from flows.label import label_warehouse
+from pipelines.label import label
+from results.label import LabelSummary
 from warehouse.connection import connect
+from warehouse.resource import Warehouse
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CONFIG = LabelConfig(position_min_impressions=30, prior_min_generations=20)
 
+
+
+def label_on(con: duckdb.DuckDBPyConnection, config: LabelConfig | None = None) -> LabelSummary:
+    """One label run on the in-memory warehouse behind `con`."""
+    return label(Warehouse.in_memory(con), config)
 
 def synthetic_world(seed: int = 0, requests: int = 30) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Generations (3 per request) and events: feed impressions by slot, views, likes, watch; studio selects."""
@@ -103,7 +111,7 @@ def labeled(
 ) -> pl.DataFrame:
     con = connect()
     load(con, generations, events, T0 + timedelta(days=20))
-    label_warehouse(con, config)
+    label_on(con, config)
     return labels_table(con)
 
 
@@ -116,18 +124,18 @@ def test_labels_follow_the_hidden_quality_and_a_rerun_changes_nothing(world) -> 
     generations, events = world
     con = connect()
     load(con, generations, events, T0 + timedelta(days=20))
-    first = label_warehouse(con, CONFIG)
+    first = label_on(con, CONFIG)
     assert (
-        first["full_rebuild"]
-        and first["labels_written"] == generations.height
-        and first["pairs"] > 0
+        first.full_rebuild
+        and first.labels_written == generations.height
+        and first.pairs > 0
     )
     before = labels_table(con)
     pairs_before = con.sql("select * from preference_pairs order by pair_id").pl()
     runs = con.execute("select count(*) from label_runs").fetchall()[0][0]
-    again = label_warehouse(con, CONFIG)
+    again = label_on(con, CONFIG)
     assert (
-        again["labels_written"] == 0 and again["pairs_added"] == 0 and again["pairs_removed"] == 0
+        again.labels_written == 0 and again.pairs_added == 0 and again.pairs_removed == 0
     )
     assert labels_table(con).equals(before)  # labeled_at included
     assert con.sql("select * from preference_pairs order by pair_id").pl().equals(pairs_before)
@@ -180,14 +188,14 @@ def test_new_events_relabel_only_the_generations_they_touch_when_the_model_is_ke
     )
     con = connect()
     load(con, generations, early, T0 + timedelta(days=20))
-    label_warehouse(con, keep_model)
+    label_on(con, keep_model)
     before = labels_table(con)
     load(con, None, late, T0 + timedelta(days=21))
-    second = label_warehouse(con, keep_model)
+    second = label_on(con, keep_model)
     after = labels_table(con)
-    assert not second["full_rebuild"] and not second["model_refit"]
-    assert not second["examination_refit"]
-    assert second["generations_reaggregated"] == 3
+    assert not second.full_rebuild and not second.model_refit
+    assert not second.examination_refit
+    assert second.generations_reaggregated == 3
     changed = set(
         after.join(before, on="generation_id", suffix="_before").filter(
             pl.col("labeled_at") != pl.col("labeled_at_before")
@@ -209,13 +217,13 @@ def test_incremental_runs_equal_a_full_rebuild_when_the_model_is_refit(world) ->
     early, late = split_at(events, 12_000)
     con = connect()
     load(con, generations.filter(pl.col("request_id") != "r004"), early, T0 + timedelta(days=20))
-    label_warehouse(con, always_refit)
+    label_on(con, always_refit)
     assert con.sql("select count(*) from labels where request_id = 'r004'").fetchall() == [(0,)]
     load(con, late_records, late, T0 + timedelta(days=21))
-    second = label_warehouse(con, always_refit)
+    second = label_on(con, always_refit)
     # the refit examination curve is adopted: every generation's impressions are weighed anew
-    assert not second["full_rebuild"] and second["examination_refit"]
-    assert second["generations_reaggregated"] == generations.height
+    assert not second.full_rebuild and second.examination_refit
+    assert second.generations_reaggregated == generations.height
     columns = [
         "generation_id",
         "impressions",

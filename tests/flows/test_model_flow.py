@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from flows.cli import main
+from cli.main import main
 from warehouse.connection import connect
 
 pytestmark = pytest.mark.e2e

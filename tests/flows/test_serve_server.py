@@ -255,7 +255,7 @@ def test_serve_runs_a_triggered_ingest_against_a_real_server(
             [
                 sys.executable,
                 "-m",
-                "flows.cli",
+                "cli.main",
                 "serve",
                 "--only",
                 "ingest",

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from flows.cli import main
+from cli.main import main
 
 
 def test_simulate_verb_writes_landing_zone_and_truth(

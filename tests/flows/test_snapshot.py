@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from flows import cli
-from flows.sql import SqlOutputConfig, run_query, run_sql_command
+from cli import main as cli
+from cli.sql import SqlOutputConfig, run_query, run_sql_command
 from warehouse.resource import Warehouse
 from warehouse.snapshot import SnapshotConfig, current_snapshot_path, snapshot_dir
 
@@ -164,7 +164,7 @@ def test_writes_and_bad_queries_are_one_line_errors(
 def test_sql_verb_exits_2_with_one_line(
     analyst_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(cli, "VERB_MODULES", ("flows.sql",))
+    monkeypatch.setattr(cli, "VERB_MODULES", ("cli.sql",))
     assert (
         cli.main(["--db", analyst_warehouse.path, "sql", "select count(*) as n from scores"]) == 0
     )

@@ -11,8 +11,9 @@ import duckdb
 import polars as pl
 import pytest
 
-from flows.erase import erase_warehouse
-from flows.label import label_warehouse
+from pipelines.erase import erase
+from pipelines.label import label
+from warehouse.resource import Warehouse
 from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.connection import connect
 from warehouse.erase import (
@@ -38,7 +39,7 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     db = root / "base.duckdb"
     con = connect(db)
     ingest_landing_zone(con, root / "sim" / "landing", RULES, ingested_at=NOW)
-    label_warehouse(con)
+    label(Warehouse.in_memory(con))
     con.close()
     return db, root / "sim" / "landing"
 
@@ -123,8 +124,8 @@ def test_a_viewer_is_erased_everywhere_and_the_labels_they_touched_are_recompute
     assert rows_holding(con, "viewer_id", [viewer]) == {}
     # the label state is reset: the next run rebuilds from the remaining events
     assert scalar(con, "select count(*) from label_state") == 0
-    summary = label_warehouse(con)
-    assert summary["full_rebuild"] is True
+    summary = label(Warehouse.in_memory(con))
+    assert summary.full_rebuild is True
     after = scalar(
         con,
         "select sum(impressions) from labels where generation_id in (select unnest(?))",
@@ -275,13 +276,13 @@ def test_erasing_a_warehouse_file_leaves_no_byte_of_the_person_in_it_or_any_snap
     creator = scalar(con, "select creator_id from generations order by 1 limit 1")
     con.close()
     assert creator.encode() in db.read_bytes()
-    summary = erase_warehouse(str(db), "creator", creator, reason="test")
-    assert summary["total_deleted"] > 0
-    assert summary["relabel"]["full_rebuild"] is True
+    summary = erase(Warehouse.at(db), "creator", creator, reason="test")
+    assert summary.total_deleted > 0
+    assert summary.relabel.full_rebuild is True
     snapshots = sorted(p.name for p in snapshot_dir(db).glob("snapshot-*.duckdb"))
-    assert snapshots == [Path(summary["snapshot"]).name]
-    assert len(summary["removed_snapshots"]) == 2
-    for path in (db, Path(summary["snapshot"])):
+    assert snapshots == [Path(summary.snapshot).name]
+    assert len(summary.removed_snapshots) == 2
+    for path in (db, Path(summary.snapshot)):
         assert creator.encode() not in path.read_bytes(), path
     con = connect(db, read_only=True)
     assert scalar(con, "select count(*) from generations where creator_id = ?", [creator]) == 0
@@ -319,7 +320,7 @@ def test_a_fresh_export_after_erasure_holds_nothing_of_the_erased_creator(
     built: tuple[Path, Path], tmp_path: Path
 ) -> None:
     from features.export import ExportConfig
-    from flows.export import export_datasets
+    from pipelines.export import export_datasets
 
     db = tmp_path / "w.duckdb"
     shutil.copy(built[0], db)
@@ -338,13 +339,13 @@ def test_a_fresh_export_after_erasure_holds_nothing_of_the_erased_creator(
         ).fetchall()
     identifiers = {value for row in theirs for value in row}
     before = exported_strings(
-        Path(export_datasets(str(db), str(tmp_path / "before"), ExportConfig())["path"])
+        Path(export_datasets(Warehouse.at(db), str(tmp_path / "before"), ExportConfig()).path)
     )
     assert before & identifiers, "the creator's outputs should be exported before the erasure"
 
-    erase_warehouse(str(db), "creator", creator, reason="test")
+    erase(Warehouse.at(db), "creator", creator, reason="test")
     after = exported_strings(
-        Path(export_datasets(str(db), str(tmp_path / "after"), ExportConfig())["path"])
+        Path(export_datasets(Warehouse.at(db), str(tmp_path / "after"), ExportConfig()).path)
     )
     assert after, "the export after the erasure still holds the other creators' rows"
     assert not after & identifiers

@@ -1,0 +1,1 @@
+"""Pure rendering of results and report data: the HTML report, Prefect artifact markdown."""
