@@ -333,11 +333,14 @@ class SimulationConfig:
                     raise ValueError(f"model {spec.name}: unknown category {name!r}")
 
     def category_names(self) -> tuple[str, ...]:
+        """The category names, in config order."""
         return tuple(c.name for c in self.categories)
 
     def models_released_at_start(self) -> int:
+        """How many model versions are available from the start of the window."""
         return sum(1 for m in self.model_versions if m.release_fraction <= 0)
 
     @property
     def base_ms(self) -> int:
+        """The window's start in epoch milliseconds."""
         return int(self.base_time.timestamp() * 1000)

@@ -26,6 +26,7 @@ def stream_rng(config: SimulationConfig, *stream: int) -> np.random.Generator:
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
+    """The logistic function, elementwise."""
     return 1.0 / (1.0 + np.exp(-x))
 
 

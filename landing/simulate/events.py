@@ -26,6 +26,7 @@ def _block(
     position: np.ndarray | int = -1,
     watch: np.ndarray | int = -1,
 ) -> dict[str, np.ndarray]:
+    """One block of events of one type as numeric columns (-1 = field absent)."""
     n = gen.size
     return {
         "gen": gen.astype(np.int32),
@@ -40,6 +41,7 @@ def _block(
 
 
 def _session_keys(config: SimulationConfig, viewer: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """A viewer's session key: the viewer and the `session_gap_ms` slot the time falls in."""
     return (viewer.astype(np.uint64) << np.uint64(24)) + (t // config.session_gap_ms).astype(
         np.uint64
     )
@@ -115,6 +117,8 @@ def _engagement_blocks(
 def _organic_blocks(
     world: SimulatedWorld, rng: np.random.Generator, day: int, part: int, parts: int
 ) -> list[dict[str, np.ndarray]]:
+    """The day's planned impressions of this part's generations to human viewers (by activity), with
+    feed positions that favour quality and boosts, and views examined by position or surface."""
     config = world.config
     counts = world.feed_plan[:, day].astype(np.int64)
     gens = np.flatnonzero((np.arange(world.n_generations) % parts == part) & (counts > 0))
@@ -154,6 +158,8 @@ def _organic_blocks(
 def _bot_blocks(
     world: SimulatedWorld, rng: np.random.Generator, day: int, part: int, parts: int
 ) -> list[dict[str, np.ndarray]]:
+    """This part's bots: many feed impressions of any existing generation, views, likes and shares
+    regardless of quality."""
     config = world.config
     mine = np.arange(world.bot_users.size) % parts == part
     counts = rng.poisson(world.bot_daily_rate[mine])

@@ -159,6 +159,7 @@ def _summary(
     ev_counts: dict[str, int],
     by_type: dict[str, int],
 ) -> SimulationSummary:
+    """What the simulation wrote, from the world and the writers' counts."""
     return SimulationSummary(
         out_dir=str(out),
         requests=world.config.requests,

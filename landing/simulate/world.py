@@ -33,9 +33,11 @@ class SimulatedWorld:
 
     @property
     def n_generations(self) -> int:
+        """How many generations the world has."""
         return self.generations.height
 
     def column(self, name: str) -> np.ndarray:
+        """One generation column as a numpy array (rows in created_at order)."""
         return self.generations.get_column(name).to_numpy()
 
 
