@@ -1,3 +1,17 @@
+-- The records of a CSV file, in the order they run.
+-- header: the file's header into temp table `ingest_csv_header` (parameters $names: its column names,
+-- deduplicated; $has_header: whether they name a contract field);
+-- records: one record per CSV row of the registered batch relation `ingest_batch` (row_number, record blob,
+-- record_bytes), read with `ingest_csv_header`.
+
+-- name: header
+-- the header of the CSV file being loaded: its column names (deduplicated) and whether it names a contract field
+create or replace temp table ingest_csv_header as
+select
+    $names::varchar[] as names,
+    $has_header::boolean as has_header
+
+-- name: records
 -- one record per CSV row of the registered batch `ingest_batch`, as a JSON object keyed by the header
 -- (RFC 4180: comma, double quotes, "" escapes; an unquoted empty cell is null), with its row-level problem
 with header as (

@@ -1,3 +1,31 @@
+-- The judged rows of an event file in temp table `ingest_staged`, in lifecycle order.
+-- create: the table; judge: every row of the registered carrier relation `ingest_event_carriers` judged into it
+-- (parameters $max_line_bytes, $raw_preview_chars, $max_id_chars, $min_timestamp, $max_timestamp, $event_types,
+-- $surfaces, $watch_ms_required_for); to_parquet: a worker writes it under $directory ($min_timestamp and
+-- $max_timestamp bound the day partitions); load: the coordinator inserts its new valid rows into `events`
+-- (parameters $source_file, $ingested_at).
+
+-- name: create
+-- the rows of the event file being loaded, judged: reason_code null = valid (raw kept only for rejected rows)
+create or replace temp table ingest_staged (
+    row_number bigint not null,
+    reason_code varchar,
+    detail varchar,
+    raw varchar,
+    event_id varchar,
+    event_type varchar,
+    generation_id varchar,
+    viewer_id varchar,
+    occurred_at timestamptz,
+    surface varchar,
+    position integer,
+    watch_ms bigint,
+    session_id varchar,
+    app_version varchar,
+    extra json
+)
+
+-- name: judge
 -- judge each event carrier row against the contract; the first failing rule (fixed precedence) names the reason:
 -- oversized line, bad_encoding, malformed_record, missing_field, bad_type, empty_id, oversized_field,
 -- unknown_event_type, bad_enum, bad_timestamp, future_timestamp, negative_value
@@ -108,3 +136,61 @@ select
     app_version__s as app_version,
     extra::json as extra
 from judged
+
+-- name: to_parquet
+-- the judged rows of the event file being staged, as Parquet under $directory partitioned by day of occurred_at
+-- (hive day=YYYY-MM-DD); rows whose timestamp is missing or outside the accepted window go to day=unknown
+copy (
+    select
+        *,
+        case
+            when occurred_at between $min_timestamp and $max_timestamp
+                then strftime(occurred_at, '%Y-%m-%d')
+            else 'unknown'
+        end as day
+    from ingest_staged
+) to $directory (format parquet, partition_by (day))
+
+-- name: load
+-- valid events of the staged file that are new: the first row of each event_id in the file, unless already loaded
+-- (the dedup runs on the narrow (event_id, row_number) pairs; the full rows are picked by row_number after)
+insert into events (
+    event_id, event_type, generation_id, viewer_id, occurred_at, surface, position, watch_ms,
+    session_id, app_version, extra, source_file, source_row, ingested_at
+)
+with valid as (
+    select * from ingest_staged
+    where reason_code is null
+),
+
+first_rows as (
+    select
+        event_id,
+        min(row_number) as row_number
+    from valid
+    group by event_id
+),
+
+new_rows as (
+    select first_rows.row_number
+    from first_rows
+    anti join events on events.event_id = first_rows.event_id
+)
+
+select
+    valid.event_id,
+    valid.event_type,
+    valid.generation_id,
+    valid.viewer_id,
+    valid.occurred_at,
+    valid.surface,
+    valid.position,
+    valid.watch_ms,
+    valid.session_id,
+    valid.app_version,
+    valid.extra,
+    $source_file,
+    valid.row_number,
+    $ingested_at
+from valid
+semi join new_rows on new_rows.row_number = valid.row_number

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import os
 import random
@@ -21,7 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import warehouse.ingest as ingest
+import warehouse.ingest.loading as loading
 from warehouse.connection import connect
 from warehouse.ingest import (
     REASON_CODES,
@@ -29,8 +28,6 @@ from warehouse.ingest import (
     IngestRules,
     ingest_file,
     ingest_landing_zone,
-    iter_record_batches,
-    remove_stale_staging,
 )
 
 NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -723,58 +720,7 @@ def test_unreadable_empty_and_unknown_files_are_recorded_never_lost(con, tmp_pat
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# record splitting and row numbers
-
-
-def reference_records(data: bytes, quoted: bool) -> list[tuple[int, bytes]]:
-    """(line, record) pairs by a plain Python scan: the oracle for iter_record_batches."""
-    records, start, line, start_line, in_quotes = [], 0, 1, 1, False
-    for i, byte in enumerate(data):
-        if quoted and byte == ord('"'):
-            in_quotes = not in_quotes
-        if byte == ord("\n"):
-            if not in_quotes:
-                records.append((start_line, data[start:i].removesuffix(b"\r")))
-                start, start_line = i + 1, line + 1
-            line += 1
-    if start < len(data):
-        records.append((start_line, data[start:].removesuffix(b"\r")))
-    return records
-
-
-def split(
-    data: bytes, *, quoted: bool, chunk_bytes: int, max_record_bytes: int = 1 << 20
-) -> list[tuple]:
-    batches = iter_record_batches(
-        io.BytesIO(data),
-        quoted=quoted,
-        chunk_bytes=chunk_bytes,
-        max_record_bytes=max_record_bytes,
-        max_batch_rows=3,
-    )
-    return [
-        (row["row_number"], row["record"], row["record_bytes"])
-        for batch in batches
-        for row in batch.to_pylist()
-    ]
-
-
-@pytest.mark.parametrize("chunk_bytes", [1, 2, 3, 5, 8, 64, 4096])
-@pytest.mark.parametrize("quoted", [False, True])
-def test_record_splitting_matches_a_plain_scan_at_any_chunk_size(chunk_bytes, quoted):
-    data = (
-        b'first\r\nsecond\n\n"quoted\nnewline",x\r\n\x1e\xff\xfe\n"a""b"\nlast line "odd\nx\n'
-        b"no trailing newline"
-    )
-    expected = [(line, record, len(record)) for line, record in reference_records(data, quoted)]
-    assert split(data, quoted=quoted, chunk_bytes=chunk_bytes) == expected
-
-
-def test_a_long_record_spanning_chunks_keeps_a_bounded_prefix_and_its_true_length():
-    data = b"short\n" + b"y" * 1000 + b"\nend\n"
-    got = split(data, quoted=False, chunk_bytes=16, max_record_bytes=100)
-    assert [(line, length) for line, _, length in got] == [(1, 5), (2, 1000), (3, 3)]
-    assert got[1][1] == b"y" * 100
+# row numbers
 
 
 def test_row_numbers_hold_on_a_large_file(con, tmp_path):
@@ -822,7 +768,7 @@ def test_a_failure_mid_file_leaves_nothing_of_that_file(con, tmp_path, monkeypat
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(ingest, "_insert_ingest_file", fail)
+    monkeypatch.setattr(loading, "_insert_ingest_file", fail)
     with pytest.raises(RuntimeError, match="power cut"):
         ingest_landing_zone(con, tmp_path, RULES, ingested_at=NOW)
     assert table_rows(con) == {
@@ -912,31 +858,3 @@ def test_killed_ingest_reruns_to_the_same_tables_as_an_uninterrupted_run(tmp_pat
     finally:
         reference.close()
         resumed.close()
-
-
-def test_only_staged_directories_untouched_for_the_threshold_are_removed(tmp_path: Path) -> None:
-    def staged(name: str, age_hours: float, fresh_file_inside: bool = False) -> Path:
-        directory = tmp_path / name
-        (directory / "day=2024-05-01").mkdir(parents=True)
-        part = directory / "day=2024-05-01" / "part-0.parquet"
-        part.write_bytes(b"rows")
-        then = NOW.timestamp() - age_hours * 3600
-        for path in (part, part.parent, directory):
-            os.utime(path, (then, then))
-        if fresh_file_inside:
-            os.utime(part, (NOW.timestamp(), NOW.timestamp()))
-        return directory
-
-    abandoned = staged("0123456789abcdef-0123456789ab", 30)
-    abandoned_spill = staged("0123456789abcdef-0123456789ab.spill", 30)
-    in_progress = staged("fedcba9876543210-ba9876543210", 30, fresh_file_inside=True)
-    recent = staged("1111111111111111-222222222222", 2)
-    not_staging = staged("notes", 30)
-
-    removed = remove_stale_staging(tmp_path, timedelta(hours=24), NOW)
-
-    assert removed == [abandoned, abandoned_spill]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        p.name for p in (in_progress, recent, not_staging)
-    )
-    assert remove_stale_staging(tmp_path / "missing", timedelta(hours=24), NOW) == []

@@ -1,3 +1,38 @@
+-- The judged rows of a generation file in temp table `ingest_staged`, in lifecycle order.
+-- create: the table; judge: every row of the registered carrier relation `ingest_generation_carriers` judged into
+-- it (parameters $max_line_bytes, $raw_preview_chars, $max_id_chars, $max_prompt_chars, $min_timestamp,
+-- $max_timestamp, $reference_kinds); embedding_check: the cross-row rule, against `generations` (no parameters);
+-- to_parquet: a worker writes it under $directory ($min_timestamp and $max_timestamp bound the day partitions);
+-- load: the coordinator inserts its new valid rows into `generations` (parameters $source_file, $ingested_at).
+
+-- name: create
+-- the rows of the generation file being loaded, judged: reason_code null = valid (raw kept for every row: the
+-- cross-row embedding check may reject a row after its own checks passed)
+create or replace temp table ingest_staged (
+    row_number bigint not null,
+    reason_code varchar,
+    detail varchar,
+    raw varchar,
+    generation_id varchar,
+    request_id varchar,
+    creator_id varchar,
+    prompt varchar,
+    model_version varchar,
+    created_at timestamptz,
+    duration_ms bigint,
+    width integer,
+    height integer,
+    fps double,
+    seed bigint,
+    reference_inputs struct(kind varchar, uri varchar)[],
+    output_uri varchar,
+    output_embedding float[],
+    training_consent boolean,
+    content_flags varchar[],
+    extra json
+)
+
+-- name: judge
 -- judge each generation carrier row against the contract; the first failing rule (fixed precedence) names the
 -- reason: oversized line, bad_encoding, malformed_record, missing_field, bad_type, empty_id, oversized_field,
 -- bad_enum, bad_timestamp, future_timestamp, negative_value
@@ -135,3 +170,106 @@ select
     content_flags__l as content_flags,
     extra::json as extra
 from judged
+
+-- name: embedding_check
+-- output_embedding has one length per model_version: the length already in `generations`, else the length of the
+-- first valid row of this file; valid rows of another length are rejected (checked after the per-row rules)
+update ingest_staged as staged
+set
+    reason_code = 'embedding_dim_mismatch',
+    detail = 'output_embedding: ' || len(staged.output_embedding) || ' values, model_version "'
+        || left(staged.model_version, 64) || '" has ' || reference.dim
+from (
+    with loaded_dims as (
+        select
+            model_version,
+            min(len(output_embedding)) as dim
+        from generations
+        where output_embedding is not null
+        group by model_version
+    ),
+
+    file_dims as (
+        select
+            model_version,
+            arg_min(len(output_embedding), row_number) as dim
+        from ingest_staged
+        where reason_code is null and output_embedding is not null
+        group by model_version
+    )
+
+    select
+        file_dims.model_version,
+        coalesce(loaded_dims.dim, file_dims.dim) as dim
+    from file_dims
+    left join loaded_dims on loaded_dims.model_version = file_dims.model_version
+) as reference
+where staged.model_version = reference.model_version
+    and staged.reason_code is null
+    and staged.output_embedding is not null
+    and len(staged.output_embedding) <> reference.dim
+
+-- name: to_parquet
+-- the judged rows of the generation file being staged, as Parquet under $directory partitioned by day of created_at
+-- (hive day=YYYY-MM-DD); rows whose timestamp is missing or outside the accepted window go to day=unknown
+copy (
+    select
+        *,
+        case
+            when created_at between $min_timestamp and $max_timestamp
+                then strftime(created_at, '%Y-%m-%d')
+            else 'unknown'
+        end as day
+    from ingest_staged
+) to $directory (format parquet, partition_by (day))
+
+-- name: load
+-- valid generations of the staged file that are new: the first row of each generation_id in the file, unless
+-- already loaded (first delivery wins; dedup on the narrow (generation_id, row_number) pairs)
+insert into generations (
+    generation_id, request_id, creator_id, prompt, model_version, created_at, duration_ms, width, height, fps,
+    seed, reference_inputs, output_uri, output_embedding, training_consent, content_flags, extra,
+    source_file, source_row, ingested_at
+)
+with valid as (
+    select * from ingest_staged
+    where reason_code is null
+),
+
+first_rows as (
+    select
+        generation_id,
+        min(row_number) as row_number
+    from valid
+    group by generation_id
+),
+
+new_rows as (
+    select first_rows.row_number
+    from first_rows
+    anti join generations on generations.generation_id = first_rows.generation_id
+)
+
+select
+    valid.generation_id,
+    valid.request_id,
+    valid.creator_id,
+    valid.prompt,
+    valid.model_version,
+    valid.created_at,
+    valid.duration_ms,
+    valid.width,
+    valid.height,
+    valid.fps,
+    valid.seed,
+    valid.reference_inputs,
+    valid.output_uri,
+    valid.output_embedding,
+    valid.training_consent,
+    valid.content_flags,
+    valid.extra,
+    $source_file,
+    valid.row_number,
+    $ingested_at
+from valid
+semi join new_rows on new_rows.row_number = valid.row_number

@@ -1,0 +1,20 @@
+-- The record of one landing file's outcome, in its transaction.
+-- quarantine_whole_file: a quarantine row 0 for a file that could not be read row by row (parameters $source_file,
+-- $kind, $reason_code, $detail, $quarantined_at);
+-- ingest_file: its `ingest_files` accounting row (parameters: every column of the row, by name).
+
+-- name: quarantine_whole_file
+-- a whole file that could not be read row by row (row_number 0 = the file itself), so it is never lost silently
+insert into quarantine (source_file, row_number, kind, reason_code, detail, raw, quarantined_at)
+values ($source_file, 0, $kind, $reason_code, $detail, null, $quarantined_at)
+
+-- name: ingest_file
+-- the accounting row of one landing file: rows_read = rows_loaded + rows_duplicate + rows_quarantined
+insert into ingest_files (
+    source_file, sha256, kind, file_format, bytes, rows_read, rows_loaded, rows_duplicate, rows_quarantined,
+    ingested_at, status, detail, file_mtime_ns
+)
+values (
+    $source_file, $sha256, $kind, $file_format, $bytes, $rows_read, $rows_loaded, $rows_duplicate,
+    $rows_quarantined, $ingested_at, $status, $detail, $file_mtime_ns
+)
