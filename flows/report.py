@@ -15,14 +15,11 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from flows.locking import warehouse_at
-from flows.report_render import RenderConfig, render_report
-from warehouse.report_data import (
-    ReportConfig,
-    ReportData,
-    create_report_views,
-    load_truth,
-    read_report_data,
-)
+from report.config import RenderConfig, ReportConfig
+from report.data import ReportData
+from report.derive import derive_report_data
+from report.page import render_report
+from warehouse.report_data import create_report_views, load_truth, read_report_views
 
 REPORT_FILE = "index.html"
 
@@ -40,7 +37,8 @@ def read_report(db_path: str, truth_path: str | None, config: ReportConfig) -> R
         if truth_path is not None:
             load_truth(con, truth_path)
         create_report_views(con)
-        return read_report_data(con, config, with_truth=truth_path is not None)
+        views = read_report_views(con, with_truth=truth_path is not None)
+        return derive_report_data(views, config)
 
 
 @task(cache_policy=NO_CACHE)
