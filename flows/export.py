@@ -7,7 +7,7 @@ from datetime import datetime
 from prefect import flow
 
 from features.export import ExportConfig
-from flows.artifacts import publish_export_artifacts
+from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at
 from flows.runner import PrefectRunner
 from pipelines.export import export_datasets
@@ -34,5 +34,5 @@ def export_flow(
         report_threshold=report_threshold,
     )
     summary = export_datasets(warehouse_at(db_path), out_dir, config, PrefectRunner())
-    publish_export_artifacts(summary)
+    publish_stage_artifacts(summary)
     return summary

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from prefect import flow
 
-from flows.artifacts import publish_ingest_artifacts
+from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at
 from flows.runner import PrefectRunner
 from pipelines.ingest import IngestOptions, ingest, parse_timestamp
@@ -51,5 +51,5 @@ def ingest_flow(
         threads=threads,
     )
     summary = ingest(warehouse_at(db_path), landing_dir, rules, options, PrefectRunner())
-    publish_ingest_artifacts(summary)
+    publish_stage_artifacts(summary)
     return summary

@@ -6,7 +6,7 @@ from __future__ import annotations
 from prefect import flow
 
 from features.label_config import LabelConfig
-from flows.artifacts import publish_label_artifacts, publish_label_evaluation_artifacts
+from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at
 from flows.runner import PrefectRunner
 from pipelines.evaluate import evaluate_labels
@@ -27,8 +27,7 @@ def label_flow(
     (`scale_out`, default `ScaleOut()`); on the local runner, as SQL in the warehouse.
     """
     summary = label(warehouse_at(db_path), config, PrefectRunner(), scale_out)
-    if not summary.up_to_date:
-        publish_label_artifacts(summary)
+    publish_stage_artifacts(summary)
     return summary
 
 
@@ -40,5 +39,5 @@ def evaluate_labels_flow(
     evaluation = evaluate_labels(
         warehouse_at(db_path), truth_path, min_impressions, PrefectRunner()
     )
-    publish_label_evaluation_artifacts(evaluation)
+    publish_stage_artifacts(evaluation)
     return evaluation

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from prefect import flow
 
-from flows.artifacts import publish_score_artifacts, publish_train_artifacts
+from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at
 from flows.runner import PrefectRunner
 from models.evaluation import EvaluationConfig
@@ -37,7 +37,7 @@ def train_flow(
         artifacts_dir=artifacts_dir,
     )
     summary = train_models(warehouse_at(db_path), config, truth_path, PrefectRunner())
-    publish_train_artifacts(summary)
+    publish_stage_artifacts(summary)
     return summary
 
 
@@ -45,7 +45,7 @@ def train_flow(
 def score_flow(db_path: str = "reelloop.duckdb", batch_size: int = 100_000) -> ScoreSummary:
     """Score every generation the champion has not scored yet into `scores`, in bounded batches."""
     summary = score_generations(warehouse_at(db_path), batch_size, PrefectRunner())
-    publish_score_artifacts(summary)
+    publish_stage_artifacts(summary)
     return summary
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.locking import warehouse_at
-from flows.report_render import RenderConfig
 from flows.runner import PrefectRunner
 from pipelines.report import write_report
+from report.config import RenderConfig, ReportConfig
 from results.report import ReportSummary
-from warehouse.report_data import ReportConfig
 
 
 @flow(name="report")

@@ -163,6 +163,7 @@ def build_deployments(
     table: Iterable[tuple[str, str]] = SERVED_FLOWS,
 ) -> list[Any]:
     """One deployment per importable stage flow, named after the stage, on its interval schedule."""
+    from prefect.deployments.runner import EntrypointType
     from prefect.schedules import Interval
 
     deployments = []
@@ -183,6 +184,9 @@ def build_deployments(
                 parameters=parameters,
                 description=f"reelloop {stage}, every {config.every_seconds(stage):g} s",
                 tags=["reelloop", stage],
+                # load the flow as a module (flows.ingest), not as a script: a script's folder goes on
+                # sys.path, where flows/report.py would shadow the report package
+                entrypoint_type=EntrypointType.MODULE_PATH,
             )
         except Exception as exc:  # one broken stage must not stop the others being served
             log.warning("not serving %s: %s", stage, str(exc).splitlines()[0] if str(exc) else exc)

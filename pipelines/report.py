@@ -11,16 +11,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flows.report_render import RenderConfig, render_report
 from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step
+from report.config import RenderConfig, ReportConfig
+from report.data import ReportData
+from report.derive import derive_report_data
+from report.page import render_report
 from results.report import ReportSummary
-from warehouse.report_data import (
-    ReportConfig,
-    ReportData,
-    create_report_views,
-    load_truth,
-    read_report_data,
-)
+from warehouse.report_data import create_report_views, load_truth, read_report_views
 from warehouse.resource import Warehouse
 
 REPORT_FILE = "index.html"
@@ -39,7 +36,8 @@ def read_report(warehouse: Warehouse, truth_path: str | None, config: ReportConf
         if truth_path is not None:
             load_truth(con, truth_path)
         create_report_views(con)
-        return read_report_data(con, config, with_truth=truth_path is not None)
+        views = read_report_views(con, with_truth=truth_path is not None)
+    return derive_report_data(views, config)
 
 
 @step()

@@ -1,5 +1,6 @@
 """`reelloop report` on a small simulated loop (simulate -> ingest -> label -> train -> report): every
-section's numbers against direct SQL on the warehouse, the page's hygiene, and a headless-browser render."""
+section's numbers against direct SQL on the warehouse, the page's hygiene, and a headless-browser render
+(the page rendered from tiny warehouses is tested in tests/report/test_page.py)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,6 @@ import json
 import re
 import shutil
 import subprocess
-from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
@@ -18,9 +17,11 @@ import polars as pl
 import pytest
 from scipy import stats
 
-from flows.report_render import render_report
+from report.config import ReportConfig
+from report.data import ReportData
+from report.derive import derive_report_data
 from warehouse.connection import connect
-from warehouse.report_data import ReportConfig, ReportData, create_report_views, read_report_data
+from warehouse.report_data import read_report_views
 
 CHROMIUM = Path(shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium")
 MAX_REPORT_BYTES = 5 * 1024 * 1024
@@ -70,7 +71,7 @@ def warehouse(loop: dict) -> duckdb.DuckDBPyConnection:
 
 @pytest.fixture(scope="module")
 def data(warehouse: duckdb.DuckDBPyConnection) -> ReportData:
-    return read_report_data(warehouse, ReportConfig(), with_truth=True)
+    return derive_report_data(read_report_views(warehouse, with_truth=True), ReportConfig())
 
 
 def section(page: str, section_id: str) -> str:
@@ -328,63 +329,6 @@ def test_report_views_reach_the_snapshot(loop: dict) -> None:
             ).fetchall()
         }
     assert {"report_model_version_quality", "report_funnel", "report_truth_agreement"} <= relations
-
-
-# ---------------------------------------------------------------------------- pure rendering
-
-
-def tiny_report(model_version: str) -> ReportData:
-    """A warehouse of three generations whose model_version is hostile text."""
-    con = connect()
-    for i, (version, quality) in enumerate(
-        [(model_version, 0.2), (model_version, 0.4), ("v2", 0.9)]
-    ):
-        con.execute(
-            "insert into generations (generation_id, request_id, creator_id, prompt, model_version, created_at, "
-            "duration_ms, source_file, source_row, ingested_at) values (?, 'r', 'c', 'a <b>bold</b> prompt', ?, "
-            "'2025-01-01 00:00:00+00', 4000, 'f', ?, '2025-01-02 00:00:00+00')",
-            [f"g{i}", version, i],
-        )
-        con.execute(
-            "insert into labels (generation_id, model_version, label_version, impressions, views, likes, "
-            "favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, "
-            "quality_score, quality_low, quality_high, label, labeled_at) values (?, ?, 'lv', 1, 1, 0, 0, 0, 0, 0, "
-            "0, 0, 0, 0, 0, ?, 0, 1, 'uncertain', '2025-01-02 00:00:00+00')",
-            [f"g{i}", version, quality],
-        )
-    create_report_views(con)
-    data = read_report_data(con, ReportConfig(ngram_min_generations=1))
-    con.close()
-    return data
-
-
-def test_render_escapes_every_value_and_handles_an_empty_warehouse() -> None:
-    hostile = '<script>alert("x")</script> $\\alpha$ & co'
-    page = render_report(
-        tiny_report(hostile), generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="<w>.duckdb"
-    )
-    assert "<script" not in page
-    assert html.escape(hostile, quote=True) in page
-    assert "&lt;w&gt;.duckdb" in page
-    assert "No champion model yet" in page and "Not recorded: the label stage has not run" in page
-    con = connect()
-    create_report_views(con)
-    empty = render_report(
-        read_report_data(con), generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="empty"
-    )
-    con.close()
-    assert (
-        "No labeled generations yet" in empty and "No impressions outside the studio yet" in empty
-    )
-
-
-def test_render_size_does_not_grow_with_longer_tables() -> None:
-    data = tiny_report("v1")
-    small = render_report(data, generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="w")
-    wide = replace(data, config=replace(data.config, ngram_rows=500))
-    assert len(
-        render_report(wide, generated_at=datetime(2025, 1, 3, tzinfo=UTC), source="w")
-    ) < 2 * len(small)
 
 
 # ---------------------------------------------------------------------------- headless browser

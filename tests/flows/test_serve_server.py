@@ -106,9 +106,8 @@ def test_prefect_yaml_matches_the_served_schedules() -> None:
     deployments = {d["name"]: d for d in document["deployments"]}
     assert set(deployments) == {stage for stage, _ in SERVED_FLOWS}
     for stage, target in SERVED_FLOWS:
-        module, _, attribute = target.partition(":")
         deployment = deployments[stage]
-        assert deployment["entrypoint"] == f"{module.replace('.', '/')}.py:{attribute}"
+        assert deployment["entrypoint"] == target
         (schedule,) = deployment["schedules"]
         assert schedule["interval"] == config.every_seconds(stage)
         anchor = datetime.fromisoformat(schedule["anchor_date"])

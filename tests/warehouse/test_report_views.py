@@ -1,4 +1,5 @@
-"""The report views on a tiny hand-built warehouse, and the statistics derived from them."""
+"""The report views on a tiny hand-built warehouse, and what `report.derive` makes of them (the pure
+statistics are tested in tests/report/)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,22 @@ import polars as pl
 import pytest
 from scipy import stats
 
+from report.config import ReportConfig
+from report.derive import (
+    derive_report_data,
+    duration_buckets,
+    late_event_count,
+    position_buckets,
+    truth_histogram,
+)
 from warehouse.connection import connect
 from warehouse.report_data import (
     REPORT_VIEWS,
-    ReportConfig,
     create_report_views,
-    duration_buckets,
-    holm_adjusted,
-    late_event_count,
     load_truth,
-    pairwise_welch_holm,
-    position_buckets,
-    read_report_data,
+    read_report_views,
     read_view,
     report_view_names,
-    truth_histogram,
-    weakest_ngrams,
-    with_confidence_interval,
 )
 
 GENERATIONS = [
@@ -380,8 +380,11 @@ def test_load_truth_rejects_missing_file_and_columns(
         load_truth(con, bad)
 
 
-def test_read_report_data_picks_champion_and_history(con: duckdb.DuckDBPyConnection) -> None:
-    data = read_report_data(con, ReportConfig(ngram_min_generations=2), with_truth=False)
+def test_report_data_of_the_views_picks_champion_and_history(
+    con: duckdb.DuckDBPyConnection,
+) -> None:
+    views = read_report_views(con, with_truth=False)
+    data = derive_report_data(views, ReportConfig(ngram_min_generations=2))
     assert data.truth is None
     assert data.champion_metrics == CHAMPION_METRICS
     assert data.champion_history["model_id"].to_list() == ["m2", "m1"]
@@ -390,72 +393,3 @@ def test_read_report_data_picks_champion_and_history(con: duckdb.DuckDBPyConnect
     assert set(weakest[:2]) == {"a", "red"} and weakest[2] == "cat"
     assert data.weakest_bigrams["ngram"].to_list() == ["a red"]
     assert data.late_events == 1
-
-
-def test_confidence_interval_is_student_t() -> None:
-    values = np.array([0.1, 0.4, 0.35, 0.8, 0.5])
-    summary = pl.DataFrame(
-        {"generations": [5], "mean_quality": [values.mean()], "se_quality": [stats.sem(values)]}
-    )
-    got = with_confidence_interval(summary, 0.95).row(0, named=True)
-    low, high = stats.t.interval(0.95, 4, loc=values.mean(), scale=stats.sem(values))
-    assert (got["ci_low"], got["ci_high"]) == (pytest.approx(low), pytest.approx(high))
-    single = with_confidence_interval(
-        pl.DataFrame(
-            {"generations": [1], "mean_quality": [0.5], "se_quality": [None]},
-            schema_overrides={"se_quality": pl.Float64},
-        ),
-        0.95,
-    ).row(0, named=True)
-    assert single["ci_low"] is None
-
-
-def test_holm_adjustment_matches_the_step_down_definition() -> None:
-    adjusted = holm_adjusted(np.array([0.01, 0.04, 0.03, 0.5]))
-    assert adjusted == pytest.approx([0.04, 0.09, 0.09, 0.5])
-    assert holm_adjusted(np.array([])).size == 0
-
-
-def test_pairwise_welch_matches_scipy_on_raw_samples() -> None:
-    rng = np.random.default_rng(3)
-    samples = {
-        "a": rng.normal(0.5, 0.1, 40),
-        "b": rng.normal(0.56, 0.2, 60),
-        "c": rng.normal(0.5, 0.1, 30),
-    }
-    summary = pl.DataFrame(
-        {
-            "model_version": list(samples),
-            "generations": [len(v) for v in samples.values()],
-            "mean_quality": [v.mean() for v in samples.values()],
-            "sd_quality": [v.std(ddof=1) for v in samples.values()],
-        }
-    )
-    pairs = pairwise_welch_holm(summary, 0.05)
-    assert pairs.height == 3
-    raw = {
-        (x, y): stats.ttest_ind(samples[x], samples[y], equal_var=False).pvalue
-        for x, y in [("a", "b"), ("a", "c"), ("b", "c")]
-    }
-    got = {(r["version_a"], r["version_b"]): r for r in pairs.to_dicts()}
-    for key, p in raw.items():
-        assert got[key]["p_value"] == pytest.approx(p)
-    assert [got[k]["p_holm"] for k in raw] == pytest.approx(
-        list(holm_adjusted(np.array(list(raw.values()))))
-    )
-    assert all(r["significant"] == (r["p_holm"] < 0.05) for r in pairs.to_dicts())
-
-
-def test_weakest_ngrams_apply_the_count_threshold() -> None:
-    ngrams = pl.DataFrame(
-        {
-            "ngram": ["rare", "weak", "fine", "weak pair"],
-            "ngram_words": [1, 1, 1, 2],
-            "generations": [3, 50, 80, 40],
-            "mean_quality": [0.05, 0.3, 0.6, 0.2],
-            "sd_quality": [0.1, 0.2, 0.2, 0.1],
-        }
-    )
-    got = weakest_ngrams(ngrams, 1, min_generations=30, rows=5, confidence=0.95)
-    assert got["ngram"].to_list() == ["weak", "fine"]
-    assert got["ci_high"][0] > 0.3 > got["ci_low"][0]

@@ -1,4 +1,5 @@
 -- viewers the label stage removed as bots or abnormal (label_abnormal_viewers), per rule, with their events
+-- reads: label_abnormal_viewers; no parameters
 create or replace view report_abnormal_viewers as
 with
 

@@ -1,4 +1,5 @@
 -- promotion decisions, newest first
+-- reads: champion_history; no parameters
 create or replace view report_champion_history as
 with
 

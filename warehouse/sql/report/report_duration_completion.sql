@@ -1,5 +1,6 @@
 -- completion by video length in whole seconds: raw share of views watched to the end (watch_ms >= duration_ms)
 -- beside the labels' mean completion_score of the generations of that length (after the correction)
+-- reads: events, generations, labels; no parameters
 create or replace view report_duration_completion as
 with
 

@@ -1,6 +1,7 @@
 -- how late events arrived, in whole UTC days: a file is one delivery batch whose delivery day is the UTC day
 -- on which most of its events occurred (robust to a few skewed clocks); lag_days = delivery day - the event's
 -- occurred day (0 = on time, >= 1 = late: it came in a later day's batch; < 0 = occurred after its batch's day)
+-- reads: events; no parameters
 create or replace view report_event_lateness as
 with
 

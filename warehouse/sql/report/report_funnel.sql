@@ -2,6 +2,7 @@
 -- shown (impression) -> viewed -> completed (a view with watch_ms >= duration_ms) -> liked / shared / downloaded;
 -- every stage counts only pairs that were shown, and like/share/download only pairs that also viewed;
 -- a like counts when the pair's latest like is later than its latest unlike
+-- reads: events, generations; no parameters
 create or replace view report_funnel as
 with
 

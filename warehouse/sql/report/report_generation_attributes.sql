@@ -1,5 +1,6 @@
 -- label quality per value of each scalar extra field of the generation records (fields outside the
 -- contract that the app sends, e.g. an experiment arm), missing values shown as '(absent)'
+-- reads: labels, generations; no parameters
 create or replace view report_generation_attributes as
 with
 

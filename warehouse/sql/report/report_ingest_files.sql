@@ -1,5 +1,6 @@
 -- ingested files per kind, format and status (loaded, empty, duplicate_content, unreadable, ...):
 -- every row read is loaded, a duplicate, or quarantined
+-- reads: ingest_files; no parameters
 create or replace view report_ingest_files as
 with
 

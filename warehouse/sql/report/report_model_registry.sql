@@ -1,4 +1,5 @@
 -- every registered preference model with its metrics JSON, newest first
+-- reads: model_registry; no parameters
 create or replace view report_model_registry as
 with
 

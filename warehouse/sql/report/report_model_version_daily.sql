@@ -1,4 +1,5 @@
 -- mean label quality per model_version and UTC day the generation was created: quality over time
+-- reads: labels, generations; no parameters
 create or replace view report_model_version_daily as
 with
 

@@ -1,5 +1,6 @@
 -- mean label quality per model_version with its spread: the numbers behind the version comparison
 -- (confidence intervals and Welch tests are computed from n, mean and sd of this view)
+-- reads: labels, generations; no parameters
 create or replace view report_model_version_quality as
 with
 

@@ -4,6 +4,7 @@
 -- generations of the examination sample, see LabelConfig.examination_sample_buckets) and the
 -- slot's examination propensity (label_examination, newest fit of the newest label_version);
 -- clean_views / clean_effective_impressions is the slot's view rate with the examination effect divided out
+-- reads: events, label_engagement_slots, label_examination; no parameters
 create or replace view report_position_view_rate as
 with
 

@@ -1,5 +1,6 @@
 -- label quality per prompt clause: the comma-separated parts of a prompt (lower-cased, trimmed), which is
 -- where style modifiers and settings sit ("cinematic", "in the rain"); a clause counts once per prompt
+-- reads: labels, generations; no parameters
 create or replace view report_prompt_clauses as
 with
 

@@ -1,5 +1,6 @@
 -- label quality of the generations whose prompt contains each word 1-gram and 2-gram
 -- (lower-cased, split on anything that is not a letter or digit; an n-gram counts once per prompt)
+-- reads: labels, generations; no parameters
 create or replace view report_prompt_ngrams as
 with
 

@@ -1,4 +1,5 @@
 -- quarantined rows per kind and reason code, and how many files they came from
+-- reads: quarantine; no parameters
 create or replace view report_quarantine_reasons as
 with
 

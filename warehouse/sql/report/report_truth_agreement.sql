@@ -1,5 +1,6 @@
 -- how well quality_score ranks generations by true quality: Spearman (average ranks for ties),
 -- Pearson, and how often the truth lies inside [quality_low, quality_high]
+-- reads: labels, report_truth (the truth parquet, loaded by warehouse.report_data.load_truth); no parameters
 create or replace view report_truth_agreement as
 with
 

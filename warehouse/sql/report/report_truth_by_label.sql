@@ -1,4 +1,5 @@
 -- mean true quality of each label class: good should sit above uncertain, uncertain above bad
+-- reads: labels, report_truth (the truth parquet, loaded by warehouse.report_data.load_truth); no parameters
 create or replace view report_truth_by_label as
 with
 

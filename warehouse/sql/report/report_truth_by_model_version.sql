@@ -1,4 +1,5 @@
 -- per model_version, the labels' mean quality beside the mean true quality: does the version ranking hold?
+-- reads: labels, generations, report_truth (the truth parquet, loaded by warehouse.report_data.load_truth); no parameters
 create or replace view report_truth_by_model_version as
 with
 

@@ -1,4 +1,5 @@
 -- joint distribution of quality_score and true_quality in percent bins (0..99): a 2D histogram
+-- reads: labels, report_truth (the truth parquet, loaded by warehouse.report_data.load_truth); no parameters
 create or replace view report_truth_hist2d as
 with
 

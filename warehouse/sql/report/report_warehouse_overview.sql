@@ -1,4 +1,5 @@
 -- one row of warehouse totals: what the report is about
+-- reads: events, generations, labels, preference_pairs, model_registry, quarantine, label_runs; no parameters
 create or replace view report_warehouse_overview as
 with
 

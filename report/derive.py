@@ -1,0 +1,233 @@
+"""From the report views' frames to what the sections draw: weakest groups, buckets, champion metrics,
+the truth histogram, and `derive_report_data`, which assembles them all into `ReportData`.
+
+Pure functions of small frames (the views are aggregated in SQL); the statistics are in `report.stats`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from report.config import DEFAULT_REPORT_CONFIG, ReportConfig
+from report.data import ReportData, TruthData
+from report.stats import pairwise_welch_holm, with_confidence_interval
+from warehouse.report_views import ReportViews, TruthViews
+
+
+def derive_report_data(
+    views: ReportViews, config: ReportConfig = DEFAULT_REPORT_CONFIG
+) -> ReportData:
+    """The statistics the renderer draws, derived from the report views' frames."""
+    overview_rows = views.warehouse_overview.to_dicts()
+    registry = views.model_registry
+    lateness = views.event_lateness
+    ngrams = views.prompt_ngrams
+    truth = derive_truth(views.truth, config) if views.truth is not None else None
+    return ReportData(
+        overview=overview_rows[0] if overview_rows else {},
+        version_quality=with_confidence_interval(views.model_version_quality, config.confidence),
+        version_daily=with_confidence_interval(views.model_version_daily, config.confidence),
+        version_pairs=pairwise_welch_holm(views.model_version_quality, config.family_alpha),
+        weakest_unigrams=weakest_ngrams(
+            ngrams, 1, config.ngram_min_generations, config.ngram_rows, config.confidence
+        ),
+        weakest_bigrams=weakest_ngrams(
+            ngrams, 2, config.ngram_min_generations, config.ngram_rows, config.confidence
+        ),
+        weakest_clauses=weakest_groups(
+            views.prompt_clauses,
+            config.ngram_min_generations,
+            config.ngram_rows,
+            config.confidence,
+        ),
+        attributes=attribute_quality(
+            views.generation_attributes,
+            config.ngram_min_generations,
+            config.attribute_max_values,
+            config.confidence,
+        ),
+        funnel=views.funnel,
+        position_bias=position_buckets(views.position_view_rate, config.max_position),
+        duration_bias=duration_buckets(views.duration_completion, config.duration_buckets),
+        ingest_files=views.ingest_files,
+        quarantine_reasons=views.quarantine_reasons,
+        lateness=lateness,
+        late_events=late_event_count(lateness, config.late_after_days),
+        abnormal_viewers=views.abnormal_viewers,
+        registry=registry.drop("metrics"),
+        champion_metrics=champion_metrics(registry),
+        champion_history=views.champion_history,
+        truth=truth,
+        config=config,
+    )
+
+
+def derive_truth(views: TruthViews, config: ReportConfig) -> TruthData:
+    """Labels against the truth: the agreement row, the 2D histogram on a grid, the per-group frames."""
+    agreement_rows = views.agreement.to_dicts()
+    return TruthData(
+        agreement=agreement_rows[0] if agreement_rows else {},
+        hist2d=truth_histogram(views.hist2d, config.truth_bins),
+        by_label=views.by_label,
+        by_model_version=views.by_model_version,
+    )
+
+
+def weakest_groups(
+    groups: pl.DataFrame, min_generations: int, rows: int, confidence: float
+) -> pl.DataFrame:
+    """The `rows` groups (n-grams, clauses...) with the lowest mean quality among those with at least
+    `min_generations` generations, with confidence intervals of their means."""
+    key = groups.columns[0]
+    weakest = (
+        groups.filter(pl.col("generations") >= min_generations)
+        .sort(["mean_quality", "generations", key], descending=[False, True, False])
+        .head(rows)
+    )
+    return with_confidence_interval(
+        weakest.with_columns(se_quality=pl.col("sd_quality") / pl.col("generations").sqrt()),
+        confidence,
+    )
+
+
+def weakest_ngrams(
+    ngrams: pl.DataFrame, words: int, min_generations: int, rows: int, confidence: float
+) -> pl.DataFrame:
+    """`weakest_groups` among the n-grams of `words` words."""
+    return weakest_groups(
+        ngrams.filter(pl.col("ngram_words") == words).drop("ngram_words"),
+        min_generations,
+        rows,
+        confidence,
+    )
+
+
+def attribute_quality(
+    attributes: pl.DataFrame, min_generations: int, max_values: int, confidence: float
+) -> pl.DataFrame:
+    """Quality per value of the categorical extra fields: values with at least `min_generations`
+    generations, of fields with at most `max_values` distinct present values (continuous fields skipped)."""
+    present = attributes.filter(pl.col("value") != "(absent)")
+    categorical = (
+        present.group_by("attribute")
+        .agg(pl.len().alias("values"))
+        .filter(pl.col("values") <= max_values)
+    )
+    kept = attributes.join(categorical.select("attribute"), on="attribute").filter(
+        pl.col("generations") >= min_generations
+    )
+    return with_confidence_interval(
+        kept.with_columns(se_quality=pl.col("sd_quality") / pl.col("generations").sqrt()),
+        confidence,
+    ).sort("attribute", "mean_quality")
+
+
+def position_buckets(by_position: pl.DataFrame, max_position: int) -> pl.DataFrame:
+    """Slots 0..max_position-1 as they are, the rest pooled as `max_position` (shown as "N+").
+
+    Three view rates per slot, each also relative to slot 0 (`*_vs_top`): raw (events as ingested),
+    clean (without the viewers the label stage removed) and corrected (clean views over
+    propensity-weighted clean impressions: the examination effect divided out; null where the label
+    stage fitted no propensity). What slope the corrected curve keeps is the ranker placing better
+    videos higher, not examination.
+    """
+    pooled = (
+        by_position.with_columns(position=pl.min_horizontal("position", pl.lit(max_position)))
+        .group_by("position")
+        .agg(
+            pl.col("impressions").sum().cast(pl.Float64),
+            pl.col("views").sum().cast(pl.Float64),
+            pl.col("clean_impressions").sum().cast(pl.Float64),
+            pl.col("clean_views").sum().cast(pl.Float64),
+            pl.col("clean_effective_impressions").sum().cast(pl.Float64),
+            fitted=pl.col("clean_effective_impressions").is_not_null().all(),
+        )
+        .sort("position")
+    )
+    rates = pooled.with_columns(
+        raw_view_rate=pl.when(pl.col("impressions") > 0).then(
+            pl.col("views") / pl.col("impressions")
+        ),
+        clean_view_rate=pl.when(pl.col("clean_impressions") > 0).then(
+            pl.col("clean_views") / pl.col("clean_impressions")
+        ),
+        corrected_view_rate=pl.when(
+            pl.col("fitted") & (pl.col("clean_effective_impressions") > 0)
+        ).then(pl.col("clean_views") / pl.col("clean_effective_impressions")),
+    ).drop("fitted")
+    return rates.with_columns(
+        (pl.col(c) / pl.col(c).filter(pl.col("position") == 0).first()).alias(
+            f"{c.removesuffix('_view_rate')}_vs_top"
+        )
+        for c in ("raw_view_rate", "clean_view_rate", "corrected_view_rate")
+    )
+
+
+def duration_buckets(by_second: pl.DataFrame, buckets: int) -> pl.DataFrame:
+    """Whole-second rows pooled into about `buckets` equal-frequency buckets of labeled generations
+    (of views where nothing is labeled), so no bucket is a handful of videos."""
+    rows = by_second.sort("duration_s").with_columns(
+        weight=pl.when(pl.col("labeled_generations").sum() > 0)
+        .then(pl.col("labeled_generations"))
+        .otherwise(pl.col("views"))
+        .cast(pl.Float64)
+    )
+    total = float(rows["weight"].sum()) if rows.height else 0.0
+    share = (
+        (pl.col("weight").cum_sum() - pl.col("weight") / 2) / total if total > 0 else pl.lit(0.0)
+    )
+    bucketed = rows.with_columns(
+        bucket=(share * buckets).floor().clip(0, buckets - 1).cast(pl.Int64),
+        score_sum=pl.col("mean_completion_score").fill_null(0.0) * pl.col("labeled_generations"),
+    )
+    pooled = bucketed.group_by("bucket").agg(
+        duration_from_s=pl.col("duration_s").min(),
+        duration_to_s=pl.col("duration_s").max(),
+        views=pl.col("views").sum(),
+        completions=pl.col("completions").sum(),
+        labeled_generations=pl.col("labeled_generations").sum(),
+        score_sum=pl.col("score_sum").sum(),
+    )
+    return (
+        pooled.with_columns(
+            raw_completion_rate=pl.when(pl.col("views") > 0).then(
+                pl.col("completions") / pl.col("views")
+            ),
+            mean_completion_score=pl.when(pl.col("labeled_generations") > 0).then(
+                pl.col("score_sum") / pl.col("labeled_generations")
+            ),
+        )
+        .drop("score_sum")
+        .sort("bucket")
+    )
+
+
+def late_event_count(lateness: pl.DataFrame, late_after_days: int) -> int:
+    """Events whose occurred_at is at least `late_after_days` days older than their file's newest event."""
+    return int(lateness.filter(pl.col("lag_days") >= late_after_days)["events"].sum())
+
+
+def champion_metrics(registry: pl.DataFrame) -> dict[str, Any] | None:
+    """The metrics JSON of the current champion (newest if several are flagged), or None."""
+    champions = registry.filter(pl.col("is_champion")).sort("created_at", descending=True)
+    if champions.is_empty():
+        return None
+    raw = champions["metrics"][0]
+    if raw is None:
+        return {}
+    return json.loads(raw) if isinstance(raw, str) else dict(raw)
+
+
+def truth_histogram(hist2d: pl.DataFrame, bins: int) -> np.ndarray:
+    """Counts[truth_bin, quality_bin] on a bins x bins grid from the percent-binned view."""
+    grid = np.zeros((bins, bins), dtype=np.int64)
+    if hist2d.is_empty():
+        return grid
+    q = np.minimum(hist2d["quality_pct"].to_numpy() * bins // 100, bins - 1)
+    t = np.minimum(hist2d["truth_pct"].to_numpy() * bins // 100, bins - 1)
+    np.add.at(grid, (t, q), hist2d["generations"].to_numpy())
+    return grid
