@@ -19,10 +19,10 @@ T0 = datetime(2026, 10, 1, tzinfo=UTC)
 CONFIG = LabelConfig(position_min_impressions=30, prior_min_generations=20)
 
 
-
 def label_on(con: duckdb.DuckDBPyConnection, config: LabelConfig | None = None) -> LabelSummary:
     """One label run on the in-memory warehouse behind `con`."""
     return label(Warehouse.in_memory(con), config)
+
 
 def synthetic_world(seed: int = 0, requests: int = 30) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Generations (3 per request) and events: feed impressions by slot, views, likes, watch; studio selects."""
@@ -125,18 +125,12 @@ def test_labels_follow_the_hidden_quality_and_a_rerun_changes_nothing(world) -> 
     con = connect()
     load(con, generations, events, T0 + timedelta(days=20))
     first = label_on(con, CONFIG)
-    assert (
-        first.full_rebuild
-        and first.labels_written == generations.height
-        and first.pairs > 0
-    )
+    assert first.full_rebuild and first.labels_written == generations.height and first.pairs > 0
     before = labels_table(con)
     pairs_before = con.sql("select * from preference_pairs order by pair_id").pl()
     runs = con.execute("select count(*) from label_runs").fetchall()[0][0]
     again = label_on(con, CONFIG)
-    assert (
-        again.labels_written == 0 and again.pairs_added == 0 and again.pairs_removed == 0
-    )
+    assert again.labels_written == 0 and again.pairs_added == 0 and again.pairs_removed == 0
     assert labels_table(con).equals(before)  # labeled_at included
     assert con.sql("select * from preference_pairs order by pair_id").pl().equals(pairs_before)
     assert con.execute("select count(*) from label_runs").fetchall()[0][0] == runs

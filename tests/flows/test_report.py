@@ -51,7 +51,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dic
     return {
         "db": db,
         "truth": truth,
-        "html": Path(summary["path"]),
+        "html": Path(summary.path),
         "root": root,
         "simulation": simulation,
     }
@@ -293,7 +293,7 @@ def test_truth_section_matches_scipy(
 def test_cli_report_and_its_user_errors(
     loop: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from flows.cli import main
+    from cli.main import main
 
     out = tmp_path / "cli-report"
     assert main(["--db", str(loop["db"]), "report", "--out", str(out)]) == 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 
 from report.artifacts import (
@@ -21,34 +23,26 @@ from report.artifacts import (
     train_metrics_table,
     train_models_table,
 )
+from results.export import ExportSummary
+from results.ingest import IngestSummary, RowCounts
+from results.label import LabelEvaluation, LabelSummary
+from results.model import ModelOutcome, ScoreSummary, TrainSummary
 
-INGEST = {
-    "files": 3,
-    "rows_read": 120,
-    "rows_loaded": 100,
-    "rows_duplicate": 8,
-    "rows_quarantined": 12,
-    "quarantined_by_reason": {"bad_timestamp": 3, "malformed_record": 7, "bad_type": 2},
-    "files_by_status": {"loaded": 2, "unreadable": 1},
-    "by_kind": {
-        "generations": {
-            "files": 1,
-            "rows_read": 20,
-            "rows_loaded": 18,
-            "rows_duplicate": 0,
-            "rows_quarantined": 2,
-        },
-        "events": {
-            "files": 2,
-            "rows_read": 100,
-            "rows_loaded": 82,
-            "rows_duplicate": 8,
-            "rows_quarantined": 10,
-        },
+INGEST = IngestSummary(
+    total=RowCounts(files=3, rows_read=120, rows_loaded=100, rows_duplicate=8, rows_quarantined=12),
+    quarantined_by_reason={"bad_timestamp": 3, "malformed_record": 7, "bad_type": 2},
+    files_by_status={"loaded": 2, "unreadable": 1},
+    by_kind={
+        "generations": RowCounts(
+            files=1, rows_read=20, rows_loaded=18, rows_duplicate=0, rows_quarantined=2
+        ),
+        "events": RowCounts(
+            files=2, rows_read=100, rows_loaded=82, rows_duplicate=8, rows_quarantined=10
+        ),
     },
-    "seconds": 2.0,
-    "rows_per_second": 60,
-}
+    seconds=2.0,
+    rows_per_second=60,
+)
 
 
 def test_quarantine_table_has_one_row_per_reason_most_frequent_first() -> None:
@@ -57,7 +51,7 @@ def test_quarantine_table_has_one_row_per_reason_most_frequent_first() -> None:
         {"reason": "bad_timestamp", "rows": 3, "share": 3 / 12},
         {"reason": "bad_type", "rows": 2, "share": 2 / 12},
     ]
-    assert quarantine_table({**INGEST, "quarantined_by_reason": {}}) == []
+    assert quarantine_table(replace(INGEST, quarantined_by_reason={})) == []
 
 
 def test_ingest_rows_table_is_the_per_kind_accounting_sorted_by_kind() -> None:
@@ -98,34 +92,29 @@ def test_ingest_markdown_has_title_figures_total_row_statuses_and_reasons() -> N
 
 
 def test_an_empty_ingest_run_says_none_instead_of_an_empty_table() -> None:
-    empty = {
-        **INGEST,
-        **dict.fromkeys(("files", "rows_read", "rows_loaded", "rows_duplicate"), 0),
-        "rows_quarantined": 0,
-        "quarantined_by_reason": {},
-        "files_by_status": {},
-        "by_kind": {},
-    }
+    empty = replace(
+        INGEST, total=RowCounts(), quarantined_by_reason={}, files_by_status={}, by_kind={}
+    )
     text = ingest_markdown(empty)
     assert "(- of rows read)" in text
     assert text.count("_none_") == 2  # files by status, quarantine
     assert "| **total** | 0 | 0 | 0 | 0 | 0 |" in text
 
 
-LABEL = {
-    "label_version": "v3",
-    "up_to_date": False,
-    "full_rebuild": True,
-    "generations_reaggregated": 40,
-    "abnormal_viewers": 2,
-    "labels_written": 39,
-    "pairs_added": 11,
-    "pairs_removed": 1,
-    "model_refit": True,
-    "labels": 40,
-    "pairs": 25,
-    "label_counts": {"uncertain": 10, "bad": 12, "good": 18},
-}
+LABEL = LabelSummary(
+    label_version="v3",
+    up_to_date=False,
+    full_rebuild=True,
+    generations_reaggregated=40,
+    abnormal_viewers=2,
+    labels_written=39,
+    pairs_added=11,
+    pairs_removed=1,
+    model_refit=True,
+    labels=40,
+    pairs=25,
+    label_counts={"uncertain": 10, "bad": 12, "good": 18},
+)
 
 
 def test_label_counts_table_and_markdown() -> None:
@@ -143,8 +132,16 @@ def test_label_counts_table_and_markdown() -> None:
 
 
 def test_an_up_to_date_label_run_has_no_counts() -> None:
-    current = {k: v for k, v in LABEL.items() if k not in ("labels", "pairs", "label_counts")}
-    current |= {"up_to_date": True, "labels_written": 0, "pairs_added": 0, "pairs_removed": 0}
+    current = replace(
+        LABEL,
+        labels=None,
+        pairs=None,
+        label_counts={},
+        up_to_date=True,
+        labels_written=0,
+        pairs_added=0,
+        pairs_removed=0,
+    )
     assert label_counts_table(current) == []
     text = label_markdown(current)
     assert "labels were current: nothing written" in text
@@ -152,8 +149,8 @@ def test_an_up_to_date_label_run_has_no_counts() -> None:
 
 
 def test_label_evaluation_tables_and_weighted_pair_agreement() -> None:
-    evaluation = {
-        "ranks": pl.DataFrame(
+    evaluation = LabelEvaluation(
+        ranks=pl.DataFrame(
             {
                 "score": ["quality_score", "naive_like_rate"],
                 "scope": ["all generations", "all generations"],
@@ -161,7 +158,7 @@ def test_label_evaluation_tables_and_weighted_pair_agreement() -> None:
                 "spearman": [0.71, 0.42],
             }
         ),
-        "pairs": pl.DataFrame(
+        pairs=pl.DataFrame(
             {
                 "source": ["all", "all", "engagement"],
                 "band": ["[0.50, 0.75)", "[0.75, 1.00]", "[0.50, 0.75)"],
@@ -170,7 +167,7 @@ def test_label_evaluation_tables_and_weighted_pair_agreement() -> None:
                 "mean_confidence": [0.6, 0.8, 0.6],
             }
         ),
-    }
+    )
     assert spearman_table(evaluation)[0] == {
         "score": "quality_score",
         "scope": "all generations",
@@ -184,33 +181,33 @@ def test_label_evaluation_tables_and_weighted_pair_agreement() -> None:
     assert "| quality_score | all generations | 50 | 0.710 |" in text
 
 
-TRAIN = {
-    "table": "...",
-    "counts": {"train_requests": 70, "test_requests": 30},
-    "metrics": {
+TRAIN = TrainSummary(
+    table="...",
+    counts={"train_requests": 70, "test_requests": 30},
+    metrics={
         "pairwise": {"pair_accuracy": 0.8, "brier": 0.2},
         "baseline: random": {"pair_accuracy": 0.5, "brier": 0.25},
     },
-    "models": [
-        {
-            "model_id": "pw-1",
-            "kind": "pairwise",
-            "promoted": True,
-            "reason": "beats champion",
-            "previous_champion_id": "pw-0",
-            "artifact_path": "/a/pw-1.skops",
-        },
-        {
-            "model_id": "pt-0",
-            "kind": "pointwise",
-            "promoted": False,
-            "reason": "already trained on these inputs",
-            "previous_champion_id": "pw-0",
-            "artifact_path": None,
-        },
-    ],
-    "champion_id": "pw-1",
-}
+    models=(
+        ModelOutcome(
+            model_id="pw-1",
+            kind="pairwise",
+            promoted=True,
+            reason="beats champion",
+            previous_champion_id="pw-0",
+            artifact_path="/a/pw-1.skops",
+        ),
+        ModelOutcome(
+            model_id="pt-0",
+            kind="pointwise",
+            promoted=False,
+            reason="already trained on these inputs",
+            previous_champion_id="pw-0",
+            artifact_path=None,
+        ),
+    ),
+    champion_id="pw-1",
+)
 
 
 def test_train_tables_give_each_candidate_its_decision_and_metrics() -> None:
@@ -248,24 +245,24 @@ def test_train_tables_give_each_candidate_its_decision_and_metrics() -> None:
 
 
 def test_score_markdown() -> None:
-    text = score_markdown({"model_id": "pw-1", "scored": 1500})
+    text = score_markdown(ScoreSummary(model_id="pw-1", scored=1500))
     assert "- champion `pw-1` scored **1,500** new generations" in text
     assert "| pw-1 | 1,500 |" in text
 
 
-EXPORT = {
-    "export_id": "ex1",
-    "path": "/out",
-    "label_version": "v3",
-    "as_of": "2024-05-01T00:00:00+00:00",
-    "counts": {
+EXPORT = ExportSummary(
+    export_id="ex1",
+    path="/out",
+    label_version="v3",
+    as_of="2024-05-01T00:00:00+00:00",
+    counts={
         "dpo": {"train": 90, "test": 10},
         "kto": {"train": 45, "test": 5},
         "reward": {"train": 0, "test": 0},
     },
-    "excluded": {"dpo": {"no_consent": 2, "flagged_chosen": 5}, "kto": {}, "reward": {"x": 1}},
-    "newly_recorded": True,
-}
+    excluded={"dpo": {"no_consent": 2, "flagged_chosen": 5}, "kto": {}, "reward": {"x": 1}},
+    newly_recorded=True,
+)
 
 
 def test_export_tables_and_markdown() -> None:

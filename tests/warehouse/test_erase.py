@@ -11,10 +11,9 @@ import duckdb
 import polars as pl
 import pytest
 
+from landing.simulate import SimulationConfig, simulate_landing_zone
 from pipelines.erase import erase
 from pipelines.label import label
-from warehouse.resource import Warehouse
-from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.connection import connect
 from warehouse.erase import (
     ERASED_SUBJECT_DETAIL,
@@ -25,6 +24,7 @@ from warehouse.erase import (
     personal_tables,
 )
 from warehouse.ingest import IngestRules, ingest_file, ingest_landing_zone
+from warehouse.resource import Warehouse
 from warehouse.snapshot import publish_snapshot, snapshot_dir
 
 RULES = IngestRules(memory_limit=None)
