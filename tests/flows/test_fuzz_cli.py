@@ -489,8 +489,9 @@ def _quoted_expression(node: ast.AST, quoted_names: set[str]) -> bool:
 
 
 def test_identifiers_formatted_into_sql_are_quoted_from_the_catalog_or_constants() -> None:
-    """Every `sql_text(...).format(name=...)` passes a value made by a quoting function (or a
-    name assigned from one in the same function, or a parameter every caller passes quoted)."""
+    """Every `sql_text(...).format(name=...)` or `sql_statement(...).format(...)` passes a value made
+    by a quoting function (or a name assigned from one in the same function, or a parameter every
+    caller passes quoted)."""
     sites = 0
     for package in PACKAGES:
         for path in sorted((REPO / package).rglob("*.py")):
@@ -516,7 +517,8 @@ def test_identifiers_formatted_into_sql_are_quoted_from_the_catalog_or_constants
                         and isinstance(node.func, ast.Attribute)
                         and node.func.attr == "format"
                         and isinstance(node.func.value, ast.Call)
-                        and getattr(node.func.value.func, "id", None) == "sql_text"
+                        and getattr(node.func.value.func, "id", None)
+                        in ("sql_text", "sql_statement")
                     ):
                         continue
                     sites += 1
