@@ -26,10 +26,15 @@ def connect(path: str | Path = MEMORY, *, read_only: bool = False) -> duckdb.Duc
     if target != MEMORY and not read_only:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(target, read_only=read_only)
-    con.execute("set TimeZone = 'UTC'")
+    use_utc(con)
     if not read_only:
         apply_migrations(con)
     return con
+
+
+def use_utc(con: duckdb.DuckDBPyConnection) -> None:
+    """Read and show timestamps in UTC, as every warehouse connection does."""
+    con.execute("set TimeZone = 'UTC'").fetchall()
 
 
 def apply_migrations(con: duckdb.DuckDBPyConnection) -> list[str]:

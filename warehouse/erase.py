@@ -380,3 +380,8 @@ def drop_erased_staged_rows(con: duckdb.DuckDBPyConnection, kind: str) -> None:
         ),
         {"person_kind": person_kind},
     )
+
+
+def was_labeled(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether labels were ever computed on this warehouse (then an erasure recomputes them)."""
+    return bool(con.execute(sql_text("erase/labeled")).fetchone()[0])

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import MEMORY, connect, schema_version, transaction
+from warehouse.connection import MEMORY, connect, schema_version, transaction, use_utc
 from warehouse.sql_files import sql_statement, sql_text
 
 log = logging.getLogger(__name__)
@@ -251,7 +251,7 @@ def _trim_copy(
     """In a byte copy of the warehouse: materialise report views, drop everything unpublished."""
     copy = duckdb.connect(str(path))
     try:
-        copy.execute("set TimeZone = 'UTC'")
+        use_utc(copy)
         published, skipped = _published_relations(copy, config)
         everything = copy.execute(sql_statement("snapshot/trim_copy", "all_relations")).fetchall()
         with transaction(copy):
