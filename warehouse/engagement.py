@@ -14,7 +14,7 @@ from typing import Protocol
 import duckdb
 import polars as pl
 
-from warehouse.sql_files import sql_text
+from warehouse.sql_files import sql_statement, sql_text
 
 TOUCHED_RELATION: str = "label_touched_generations"
 RECLASSIFIED_RELATION: str = "label_reclassified_viewers"
@@ -40,10 +40,14 @@ def query(
 
 
 def run_statement(
-    con: duckdb.DuckDBPyConnection, name: str, params: dict[str, object] | None = None
+    con: duckdb.DuckDBPyConnection,
+    operation: str,
+    block: str,
+    params: dict[str, object] | None = None,
 ) -> int:
-    """Execute the statement of `sql/<name>.sql` to completion; returns the rows it changed (0 if it reports none)."""
-    rows = con.execute(sql_text(name), params or None).fetchall()
+    """Execute the statement `block` of the operation file `sql/<operation>.sql` to completion;
+    returns the rows it changed (0 if it reports none)."""
+    rows = con.execute(sql_statement(operation, block), params or None).fetchall()
     return int(rows[0][0]) if rows and rows[0] and isinstance(rows[0][0], int) else 0
 
 

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.sql_files import sql_text
+from warehouse.connection import transaction
+from warehouse.sql_files import sql_statement, sql_text
 
 log = logging.getLogger(__name__)
 
@@ -32,21 +33,30 @@ CREATOR = "creator"
 SUBJECT_KINDS: tuple[str, ...] = (VIEWER, CREATOR)
 GENERATION = "generation"  # erased_subjects kind of a creator's generation
 
-# every table holding a viewer, creator or generation id -> the statement deleting the subject's rows from it,
-# in the order they run (events and generations first: the rest is derived from them)
-ERASURE_TABLES: dict[str, str] = {
-    "events": "erase/delete_events",
-    "generations": "erase/delete_generations",
-    "labels": "erase/delete_labels",
-    "labels_history": "erase/delete_labels_history",
-    "preference_pairs": "erase/delete_preference_pairs",
-    "scores": "erase/delete_scores",
-    "export_rows": "erase/delete_export_rows",
-    "report_truth": "erase/delete_report_truth",
-    "label_viewer_activity": "erase/delete_label_viewer_activity",
-    "label_abnormal_viewers": "erase/delete_label_abnormal_viewers",
-    "label_engagement": "erase/delete_label_engagement",
-    "label_engagement_slots": "erase/delete_label_engagement_slots",
+# every table holding a viewer, creator or generation id -> its columns holding the subject, each with what it
+# holds (VIEWER: the subject's id as a viewer; GENERATION: one of the subject's generations). One delete per
+# column is generated from this allowlist, in this order (events and generations first: the rest derives from them)
+ERASURE_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
+    "events": (("viewer_id", VIEWER), ("generation_id", GENERATION)),
+    "generations": (("generation_id", GENERATION),),
+    "labels": (("generation_id", GENERATION),),
+    "labels_history": (("generation_id", GENERATION),),
+    "preference_pairs": (
+        ("chosen_generation_id", GENERATION),
+        ("rejected_generation_id", GENERATION),
+    ),
+    "scores": (("generation_id", GENERATION),),
+    "export_rows": (("generation_id", GENERATION),),
+    "report_truth": (("generation_id", GENERATION),),
+    "label_viewer_activity": (("viewer_id", VIEWER),),
+    "label_abnormal_viewers": (("viewer_id", VIEWER),),
+    "label_engagement": (("generation_id", GENERATION),),
+    "label_engagement_slots": (("generation_id", GENERATION),),
+}
+# the block of erase/erase_subject.sql deleting a column's rows, by what the column holds
+DELETE_BLOCKS: dict[str, str] = {
+    VIEWER: "delete_viewer_rows",
+    GENERATION: "delete_generation_rows",
 }
 PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
@@ -122,57 +132,50 @@ def erase_subject(
         "created_at": requested_at,
         "erased_at": requested_at,
     }
-    con.execute("begin transaction")
-    try:
-        _run(con, "erase/insert_salt", values)
-        subject_hash = _scalar(con, "erase/subject_hash", values)
-        _run(con, "erase/subject_generations", values)
-        _run(con, "erase/touched_generations", values)
-        erased_generations = _scalar(con, "erase/count_subject_generations", values)
-        affected = tuple(
-            AffectedExport(export_id, tuple(paths or ()), int(own), int(touched))
-            for export_id, paths, own, touched in _rows(con, "erase/affected_exports", values)
-        )
-        _run(con, "erase/record_erased_subjects", values)
-        redacted = _count(con, "erase/redact_quarantine", values)
-        deleted = {table: _count(con, name, values) for table, name in ERASURE_TABLES.items()}
-        if any(deleted.values()):
-            _run(con, "erase/reset_label_state", values)
-        _run(
-            con,
-            "erase/insert_erasure",
-            {
-                "erasure_id": erasure_id,
-                "subject_kind": kind,
-                "subject_hash": subject_hash,
-                "requested_at": requested_at,
-                "completed_at": datetime.now(UTC),
-                "deleted_rows": json.dumps(deleted, sort_keys=True),
-                "redacted_quarantine_rows": redacted,
-                "affected_exports": json.dumps(
-                    [
-                        {
-                            "export_id": a.export_id,
-                            "paths": list(a.paths),
-                            "rows_with_subject_generations": a.rows_with_subject_generations,
-                            "rows_with_touched_generations": a.rows_with_touched_generations,
-                        }
-                        for a in affected
-                    ],
-                    sort_keys=True,
-                ),
-                "reason": reason,
-            },
-        )
-        for name in ("erase/drop_subject_generations", "erase/drop_touched_generations"):
-            _run(con, name, values)
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
-    result = ErasureResult(
+    with transaction(con):
+        result = _erase_rows(con, erasure_id, values, requested_at)
+        _run(con, _erasure_step("insert_erasure"), _audit_values(result, reason))
+        for block in ("drop_subject_generations", "drop_touched_generations"):
+            _run(con, _erasure_step(block), values)
+    log.info(
+        "erasure %s (%s %s...): %d rows deleted, %d quarantine rows redacted",
+        erasure_id,
+        kind,
+        result.subject_hash[:12],
+        result.total_deleted,
+        result.redacted_quarantine_rows,
+    )
+    return result
+
+
+def _erase_rows(
+    con: duckdb.DuckDBPyConnection,
+    erasure_id: str,
+    values: dict[str, object],
+    requested_at: datetime,
+) -> ErasureResult:
+    """The steps of erase/erase_subject.sql up to the audit row: salt, working sets, exports reached,
+    erased subjects, quarantine redaction, the generated deletes and the label state reset."""
+    _run(con, _erasure_step("insert_salt"), values)
+    subject_hash = _scalar(con, _erasure_step("subject_hash"), values)
+    _run(con, _erasure_step("subject_generations"), values)
+    _run(con, _erasure_step("touched_generations"), values)
+    erased_generations = _scalar(con, _erasure_step("count_subject_generations"), values)
+    affected = tuple(
+        AffectedExport(export_id, tuple(paths or ()), int(own), int(touched))
+        for export_id, paths, own, touched in _rows(con, sql_text("erase/affected_exports"), values)
+    )
+    _run(con, _erasure_step("record_erased_subjects"), values)
+    redacted = _count(con, _erasure_step("redact_quarantine"), values)
+    deleted = {
+        table: sum(_count(con, statement, values) for statement in erasure_deletes(table))
+        for table in ERASURE_TABLES
+    }
+    if any(deleted.values()):
+        _run(con, _erasure_step("reset_label_state"), values)
+    return ErasureResult(
         erasure_id=erasure_id,
-        subject_kind=kind,
+        subject_kind=str(values["subject_kind"]),
         subject_hash=str(subject_hash),
         requested_at=requested_at,
         deleted_rows=deleted,
@@ -180,15 +183,48 @@ def erase_subject(
         erased_generations=int(erased_generations or 0),
         affected_exports=affected,
     )
-    log.info(
-        "erasure %s (%s %s...): %d rows deleted, %d quarantine rows redacted",
-        erasure_id,
-        kind,
-        result.subject_hash[:12],
-        result.total_deleted,
-        redacted,
-    )
-    return result
+
+
+def _audit_values(result: ErasureResult, reason: str | None) -> dict[str, object]:
+    """The values of the `erasures` audit row (the subject by salted hash only)."""
+    return {
+        "erasure_id": result.erasure_id,
+        "subject_kind": result.subject_kind,
+        "subject_hash": result.subject_hash,
+        "requested_at": result.requested_at,
+        "completed_at": datetime.now(UTC),
+        "deleted_rows": json.dumps(result.deleted_rows, sort_keys=True),
+        "redacted_quarantine_rows": result.redacted_quarantine_rows,
+        "affected_exports": json.dumps(
+            [
+                {
+                    "export_id": a.export_id,
+                    "paths": list(a.paths),
+                    "rows_with_subject_generations": a.rows_with_subject_generations,
+                    "rows_with_touched_generations": a.rows_with_touched_generations,
+                }
+                for a in result.affected_exports
+            ],
+            sort_keys=True,
+        ),
+        "reason": reason,
+    }
+
+
+def erasure_deletes(table: str) -> list[str]:
+    """The deletes of the subject's rows of one table of ERASURE_TABLES, one per column it lists
+    (identifiers from that allowlist only, quoted)."""
+    return [
+        sql_statement("erase/erase_subject", DELETE_BLOCKS[holds]).format(
+            table=quoted(table), column=quoted(column)
+        )
+        for column, holds in ERASURE_TABLES[table]
+    ]
+
+
+def _erasure_step(block: str) -> str:
+    """The statement `block` of erase/erase_subject.sql."""
+    return sql_statement("erase/erase_subject", block)
 
 
 def personal_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
@@ -199,34 +235,31 @@ def personal_tables(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
     return tables
 
 
-def _bound(name: str, values: dict[str, object]) -> tuple[str, dict[str, object]]:
-    """The statement's text and exactly the values it names (DuckDB refuses unused parameters)."""
-    text = sql_text(name)
+def _bound(text: str, values: dict[str, object]) -> dict[str, object] | None:
+    """Exactly the values the statement names (DuckDB refuses unused parameters), or None for none."""
     wanted = set(PARAMETER.findall(text))
     missing = wanted - values.keys()
     if missing:
-        raise KeyError(f"{name}.sql needs values for {', '.join(sorted(missing))}")
-    return text, {key: values[key] for key in wanted}
+        raise KeyError(f"an erasure statement needs values for {', '.join(sorted(missing))}")
+    return {key: values[key] for key in wanted} or None
 
 
-def _run(con: duckdb.DuckDBPyConnection, name: str, values: dict[str, object]) -> None:
-    text, params = _bound(name, values)
-    con.execute(text, params or None)
+def _run(con: duckdb.DuckDBPyConnection, text: str, values: dict[str, object]) -> None:
+    con.execute(text, _bound(text, values))
 
 
-def _rows(con: duckdb.DuckDBPyConnection, name: str, values: dict[str, object]) -> list[tuple]:
-    text, params = _bound(name, values)
-    return con.execute(text, params or None).fetchall()
+def _rows(con: duckdb.DuckDBPyConnection, text: str, values: dict[str, object]) -> list[tuple]:
+    return con.execute(text, _bound(text, values)).fetchall()
 
 
-def _scalar(con: duckdb.DuckDBPyConnection, name: str, values: dict[str, object]) -> object:
-    rows = _rows(con, name, values)
+def _scalar(con: duckdb.DuckDBPyConnection, text: str, values: dict[str, object]) -> object:
+    rows = _rows(con, text, values)
     return rows[0][0] if rows else None
 
 
-def _count(con: duckdb.DuckDBPyConnection, name: str, values: dict[str, object]) -> int:
+def _count(con: duckdb.DuckDBPyConnection, text: str, values: dict[str, object]) -> int:
     """Rows changed by a delete / update statement."""
-    value = _scalar(con, name, values)
+    value = _scalar(con, text, values)
     return int(value) if isinstance(value, int) else 0
 
 
@@ -259,18 +292,22 @@ def compact_database(db_path: str | Path) -> Compaction:
     target = quoted(COMPACT_ALIAS)
     con = duckdb.connect(str(path))
     try:
-        con.execute(sql_text("erase/checkpoint"))
-        source_catalog = str(_scalar(con, "erase/current_catalog", {}))
-        con.execute(sql_text("erase/attach_compact").format(target=target), [str(fresh)])
+        con.execute(sql_statement("erase/compact", "checkpoint"))
+        source_catalog = str(_scalar(con, sql_statement("erase/compact", "current_catalog"), {}))
+        con.execute(
+            sql_statement("erase/compact", "attach_fresh").format(target=target), [str(fresh)]
+        )
         try:
             con.execute(
-                sql_text("erase/copy_database").format(source=quoted(source_catalog), target=target)
+                sql_statement("erase/compact", "copy_database").format(
+                    source=quoted(source_catalog), target=target
+                )
             )
             _check_copy(con, source_catalog, COMPACT_ALIAS)
-            tables = len(_rows(con, "erase/catalog_counts", {"catalog": COMPACT_ALIAS}))
+            tables = len(_catalog_relations(con, COMPACT_ALIAS))
         finally:
-            con.execute(sql_text("erase/detach_compact").format(target=target))
-        con.execute(sql_text("erase/checkpoint"))
+            con.execute(sql_statement("erase/compact", "detach_fresh").format(target=target))
+        con.execute(sql_statement("erase/compact", "checkpoint"))
     except BaseException:
         con.close()
         fresh.unlink(missing_ok=True)
@@ -289,16 +326,17 @@ def compact_database(db_path: str | Path) -> Compaction:
 
 def _check_copy(con: duckdb.DuckDBPyConnection, source: str, copy: str) -> None:
     """Raise unless the copy has the source's relations and, table by table, its row counts."""
-    relations = _rows(con, "erase/catalog_counts", {"catalog": source})
-    copied = _rows(con, "erase/catalog_counts", {"catalog": copy})
-    if relations != copied:
+    relations = _catalog_relations(con, source)
+    if relations != _catalog_relations(con, copy):
         raise RuntimeError("compaction: the rewritten warehouse lacks relations; original kept")
     for table, kind in relations:
         if kind != "BASE TABLE":
             continue
         counts = [
             con.execute(
-                sql_text("erase/count_rows").format(relation=f"{quoted(catalog)}.{quoted(table)}")
+                sql_statement("erase/compact", "count_rows").format(
+                    relation=f"{quoted(catalog)}.{quoted(table)}"
+                )
             ).fetchone()
             for catalog in (source, copy)
         ]
@@ -306,14 +344,20 @@ def _check_copy(con: duckdb.DuckDBPyConnection, source: str, copy: str) -> None:
             raise RuntimeError(f"compaction: table {table} differs in the copy; original kept")
 
 
+def _catalog_relations(con: duckdb.DuckDBPyConnection, catalog: str) -> list[tuple]:
+    """(name, table_type) of every base table and view of an attached database."""
+    return _rows(con, sql_statement("erase/compact", "catalog_relations"), {"catalog": catalog})
+
+
 def quoted(name: str) -> str:
     """`"name"`, quotes doubled: names come only from constants or the database's own catalog."""
     return '"' + name.replace('"', '""') + '"'
 
 
-ERASED_STAGED_ROWS: dict[str, str] = {
-    "events": "erase/drop_erased_staged_events",
-    "generations": "erase/drop_erased_staged_generations",
+# the staged column holding a person, and the erased_subjects kind it holds, by staged kind
+ERASED_STAGED_ROWS: dict[str, tuple[str, str]] = {
+    "events": ("viewer_id", VIEWER),
+    "generations": ("creator_id", CREATOR),
 }
 # the quarantine reason of a row whose viewer, creator or generation was erased (raw never kept); not in
 # warehouse.ingest.REASON_CODES, which lists contract violations only
@@ -327,9 +371,15 @@ def drop_erased_staged_rows(con: duckdb.DuckDBPyConnection, kind: str) -> None:
     Runs inside the file's transaction, after judging and before loading; costs one count
     when nobody was ever erased.
     """
-    if not _scalar(con, "erase/erased_subject_count", {}):
+    if not _scalar(con, sql_statement("erase/drop_erased_staged_rows", "erased_subject_count"), {}):
         return
-    _run(con, ERASED_STAGED_ROWS[kind], {})
+    person_column, person_kind = ERASED_STAGED_ROWS[kind]
+    con.execute(
+        sql_statement("erase/drop_erased_staged_rows", "quarantine_erased").format(
+            person_column=quoted(person_column)
+        ),
+        {"person_kind": person_kind},
+    )
 
 
 def was_labeled(con: duckdb.DuckDBPyConnection) -> bool:

@@ -9,7 +9,9 @@ from datetime import datetime
 import duckdb
 import polars as pl
 
-from warehouse.sql_files import sql_text
+from warehouse.connection import transaction
+from warehouse.registry import stage_generations
+from warehouse.sql_files import sql_statement, sql_text
 
 
 @dataclass(frozen=True)
@@ -49,14 +51,12 @@ class ExportRecord:
 
 def read_export_inputs(con: duckdb.DuckDBPyConnection) -> ExportInputs:
     """Pairs, generation facts, newest label_version, as-of time and champion, from one snapshot."""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
+        stage_generations(con)
         pairs = con.sql(sql_text("export/preference_pairs")).pl()
         facts = con.sql(sql_text("export/generation_facts")).pl()
         state = con.execute(sql_text("export/warehouse_state")).fetchone()
         champion_row = con.execute(sql_text("export/champion_model")).fetchone()
-    finally:
-        con.execute("commit")
     assert state is not None
     latest_label_version, as_of = state[0], state[1]
     champion = ChampionModel(*champion_row) if champion_row else None
@@ -83,19 +83,18 @@ def record_export(
         "exclusions": json.dumps(record.exclusions, sort_keys=True),
         "path": record.path,
     }
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
         before = con.execute(
-            sql_text("export/export_recorded"), {"export_id": record.export_id, "path": record.path}
+            sql_statement("export/record", "export_recorded"),
+            {"export_id": record.export_id, "path": record.path},
         ).fetchone()
-        con.execute(sql_text("export/record_export"), params)
+        con.execute(sql_statement("export/record", "insert_export"), params)
         con.register("export_membership", membership.to_arrow())
         try:
-            con.execute(sql_text("export/record_export_rows"), {"export_id": record.export_id})
+            con.execute(
+                sql_statement("export/record", "insert_export_rows"),
+                {"export_id": record.export_id},
+            )
         finally:
             con.unregister("export_membership")
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
     return not (before and before[0])

@@ -22,6 +22,7 @@ import duckdb
 import polars as pl
 
 from warehouse import engagement
+from warehouse.connection import use_utc
 from warehouse.engagement import IngestMark, query, register
 from warehouse.sql_files import sql_text
 
@@ -97,7 +98,7 @@ def partition_connection(
     """An in-memory DuckDB exposing the partition as `events` and `generations` (and the excluded viewers)."""
     con = duckdb.connect()
     try:
-        con.execute("set TimeZone='UTC'").fetchall()
+        use_utc(con)
         con.register("events", con.read_parquet(f"{partition.events}/*.parquet"))
         generations = Path(partition.generations)
         if generations.is_dir():

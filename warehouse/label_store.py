@@ -84,10 +84,11 @@ def state_mark(con: duckdb.DuckDBPyConnection) -> StateMark | None:
 
 def set_state_mark(con: duckdb.DuckDBPyConnection, mark: StateMark, now: datetime) -> None:
     """Record how far the engagement state has read."""
-    run_statement(con, "label/clear_label_state")
+    run_statement(con, "label/watermarks", "clear_state")
     run_statement(
         con,
-        "label/insert_label_state",
+        "label/watermarks",
+        "insert_state",
         {
             "label_version": mark.label_version,
             "events_through": mark.ingest.events_through,
@@ -107,13 +108,13 @@ def last_run_mark(con: duckdb.DuckDBPyConnection) -> StateMark | None:
 
 def clear_viewer_activity(con: duckdb.DuckDBPyConnection) -> None:
     """Forget the running per-viewer counts (a full rebuild recounts them)."""
-    run_statement(con, "label/clear_viewer_activity")
+    run_statement(con, "label/replace_state", "clear_viewer_activity")
 
 
 def store_viewer_activity(con: duckdb.DuckDBPyConnection, merged: pl.DataFrame) -> None:
     """Replace the counts of the viewers in `merged` by their merged counts."""
     _register_candidates(con, "label_merged_viewer_activity", merged.select("viewer_id"))
-    run_statement(con, "label/delete_merged_viewer_activity")
+    run_statement(con, "label/replace_state", "delete_merged_viewer_activity")
     append_rows(con, "label_viewer_activity", merged)
 
 
@@ -126,7 +127,7 @@ def replace_abnormal_viewers(
     con: duckdb.DuckDBPyConnection, flagged: pl.DataFrame, label_version: str, now: datetime
 ) -> None:
     """Make `flagged` (viewer_id, reason, events, like_share) the set of excluded viewers."""
-    run_statement(con, "label/clear_abnormal_viewers")
+    run_statement(con, "label/replace_state", "clear_abnormal_viewers")
     append_rows(
         con,
         "label_abnormal_viewers",
@@ -135,10 +136,18 @@ def replace_abnormal_viewers(
 
 
 TOUCHED_ROW_TABLES: dict[str, str] = {
-    "label_engagement_slots": "label/delete_touched_slots",
-    "label_engagement": "label/delete_touched_engagement",
+    "label_engagement_slots": "delete_touched_slots",
+    "label_engagement": "delete_touched_engagement",
 }
-"""State tables keyed by generation, with the statement that drops the touched generations' rows."""
+"""State tables keyed by generation, with the block of `label/replace_state` that drops the touched
+generations' rows."""
+FIT_TABLES: dict[str, str] = {
+    "label_examination": "delete_examination",
+    "label_completion_quantiles": "delete_completion_quantiles",
+    "label_priors": "delete_priors",
+    "label_source_reliability": "delete_source_reliability",
+}
+"""Tables of the fitted label model, with the block of `label/replace_state` that drops a label version's rows."""
 
 
 def replace_touched_rows(
@@ -150,7 +159,7 @@ def replace_touched_rows(
     register(
         con, "label_touched_generations", touched.select(pl.col("generation_id").cast(pl.String))
     )
-    run_statement(con, TOUCHED_ROW_TABLES[table])
+    run_statement(con, "label/replace_state", TOUCHED_ROW_TABLES[table])
     append_rows(con, table, rows)
 
 
@@ -184,7 +193,7 @@ def store_examination(
     con: duckdb.DuckDBPyConnection, curve: pl.DataFrame, label_version: str, now: datetime
 ) -> None:
     """Replace the examination curve stored for `label_version`."""
-    _replace_fit(con, "examination", "label_examination", curve, label_version, now)
+    _replace_fit(con, "label_examination", curve, label_version, now)
 
 
 def stored_model(con: duckdb.DuckDBPyConnection, label_version: str) -> StoredModel | None:
@@ -203,15 +212,8 @@ def store_model(
     con: duckdb.DuckDBPyConnection, model: StoredModel, label_version: str, now: datetime
 ) -> None:
     """Replace the model stored for `label_version`."""
-    _replace_fit(
-        con,
-        "completion_quantiles",
-        "label_completion_quantiles",
-        model.completion_quantiles,
-        label_version,
-        now,
-    )
-    _replace_fit(con, "priors", "label_priors", model.priors, label_version, now)
+    _replace_fit(con, "label_completion_quantiles", model.completion_quantiles, label_version, now)
+    _replace_fit(con, "label_priors", model.priors, label_version, now)
 
 
 def stored_source_reliability(
@@ -226,21 +228,18 @@ def store_source_reliability(
     con: duckdb.DuckDBPyConnection, reliability: pl.DataFrame, label_version: str, now: datetime
 ) -> None:
     """Replace the studio-source reliability stored for `label_version`."""
-    _replace_fit(
-        con, "source_reliability", "label_source_reliability", reliability, label_version, now
-    )
+    _replace_fit(con, "label_source_reliability", reliability, label_version, now)
 
 
 def _replace_fit(
     con: duckdb.DuckDBPyConnection,
-    name: str,
     table: str,
     frame: pl.DataFrame,
     label_version: str,
     now: datetime,
 ) -> None:
-    """Drop the `table` rows of `label_version` (sql `label/delete_<name>`), then insert `frame` stamped with it."""
-    run_statement(con, f"label/delete_{name}", {"label_version": label_version})
+    """Drop the `table` rows of `label_version` (its block in FIT_TABLES), then insert `frame` stamped with it."""
+    run_statement(con, "label/replace_state", FIT_TABLES[table], {"label_version": label_version})
     append_rows(
         con, table, frame.with_columns(label_version=pl.lit(label_version), fitted_at=pl.lit(now))
     )
@@ -259,9 +258,9 @@ def write_labels(con: duckdb.DuckDBPyConnection, candidates: pl.DataFrame, now: 
     if changes.is_empty():
         return 0
     _register_candidates(con, "label_changes", changes)
-    run_statement(con, "label/archive_changed_labels", {"superseded_at": now})
-    run_statement(con, "label/delete_changed_labels")
-    run_statement(con, "label/insert_changed_labels", {"labeled_at": now})
+    run_statement(con, "label/write_labels", "archive_changed", {"superseded_at": now})
+    run_statement(con, "label/write_labels", "delete_changed")
+    run_statement(con, "label/write_labels", "insert_changed", {"labeled_at": now})
     return changes.height
 
 
@@ -274,8 +273,8 @@ def write_pairs(
     if changes.is_empty():
         return 0, 0
     _register_candidates(con, "label_pair_changes", changes)
-    run_statement(con, "label/delete_pairs")
-    run_statement(con, "label/insert_pairs", {"created_at": now})
+    run_statement(con, "label/write_pairs", "delete_removed")
+    run_statement(con, "label/write_pairs", "insert_added", {"created_at": now})
     added = changes.filter(pl.col("change") == "add").height
     return added, changes.height - added
 
@@ -294,7 +293,8 @@ def record_run(
     """Record a label run and the watermark its output reflects."""
     run_statement(
         con,
-        "label/insert_label_run",
+        "label/watermarks",
+        "insert_run",
         {
             "label_version": mark.label_version,
             "events_through": mark.ingest.events_through,

@@ -10,7 +10,8 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from warehouse.sql_files import sql_text
+from warehouse.connection import transaction
+from warehouse.sql_files import sql_statement, sql_text
 
 
 @dataclass(frozen=True)
@@ -53,15 +54,19 @@ class ChampionDecisionRecord:
     reason: str
 
 
+def stage_generations(con: duckdb.DuckDBPyConnection) -> None:
+    """Create (or refresh) the connection's temporary view `stg_generations`: the generation facts the
+    model and export SQL read (`sql/model/stg_generations.sql`)."""
+    con.execute(sql_text("model/stg_generations"))
+
+
 def read_model_inputs(con: duckdb.DuckDBPyConnection) -> ModelInputs:
     """Generations, labels and pairs from one consistent snapshot of the warehouse."""
-    con.execute("begin transaction")
-    try:
+    with transaction(con):
+        stage_generations(con)
         generations = con.sql(sql_text("model/generations")).pl()
         labels = con.sql(sql_text("model/labels")).pl()
         pairs = con.sql(sql_text("model/preference_pairs")).pl()
-    finally:
-        con.execute("commit")
     return ModelInputs(generations, labels, pairs)
 
 
@@ -93,11 +98,10 @@ def register_model_and_decision(
         "artifact_path": model.artifact_path,
         "artifact_sha256": model.artifact_sha256,
     }
-    con.execute("begin transaction")
-    try:
-        con.execute(sql_text("model/insert_model"), params)
+    with transaction(con):
+        con.execute(sql_statement("model/register_model", "insert_model"), params)
         con.execute(
-            sql_text("model/insert_champion_history"),
+            sql_statement("model/register_model", "insert_champion_history"),
             {
                 "model_id": decision.model_id,
                 "decided_at": decision.decided_at,
@@ -109,18 +113,18 @@ def register_model_and_decision(
             },
         )
         if decision.promoted:
-            con.execute(sql_text("model/clear_champion"))
-            con.execute(sql_text("model/crown_champion"), {"model_id": model.model_id})
-        con.execute("commit")
-    except Exception:
-        con.execute("rollback")
-        raise
+            con.execute(sql_statement("model/register_model", "clear_champion"))
+            con.execute(
+                sql_statement("model/register_model", "crown_champion"),
+                {"model_id": model.model_id},
+            )
 
 
 def read_unscored_generations(
     con: duckdb.DuckDBPyConnection, model_id: str, batch_size: int
 ) -> pl.DataFrame:
     """Up to `batch_size` generations that `model_id` has not scored yet."""
+    stage_generations(con)
     return con.sql(
         sql_text("model/unscored_generations"),
         params={"model_id": model_id, "batch_size": batch_size},
@@ -131,7 +135,9 @@ def insert_scores(con: duckdb.DuckDBPyConnection, scores: pl.DataFrame, scored_a
     """Append (generation_id, model_id, score) rows not already stored; returns rows inserted."""
     con.register("new_scores", scores.select("generation_id", "model_id", "score"))
     try:
-        inserted = con.execute(sql_text("model/insert_scores"), {"scored_at": scored_at}).fetchall()
+        inserted = con.execute(
+            sql_statement("model/store_scores", "insert_new_scores"), {"scored_at": scored_at}
+        ).fetchall()
     finally:
         con.unregister("new_scores")
     return int(inserted[0][0]) if inserted else 0
@@ -139,6 +145,7 @@ def insert_scores(con: duckdb.DuckDBPyConnection, scores: pl.DataFrame, scored_a
 
 def read_request_generations(con: duckdb.DuckDBPyConnection, request_id: str) -> pl.DataFrame:
     """A request's candidates with the features' columns and their current quality_score (or null)."""
+    stage_generations(con)
     return con.sql(sql_text("model/request_generations"), params={"request_id": request_id}).pl()
 
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.connection import MEMORY, connect, schema_version
-from warehouse.sql_files import sql_text
+from warehouse.connection import MEMORY, connect, schema_version, transaction, use_utc
+from warehouse.sql_files import sql_statement, sql_text
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def publish_snapshot(
 
 def connection_file(con: duckdb.DuckDBPyConnection) -> Path:
     """The file behind a connection's default database (an in-memory one has none)."""
-    row = con.execute(sql_text("snapshot/source_file")).fetchone()
+    row = con.execute(sql_statement("snapshot/publish", "source_file")).fetchone()
     if row is None or row[0] is None or row[0] == MEMORY:
         raise ValueError("an in-memory warehouse has no snapshot: open the warehouse from a file")
     return Path(row[0])
@@ -214,7 +214,7 @@ class _SnapshotInfo:
 def _checkpointed(con: duckdb.DuckDBPyConnection) -> bool:
     """Checkpoint the warehouse; False (fall back to copying tables) if another transaction prevents it."""
     try:
-        con.execute(sql_text("snapshot/checkpoint_source"))
+        con.execute(sql_statement("snapshot/publish", "checkpoint_source"))
     except duckdb.Error as exc:
         log.warning(
             "cannot checkpoint the warehouse (%s): copying table by table", _first_line(exc)
@@ -241,50 +241,61 @@ def _published_relations(
     return published, skipped
 
 
+# the block of snapshot/trim_copy.sql dropping an unpublished relation, by its kind
+DROP_BLOCKS: dict[str, str] = {"view": "drop_view", "table": "drop_table"}
+
+
 def _trim_copy(
     path: Path, info: _SnapshotInfo, config: SnapshotConfig
 ) -> tuple[dict[str, int], list[str]]:
     """In a byte copy of the warehouse: materialise report views, drop everything unpublished."""
     copy = duckdb.connect(str(path))
     try:
-        copy.execute("set TimeZone = 'UTC'")
+        use_utc(copy)
         published, skipped = _published_relations(copy, config)
-        kept = {relation for relation, _ in published}
-        everything = copy.execute(sql_text("snapshot/all_relations")).fetchall()
-        copy.execute("begin transaction")
-        for relation, kind in published:
-            if kind == "view":
-                staging = quoted_identifier(f"{relation}__snapshot")
-                copy.execute(
-                    sql_text("snapshot/materialise_view").format(
-                        table=staging, view=quoted_identifier(relation)
-                    )
-                )
-                copy.execute(
-                    sql_text("snapshot/drop_view").format(relation=quoted_identifier(relation))
-                )
-                copy.execute(
-                    sql_text("snapshot/rename_table").format(
-                        relation=staging, new_name=quoted_identifier(relation)
-                    )
-                )
-        for kind_to_drop in ("view", "table"):
-            for relation, kind in everything:
-                if kind == kind_to_drop and relation not in kept:
-                    copy.execute(
-                        sql_text(f"snapshot/drop_{kind}").format(
-                            relation=quoted_identifier(relation)
-                        )
-                    )
-        row_counts = {
-            relation: _row_count(copy, quoted_identifier(relation)) for relation, _ in published
-        }
-        _write_info(copy, "main", published, row_counts, info)
-        copy.execute("commit")
-        copy.execute(sql_text("snapshot/checkpoint_source"))
+        everything = copy.execute(sql_statement("snapshot/trim_copy", "all_relations")).fetchall()
+        with transaction(copy):
+            for relation, kind in published:
+                if kind == "view":
+                    _materialise_view(copy, relation)
+            _drop_unpublished(copy, everything, {relation for relation, _ in published})
+            row_counts = {
+                relation: _row_count(copy, quoted_identifier(relation)) for relation, _ in published
+            }
+            _write_info(copy, "main", published, row_counts, info)
+        copy.execute(sql_statement("snapshot/trim_copy", "checkpoint"))
     finally:
         copy.close()
     return row_counts, skipped
+
+
+def _materialise_view(copy: duckdb.DuckDBPyConnection, view: str) -> None:
+    """Replace a view of the private copy by a table of its current rows, under the same name."""
+    staging = quoted_identifier(f"{view}__snapshot")
+    relation = quoted_identifier(view)
+    copy.execute(
+        sql_statement("snapshot/trim_copy", "materialise_view").format(table=staging, view=relation)
+    )
+    copy.execute(sql_statement("snapshot/trim_copy", "drop_view").format(relation=relation))
+    copy.execute(
+        sql_statement("snapshot/trim_copy", "rename_table").format(
+            relation=staging, new_name=relation
+        )
+    )
+
+
+def _drop_unpublished(
+    copy: duckdb.DuckDBPyConnection, everything: list[tuple[str, str]], kept: set[str]
+) -> None:
+    """Drop every relation of the private copy not in `kept`: the views first, then the tables."""
+    for kind_to_drop in ("view", "table"):
+        for relation, kind in everything:
+            if kind == kind_to_drop and relation not in kept:
+                copy.execute(
+                    sql_statement("snapshot/trim_copy", DROP_BLOCKS[kind]).format(
+                        relation=quoted_identifier(relation)
+                    )
+                )
 
 
 def _copy_relations(
@@ -294,26 +305,23 @@ def _copy_relations(
     published, skipped = _published_relations(con, config)
     alias = quoted_identifier(ATTACH_ALIAS)
     row_counts: dict[str, int] = {}
-    con.execute(sql_text("snapshot/attach").format(snapshot=alias), [str(target)])
+    con.execute(
+        sql_statement("snapshot/copy_relations", "attach").format(snapshot=alias), [str(target)]
+    )
     try:
         # one transaction: every table comes from the same committed state of the warehouse
-        con.execute("begin transaction")
-        try:
+        with transaction(con):
             for relation, _ in published:
                 copied = con.execute(
-                    sql_text("snapshot/copy_relation").format(
+                    sql_statement("snapshot/copy_relations", "copy_relation").format(
                         snapshot=alias, relation=quoted_identifier(relation)
                     )
                 ).fetchone()
                 row_counts[relation] = int(copied[0]) if copied else 0
             _write_info(con, alias, published, row_counts, info)
-            con.execute("commit")
-        except BaseException:
-            con.execute("rollback")
-            raise
-        con.execute(sql_text("snapshot/checkpoint").format(snapshot=alias))
+        con.execute(sql_statement("snapshot/copy_relations", "checkpoint").format(snapshot=alias))
     finally:
-        con.execute(sql_text("snapshot/detach").format(snapshot=alias))
+        con.execute(sql_statement("snapshot/copy_relations", "detach").format(snapshot=alias))
     return row_counts, skipped
 
 
@@ -324,9 +332,9 @@ def _write_info(
     row_counts: dict[str, int],
     info: _SnapshotInfo,
 ) -> None:
-    con.execute(sql_text("snapshot/info").format(snapshot=snapshot))
+    con.execute(sql_statement("snapshot/publish", "create_info").format(snapshot=snapshot))
     con.executemany(
-        sql_text("snapshot/info_insert").format(snapshot=snapshot),
+        sql_statement("snapshot/publish", "insert_info").format(snapshot=snapshot),
         [
             [relation, kind, row_counts[relation], info.number, info.schema_version,
              info.source_db, info.published_at]
@@ -336,7 +344,9 @@ def _write_info(
 
 
 def _row_count(con: duckdb.DuckDBPyConnection, relation: str) -> int:
-    row = con.execute(sql_text("snapshot/count_rows").format(relation=relation)).fetchone()
+    row = con.execute(
+        sql_statement("snapshot/trim_copy", "count_rows").format(relation=relation)
+    ).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -348,7 +358,9 @@ def _first_line(exc: BaseException) -> str:
 def _binds(con: duckdb.DuckDBPyConnection, relation: str) -> bool:
     try:
         con.execute(
-            sql_text("snapshot/relation_columns").format(relation=quoted_identifier(relation))
+            sql_statement("snapshot/publish", "relation_binds").format(
+                relation=quoted_identifier(relation)
+            )
         )
     except duckdb.Error:
         return False
@@ -360,7 +372,7 @@ def _schema_version(con: duckdb.DuckDBPyConnection) -> str | None:
 
 
 def _has_migrations(con: duckdb.DuckDBPyConnection) -> bool:
-    row = con.execute(sql_text("snapshot/has_migrations")).fetchone()
+    row = con.execute(sql_statement("snapshot/publish", "has_migrations")).fetchone()
     return bool(row and row[0])
 
 

@@ -95,10 +95,10 @@ def test_the_ingest_flow_publishes_its_accounting_as_artifacts(
         },
     ]
     for column in ("rows_read", "rows_loaded", "rows_duplicate", "rows_quarantined"):
-        assert sum(r[column] for r in rows) == summary[column]
+        assert sum(r[column] for r in rows) == getattr(summary.total, column)
     assert json.loads(artifacts["ingest-quarantine"].data) == [
         {"reason": "malformed_record", "rows": 2, "share": 0.6667},
         {"reason": "unknown_event_type", "rows": 1, "share": 0.3333},
     ]
-    assert summary["quarantined_by_reason"] == {"malformed_record": 2, "unknown_event_type": 1}
+    assert summary.quarantined_by_reason == {"malformed_record": 2, "unknown_event_type": 1}
     assert "| **total** | 2 | 7 | 3 | 1 | 3 |" in artifacts["ingest-summary"].data

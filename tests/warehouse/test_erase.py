@@ -21,6 +21,7 @@ from warehouse.erase import (
     ERASURE_TABLES,
     check_subject,
     erase_subject,
+    erasure_deletes,
     personal_tables,
 )
 from warehouse.ingest import IngestRules, ingest_file, ingest_landing_zone
@@ -80,6 +81,23 @@ def test_the_allowlist_covers_every_table_holding_a_person_or_generation_id() ->
     )
     assert tables["preference_pairs"] == ["chosen_generation_id", "rejected_generation_id"]
     assert {"events", "generations", "labels", "label_viewer_activity"} <= set(tables)
+
+
+def test_the_generated_deletes_name_only_allowlisted_personal_columns() -> None:
+    tables = personal_tables(connect())
+    for table, columns in ERASURE_TABLES.items():
+        assert {column for column, _ in columns} <= set(tables[table]), table
+    statements = [
+        " ".join(line for line in s.splitlines() if not line.startswith("--"))
+        for s in erasure_deletes("events")
+    ]
+    assert statements == [
+        'delete from "events" where "viewer_id" = $subject_id',
+        'delete from "events" where "generation_id" in'
+        " (select generation_id from erase_subject_generations)",
+    ]
+    with pytest.raises(KeyError):
+        erasure_deletes("erasures")
 
 
 def test_a_viewer_is_erased_everywhere_and_the_labels_they_touched_are_recomputed(

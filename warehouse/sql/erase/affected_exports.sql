@@ -1,5 +1,7 @@
 -- exports already written whose rows hold a generation the subject's data reaches (their folders are not rewritten):
 -- rows_with_subject_generations counts rows on the subject's own generations (deleted from export_rows)
+-- registered inputs: erase_subject_generations, erase_touched_generations (temp tables of erase/erase_subject.sql)
+-- parameters: none
 with export_rows as (
     select export_id, generation_id from export_rows
 ),

@@ -1,4 +1,5 @@
 -- every base table of the warehouse with a column holding a person or generation id (what erasure must cover)
+-- registered inputs: none; parameters: none
 with columns as (
     select table_catalog, table_schema, table_name, column_name
     from information_schema.columns

@@ -1,4 +1,5 @@
 -- the current champion preference model, if any (named in the dataset cards)
+-- registered inputs: none; parameters: none
 with
 
 model_registry as (

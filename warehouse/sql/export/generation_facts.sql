@@ -1,5 +1,6 @@
 -- one row per generation that has a label or is in a preference pair: everything the export filters on and writes
 -- (no creator or viewer ids leave this query; `names_creator` says whether the output_uri or prompt embeds the creator id)
+-- registered inputs: stg_generations (temp view, model/stg_generations.sql); parameters: none
 with
 
 labels as (
@@ -30,7 +31,7 @@ generations as (
         output_uri,
         training_consent,
         content_flags
-    from generations
+    from stg_generations
 ),
 
 final as (

@@ -1,4 +1,5 @@
 -- the current preference pairs, as the export reads them
+-- registered inputs: none; parameters: none
 with
 
 preference_pairs as (

@@ -1,4 +1,5 @@
 -- the state an export is taken from: the newest label_version and the latest label or pair time (the export's "as of")
+-- registered inputs: none; parameters: none
 with
 
 labels as (

@@ -1,4 +1,5 @@
 -- the viewers excluded from labels, with the rule that flagged them
+-- registered inputs: none; parameters: none
 with
 
 label_abnormal_viewers as (

@@ -1,4 +1,5 @@
 -- the D2Q reference distributions adopted for label version $label_version
+-- registered inputs: none; parameters: $label_version
 with
 
 label_completion_quantiles as (

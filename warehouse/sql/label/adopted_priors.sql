@@ -1,4 +1,5 @@
 -- the Beta priors adopted for label version $label_version
+-- registered inputs: none; parameters: $label_version
 with
 
 label_priors as (

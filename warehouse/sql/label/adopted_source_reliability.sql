@@ -1,4 +1,5 @@
 -- the fitted noise of the studio pair sources adopted for label version $label_version
+-- registered inputs: none; parameters: $label_version
 with
 
 label_source_reliability as (

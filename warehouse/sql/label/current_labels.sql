@@ -1,4 +1,5 @@
 -- the current labels, as evaluation reads them
+-- registered inputs: none; parameters: none
 with
 
 labels as (

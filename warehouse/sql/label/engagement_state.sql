@@ -1,5 +1,6 @@
 -- the clean engagement of every generation ingested by $generations_through, with the record fields labels
 -- need (a generation without engagement yet gets zeros)
+-- registered inputs: none; parameters: $generations_through
 with
 
 generations as (

@@ -1,4 +1,5 @@
 -- number of events ingested in ($since, $through]: checks that the watermark accounts for every row
+-- registered inputs: none; parameters: $since, $through
 with
 
 events as (

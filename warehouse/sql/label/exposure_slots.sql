@@ -1,6 +1,7 @@
 -- organic impressions and views per (generation, exposure slot) of the sampled generations (the state keeps
 -- the slots of the examination sample only) ingested by $generations_through, with a dense integer index per generation (for the examination fit), in a fixed order
 -- (the fit's warm start and its float sums then do not depend on how the scan was split)
+-- registered inputs: none; parameters: $generations_through
 with
 
 generations as (

@@ -6,6 +6,9 @@
 -- everywhere, the creator everywhere but in the studio; the slot is the surface ('other' if none) and, on the
 -- feed, the position (pooled from $max_position on; -1 off the feed or without a position). Net likes come from
 -- net_likes.sql. Events are first summed per (generation, event type, studio or not), then pivoted.
+-- registered inputs: label_touched_generations, label_adopted_examination
+--     (on a worker also events, generations and label_abnormal_viewers: its partition's frames)
+-- parameters: $max_position, $ratio_cap, $through
 with
 
 generations as (

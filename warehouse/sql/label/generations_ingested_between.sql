@@ -1,4 +1,5 @@
 -- number of generation records ingested in ($since, $through]: checks that the watermark accounts for every row
+-- registered inputs: none; parameters: $since, $through
 with
 
 generations as (

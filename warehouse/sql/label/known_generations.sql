@@ -1,4 +1,5 @@
 -- every generation whose record was ingested by $generations_through (a full rebuild touches them all)
+-- registered inputs: none; parameters: $generations_through
 with
 
 generations as (

@@ -1,4 +1,5 @@
 -- candidate label rows (`label_candidates`) that are new or differ from the current row in any value
+-- registered inputs: label_candidates; parameters: none
 with
 
 label_candidates as (

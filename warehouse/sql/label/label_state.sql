@@ -1,4 +1,5 @@
 -- how far the label state tables have read events and generations (at most one row)
+-- registered inputs: none; parameters: none
 with
 
 label_state as (

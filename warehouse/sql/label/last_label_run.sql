@@ -1,4 +1,5 @@
 -- the newest label run: the state watermark the current labels and pairs reflect
+-- registered inputs: none; parameters: none
 with
 
 label_runs as (

@@ -1,5 +1,6 @@
 -- running counts of the viewers in `label_new_viewer_activity` (their counts of newly ingested events):
 -- the stored counts plus the new ones
+-- registered inputs: label_new_viewer_activity; parameters: none
 with
 
 label_new_viewer_activity as (

@@ -1,5 +1,6 @@
 -- raw rates per known generation straight from the events (no cleaning, no debiasing): the baselines
 -- a label must beat; likes / impressions and views / impressions over every non-studio event
+-- registered inputs: none; parameters: none
 with
 
 events as (

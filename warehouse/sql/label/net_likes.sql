@@ -1,6 +1,9 @@
 -- per generation in `label_touched_generations`: organic viewers whose latest like/unlike (by occurred_at, an
 -- unlike winning a tie) is a like, so an unlike cancels the same viewer's earlier like and nobody counts twice;
 -- abnormal viewers and the creator excluded; events ingested by $through
+-- registered inputs: label_touched_generations
+--     (on a worker also events, generations and label_abnormal_viewers: its partition's frames)
+-- parameters: $through
 with
 
 generations as (

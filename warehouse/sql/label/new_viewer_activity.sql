@@ -1,5 +1,6 @@
 -- per-viewer counts of the events ingested in ($since, $through]. A creator's engagement with their own
 -- generations does not count (it is no sign of a bot); an event whose generation record has not arrived counts.
+-- registered inputs: on a worker, events and generations (its partition's frames); parameters: $since, $through
 with
 
 events as (

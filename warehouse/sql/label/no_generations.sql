@@ -1,5 +1,6 @@
 -- an empty `generations` relation with the columns label aggregation reads (a partition whose events
 -- arrived before any of their generation records)
+-- registered inputs: none; parameters: none
 with
 
 final as (

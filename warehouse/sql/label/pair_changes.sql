@@ -1,5 +1,6 @@
 -- how the current pairs must change to equal `label_pair_candidates`: pair_ids to remove (gone or
 -- changed) and to add (new or changed); an unchanged pair is left alone (its created_at stays)
+-- registered inputs: label_pair_candidates; parameters: none
 with
 
 label_pair_candidates as (

@@ -1,6 +1,7 @@
 -- the event columns label aggregation reads, of events ingested in ($since, $through] or (with $touched_only)
 -- of the generations in `label_touched_generations` ingested by $through, each with its partition: a hash of
 -- generation_id modulo $partitions (events and generation records of one generation share a partition)
+-- registered inputs: label_touched_generations; parameters: $partitions, $since, $through, $touched_only
 with
 
 events as (

@@ -1,4 +1,5 @@
 -- every generation of a worker's partition (its cells are all re-aggregated)
+-- registered inputs: generations (a worker's partition frame); parameters: none
 with
 
 generations as (

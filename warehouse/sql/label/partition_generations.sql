@@ -1,5 +1,6 @@
 -- the generation record columns label aggregation reads, of records ingested by $generations_through, each
 -- with its partition (the hash of generation_id modulo $partitions, as in partition_events)
+-- registered inputs: none; parameters: $generations_through, $partitions
 with
 
 generations as (

@@ -3,6 +3,9 @@
 -- events ingested by $through; abnormal viewers (`label_abnormal_viewers`) and the creator excluded. The slot is
 -- the surface ('other' if none) and, on the feed, the position (pooled from $max_position on; -1 off the feed or
 -- without a position). The examination curve is fitted on these cells.
+-- registered inputs: label_touched_generations
+--     (on a worker also events, generations and label_abnormal_viewers: its partition's frames)
+-- parameters: $max_position, $sample_buckets, $through
 with
 
 generations as (

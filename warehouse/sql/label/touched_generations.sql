@@ -1,5 +1,7 @@
 -- known generations whose labels may change: new events in ($since, $through], new generation records in
 -- ($generations_since, $generations_through], or events of viewers in `label_reclassified_viewers`
+-- registered inputs: label_reclassified_viewers
+-- parameters: $generations_since, $generations_through, $since, $through
 with
 
 events as (

@@ -1,4 +1,5 @@
 -- running per-viewer event counts, the input of abnormal-viewer detection
+-- registered inputs: none; parameters: none
 with
 
 label_viewer_activity as (

@@ -1,4 +1,5 @@
 -- the current champion model, if any
+-- registered inputs: none; parameters: none
 with
 
 model_registry as (

@@ -1,4 +1,5 @@
 -- generation facts known at generation time (the model's only inputs), with the request they belong to
+-- registered inputs: stg_generations (temp view, model/stg_generations.sql); parameters: none
 with
 
 generations as (
@@ -14,7 +15,7 @@ generations as (
         fps,
         reference_inputs,
         output_embedding
-    from generations
+    from stg_generations
 ),
 
 final as (

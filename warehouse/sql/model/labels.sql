@@ -1,4 +1,5 @@
 -- the current quality label of each generation: the pointwise target and its certainty
+-- registered inputs: none; parameters: none
 with
 
 labels as (

@@ -1,4 +1,5 @@
 -- the current preference pairs: the pairwise target, weighted by confidence
+-- registered inputs: none; parameters: none
 with
 
 preference_pairs as (

@@ -1,4 +1,5 @@
 -- the candidates of one request with their current label (if any), for ranking
+-- registered inputs: stg_generations (temp view, model/stg_generations.sql); parameters: $request_id
 with
 
 generations as (
@@ -14,7 +15,7 @@ generations as (
         fps,
         reference_inputs,
         output_embedding
-    from generations
+    from stg_generations
     where request_id = $request_id
 ),
 

@@ -1,4 +1,5 @@
 -- the model of this kind already registered for exactly these training inputs (content fingerprint), if any
+-- registered inputs: none; parameters: $fingerprint, $model_kind
 with
 
 model_registry as (

@@ -1,4 +1,5 @@
 -- a batch of generations the given model has not scored yet, with the facts its features need
+-- registered inputs: stg_generations (temp view, model/stg_generations.sql); parameters: $batch_size, $model_id
 with
 
 generations as (
@@ -14,7 +15,7 @@ generations as (
         fps,
         reference_inputs,
         output_embedding
-    from generations
+    from stg_generations
 ),
 
 scored as (

@@ -21,5 +21,10 @@ create table if not exists labels (
     quality_low double not null,
     quality_high double not null,
     label varchar not null,
-    labeled_at timestamptz not null
+    labeled_at timestamptz not null,
+    -- feed impressions weighted by the examination propensity of their position (position 0 = 1):
+    -- the debiased exposure
+    effective_impressions double,
+    -- total feed watch time of the generation (bots and the creator excluded)
+    watch_ms bigint
 );

@@ -19,5 +19,10 @@ create table if not exists label_engagement (
     reports bigint not null,
     studio_impressions bigint not null,
     selects bigint not null,
-    regenerates bigint not null
+    regenerates bigint not null,
+    -- organic impressions weighted by the examination propensity of their exposure slot (label_examination
+    -- of the state's label_version; a slot the curve lacks weighs 1): the COEC denominator of the view rate.
+    -- With it, label_engagement_slots holds the slots of the examination sample only
+    -- (see LabelConfig.examination_sample_buckets).
+    effective_impressions double default 0
 );

@@ -1,4 +1,5 @@
 -- relations copied into the read-only snapshot: the public tables that exist, plus every report_* view or table
+-- registered inputs: none; parameters: $public_tables, $report_prefix
 with catalog_relations as (
     select
         table_name,

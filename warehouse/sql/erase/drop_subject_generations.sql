@@ -1,2 +1,0 @@
--- free the erasure's working set of the subject's generation ids
-drop table if exists erase_subject_generations

@@ -1,2 +1,0 @@
--- free the erasure's working set of generation ids the subject's data reaches
-drop table if exists erase_touched_generations

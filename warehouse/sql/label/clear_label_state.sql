@@ -1,2 +1,0 @@
--- forget the label state watermark (the new one is inserted next)
-delete from label_state

@@ -1,2 +1,0 @@
--- forget the running per-viewer counts (a full rebuild recounts every event)
-delete from label_viewer_activity

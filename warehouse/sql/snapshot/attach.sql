@@ -1,2 +1,0 @@
--- attach the snapshot file being built (path bound as a parameter); {snapshot} is its quoted alias
-attach ? as {snapshot}

@@ -1,2 +1,0 @@
--- let go of the snapshot file; {snapshot} is its quoted alias
-detach {snapshot}

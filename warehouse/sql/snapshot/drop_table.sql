@@ -1,2 +1,0 @@
--- {relation} is a quoted identifier from the catalog of the private snapshot copy
-drop table {relation}
