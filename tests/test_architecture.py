@@ -71,8 +71,9 @@ def _quoted_expression(node: ast.AST, quoted_names: set[str]) -> bool:
 
 
 def test_identifiers_formatted_into_sql_are_quoted_from_the_catalog_or_constants() -> None:
-    """Every `sql_text(...).format(name=...)` passes a value made by a quoting function (or a
-    name assigned from one in the same function, or a parameter every caller passes quoted)."""
+    """Every `sql_text(...).format(name=...)` or `sql_statement(...).format(...)` passes a value
+    made by a quoting function (or a name assigned from one in the same function, or a parameter
+    every caller passes quoted)."""
     sites = 0
     for package in PACKAGES:
         for path in sorted((REPO / package).rglob("*.py")):
