@@ -23,7 +23,7 @@ def test_erase_cli_removes_the_viewer_and_prefect_keeps_only_a_masked_id(
     db = tmp_path / "reelloop.duckdb"
     con = connect(db)
     ingest_landing_zone(con, tmp_path / "sim" / "landing", IngestRules(memory_limit=None))
-    label(Warehouse.at(db))
+    label(Warehouse.in_memory(con))  # on the open connection: publishes no snapshot
     viewer = con.execute(
         "select viewer_id from events group by 1 order by count(*) desc, 1 limit 1"
     ).fetchone()[0]

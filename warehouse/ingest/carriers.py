@@ -91,8 +91,9 @@ def _is_list(contract_field: ContractField) -> bool:
     return all(suffix == "l" for suffix, _ in CARRIERS[contract_field.value_type])
 
 
-def _placeholders(contract_field: ContractField, index: int) -> dict[str, str]:
-    """The quoted column names (and position) the expression blocks refer to for one field."""
+def quoted_placeholders(contract_field: ContractField, index: int) -> dict[str, str]:
+    """The quoted column names (and the integer position) the expression blocks refer to for one
+    field: every value is a quoted identifier or a number, never input text."""
     name = contract_field.name
     return {
         "index": str(index),
@@ -107,7 +108,7 @@ def quoted_field_values(fields: Sequence[ContractField]) -> str:
     """Per field, its JSON type and text (scalars) or presence and JSON (lists)."""
     blocks = {False: "scalar_field_values", True: "list_field_values"}
     return SEPARATOR.join(
-        sql_statement(EXPRESSIONS, blocks[_is_list(f)]).format(**_placeholders(f, index))
+        sql_statement(EXPRESSIONS, blocks[_is_list(f)]).format(**quoted_placeholders(f, index))
         for index, f in enumerate(fields, start=1)
     )
 
@@ -116,7 +117,7 @@ def quoted_carrier_columns(fields: Sequence[ContractField]) -> str:
     """Per field, `<field>__present` and its carrier columns, in contract and CARRIERS order."""
     columns = []
     for index, contract_field in enumerate(fields, start=1):
-        placeholders = _placeholders(contract_field, index)
+        placeholders = quoted_placeholders(contract_field, index)
         present = "list_present" if _is_list(contract_field) else "scalar_present"
         blocks = [(present, "present")] + [
             (CARRIER_EXPRESSIONS[(contract_field.value_type, suffix)], suffix)
