@@ -110,8 +110,8 @@ def run_rank(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `train`, `score`, `score-prompt` and `rank` verbs."""
+def register_train(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train` verb."""
     from models.evaluation import EvaluationConfig
     from models.registry import PromotionPolicy
     from models.training import MODEL_KINDS, TrainingConfig
@@ -165,6 +165,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.set_defaults(handler=run_train)
 
+
+def register_score(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `score` verb."""
     parser = subparsers.add_parser(
         "score",
         help="score generations not yet scored by the champion into `scores`",
@@ -175,6 +178,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.set_defaults(handler=run_score)
 
+
+def register_score_prompt(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `score-prompt` verb."""
     parser = subparsers.add_parser(
         "score-prompt",
         help="predicted quality of a new prompt under each model version",
@@ -198,6 +204,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--fps", type=float, default=None, help="planned frame rate")
     parser.set_defaults(handler=run_score_prompt)
 
+
+def register_rank(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `rank` verb."""
     parser = subparsers.add_parser(
         "rank",
         help="order a request's candidates by champion score",
@@ -205,3 +214,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("request_id", help="the request whose candidates to rank")
     parser.set_defaults(handler=run_rank)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `train`, `score`, `score-prompt` and `rank` verbs."""
+    register_train(subparsers)
+    register_score(subparsers)
+    register_score_prompt(subparsers)
+    register_rank(subparsers)

@@ -199,17 +199,16 @@ def markdown_cell(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def dataset_card(
-    content: DatasetContent, files: list[WrittenFile], metadata: ExportMetadata, export_id: str
-) -> str:
-    """README.md: YAML front matter (`configs` with one data_files entry per non-empty split), then the card."""
+def card_front_matter(content: DatasetContent, files: list[WrittenFile]) -> list[str]:
+    """YAML front matter (`configs` with one data_files entry per non-empty split), title, text."""
     splits = [split for split in content.splits if any(f.split == split for f in files)]
     lines = ["---", "configs:", "- config_name: default"]
     if splits:
         lines.append("  data_files:")
         for split in splits:
             lines += [f"  - split: {split}", f"    path: data/{split}-*"]
-    lines += [
+    return [
+        *lines,
         "tags:",
         "- reelloop",
         f"- {content.name}",
@@ -220,7 +219,11 @@ def dataset_card(
         content.description,
         "",
     ]
-    lines += [
+
+
+def card_columns(content: DatasetContent) -> list[str]:
+    """How to load the dataset, and its columns with their types and meaning."""
+    lines = [
         'Load with `datasets.load_dataset("parquet", data_dir="<this folder>/data")` or '
         '`datasets.load_dataset("<this folder>")` (splits from the `configs` above; an empty split is left out).',
         "",
@@ -231,11 +234,17 @@ def dataset_card(
     ]
     for name, dtype in content.schema.items():
         lines.append(f"| {name} | {dtype} | {markdown_cell(content.column_descriptions[name])} |")
+    return lines
+
+
+def card_provenance(content: DatasetContent, metadata: ExportMetadata, export_id: str) -> list[str]:
+    """Where the rows come from: export id, label version, window, generators, champion."""
     params = metadata.parameters
     window = f"[{params.get('since') or 'beginning'}, {params.get('until') or 'end'})"
     first, last = (iso(moment) or "n/a" for moment in content.created_range)
     champion = metadata.champion
-    lines += [
+    versions = ", ".join(f"`{markdown_cell(v)}` ({n})" for v, n in content.model_versions.items())
+    return [
         "",
         "## Provenance",
         "",
@@ -243,11 +252,7 @@ def dataset_card(
         f"- label_version: `{metadata.label_version}`",
         f"- as of (latest label or pair in the warehouse): {iso(metadata.as_of) or 'n/a'}",
         f"- window on generation created_at: {window}; exported generations created {first} to {last}",
-        "- generator model versions (generations in rows): "
-        + (
-            ", ".join(f"`{markdown_cell(v)}` ({n})" for v, n in content.model_versions.items())
-            or "none"
-        ),
+        "- generator model versions (generations in rows): " + (versions or "none"),
         "- preference model champion: "
         + (
             f"`{champion['model_id']}` ({champion['model_kind']}, label_version `{champion['label_version']}`)"
@@ -255,18 +260,21 @@ def dataset_card(
             else "none registered"
         ),
         "",
-        "## Rows",
-        "",
-        "| split | rows | files |",
-        "|---|---|---|",
     ]
+
+
+def card_rows_and_governance(
+    content: DatasetContent, files: list[WrittenFile], metadata: ExportMetadata
+) -> list[str]:
+    """Rows and files per split, the export's parameters and governance policies, exclusions."""
+    lines = ["## Rows", "", "| split | rows | files |", "|---|---|---|"]
     for split in content.splits:
         split_files = [f for f in files if f.split == split]
         lines.append(f"| {split} | {sum(f.rows for f in split_files)} | {len(split_files)} |")
     lines += ["", "## Filters and governance", ""]
     lines += [
         f"- {name}: {markdown_cell('not set' if value is None else value)}"
-        for name, value in sorted(params.items())
+        for name, value in sorted(metadata.parameters.items())
     ]
     lines += [f"- {policy}" for policy in content.policies]
     lines += [
@@ -280,10 +288,20 @@ def dataset_card(
         "| reason | rows |",
         "|---|---|",
     ]
-    lines += [
+    return lines + [
         f"| {reason} | {content.excluded.get(reason, 0)} |" for reason in content.exclusion_order
     ]
-    lines += [
+
+
+def dataset_card(
+    content: DatasetContent, files: list[WrittenFile], metadata: ExportMetadata, export_id: str
+) -> str:
+    """README.md: YAML front matter, then the card's sections."""
+    lines = [
+        *card_front_matter(content, files),
+        *card_columns(content),
+        *card_provenance(content, metadata, export_id),
+        *card_rows_and_governance(content, files, metadata),
         "",
         "## Traceability",
         "",

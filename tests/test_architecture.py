@@ -99,7 +99,8 @@ def test_identifiers_formatted_into_sql_are_quoted_from_the_catalog_or_constants
                         and isinstance(node.func, ast.Attribute)
                         and node.func.attr == "format"
                         and isinstance(node.func.value, ast.Call)
-                        and getattr(node.func.value.func, "id", None) in ("sql_text", "sql_statement")
+                        and getattr(node.func.value.func, "id", None)
+                        in ("sql_text", "sql_statement")
                     ):
                         continue
                     sites += 1
