@@ -6,7 +6,8 @@ import argparse
 from datetime import datetime
 from pathlib import Path
 
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
 from results.export import ExportSummary
 
 
@@ -38,6 +39,8 @@ def run(args: argparse.Namespace) -> int:
     """Handler of `reelloop export`."""
     from features.export import ExportConfig
     from pipelines.dataset_files import check_replaceable
+    from pipelines.export import export_datasets
+    from warehouse.resource import Warehouse
 
     if not Path(args.db).is_file():
         raise FileNotFoundError(
@@ -51,17 +54,23 @@ def run(args: argparse.Namespace) -> int:
         "test_fraction": args.test_fraction,
         "report_threshold": args.report_threshold,
     }
-    ExportConfig(**parameters)  # a bad value is a one-line error before the flow starts
-    summary = run_flow(
-        "flows.export:export_flow",
+    config = ExportConfig(**parameters)  # a bad value is a one-line error before the run starts
+    summary = run_stage(
         args,
+        "flows.export:export_flow",
+        lambda runner: export_datasets(Warehouse.at(args.db), args.out, config, runner),
         pick_task_runner=False,
         db_path=args.db,
         out_dir=args.out,
         **parameters,
     )
-    print("\n".join(summary_lines(summary)))
+    print_result(args, summary, format_export)
     return 0
+
+
+def format_export(summary: ExportSummary) -> str:
+    """What `reelloop export` prints."""
+    return "\n".join(summary_lines(summary))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
 from results.ingest import IngestSummary, RowCounts
-from warehouse.ingest import IngestRules
+from warehouse.ingest.contract import IngestRules
 
 DEFAULT_RULES = IngestRules()
 COUNT_HEADER = (
@@ -44,23 +45,31 @@ def format_accounting(summary: IngestSummary) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `reelloop ingest`: run the flow and print the accounting table."""
-    from pipelines.ingest import parse_timestamp
+    from pipelines.ingest import IngestOptions, ingest, rules_from_parameters
     from warehouse.ingest import check_landing_dir
+    from warehouse.resource import Warehouse
 
     check_landing_dir(args.landing_dir)
-    summary = run_flow(
-        "flows.ingest:ingest_flow",
+    rule_values = {
+        "max_future_skew_hours": args.max_future_skew_hours,
+        "min_timestamp": args.min_timestamp,
+        "max_line_bytes": args.max_line_bytes,
+        "memory_limit": args.memory_limit,
+        "threads": args.threads,
+    }
+    rules = rules_from_parameters(**rule_values)  # a bad value is a one-line error here
+    rule_values["min_timestamp"] = rules.min_timestamp.isoformat()
+    options = IngestOptions(staging_dir=args.staging_dir)
+    summary = run_stage(
         args,
+        "flows.ingest:ingest_flow",
+        lambda runner: ingest(Warehouse.at(args.db), str(args.landing_dir), rules, options, runner),
         landing_dir=str(args.landing_dir),
         db_path=args.db,
-        max_future_skew_hours=args.max_future_skew_hours,
-        min_timestamp=parse_timestamp(args.min_timestamp).isoformat(),
-        max_line_bytes=args.max_line_bytes,
-        memory_limit=args.memory_limit,
-        threads=args.threads,
         staging_dir=args.staging_dir,
+        **rule_values,
     )
-    print(format_accounting(summary))
+    print_result(args, summary, format_accounting)
     return 0
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
 from results.model import PromptScores, RequestRanking, ScoreSummary, TrainSummary
+
+if TYPE_CHECKING:
+    import polars as pl
 
 RANK_COLUMNS = [
     "rank",
@@ -61,52 +65,106 @@ def require_db(db_path: str) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from models.training import MODEL_KINDS
+    from pipelines.train import train_config, train_models
+    from warehouse.resource import Warehouse
 
     require_db(args.db)
-    summary = run_flow(
-        "flows.model:train_flow",
+    values = {
+        "kinds": MODEL_KINDS if args.kind == "both" else (args.kind,),
+        "train_fraction": args.train_fraction,
+        "pairwise_c": args.pairwise_c,
+        "pointwise_alpha": args.pointwise_alpha,
+        "min_improvement": args.min_improvement,
+        "artifacts_dir": args.artifacts,
+    }
+    config = train_config(**values)
+    summary = run_stage(
         args,
+        "flows.model:train_flow",
+        lambda runner: train_models(Warehouse.at(args.db), config, args.truth, runner),
         db_path=args.db,
-        artifacts_dir=args.artifacts,
         truth_path=args.truth,
-        kinds=MODEL_KINDS if args.kind == "both" else (args.kind,),
-        train_fraction=args.train_fraction,
-        pairwise_c=args.pairwise_c,
-        pointwise_alpha=args.pointwise_alpha,
-        min_improvement=args.min_improvement,
+        **values,
     )
-    print(format_train_summary(summary))
+    print_result(args, summary, format_train_summary)
     return 0
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from pipelines.score import score_generations
+    from warehouse.resource import Warehouse
+
     require_db(args.db)
-    summary = run_flow("flows.model:score_flow", args, db_path=args.db, batch_size=args.batch_size)
-    print(format_score_summary(summary))
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, not {args.batch_size}")
+    summary = run_stage(
+        args,
+        "flows.model:score_flow",
+        lambda runner: score_generations(Warehouse.at(args.db), args.batch_size, runner),
+        pick_task_runner=False,
+        db_path=args.db,
+        batch_size=args.batch_size,
+    )
+    print_result(args, summary, format_score_summary)
     return 0
 
 
 def run_score_prompt(args: argparse.Namespace) -> int:
+    from pipelines.score import PlannedOutput, score_prompt
+    from warehouse.resource import Warehouse
+
     require_db(args.db)
-    scores = run_flow(
-        "flows.model:score_prompt_flow",
+    if not args.prompt.strip():
+        raise ValueError('the prompt is empty: give the text to score, e.g. "a fox in the snow"')
+    planned = {
+        "duration_ms": args.duration_ms,
+        "width": args.width,
+        "height": args.height,
+        "fps": args.fps,
+    }
+    versions = tuple(args.model_version or ())
+    scores = run_stage(
         args,
+        "flows.model:score_prompt_flow",
+        lambda runner: score_prompt(
+            Warehouse.at(args.db), args.prompt, versions, PlannedOutput(**planned), runner
+        ),
+        pick_task_runner=False,
         db_path=args.db,
         prompt=args.prompt,
-        model_versions=tuple(args.model_version or ()),
-        duration_ms=args.duration_ms,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
+        model_versions=versions,
+        **planned,
     )
-    print(format_prompt_scores(scores))
+    warn_unknown_versions(scores)
+    print_result(args, scores, format_prompt_scores)
     return 0
 
 
+def warn_unknown_versions(scores: PromptScores) -> None:
+    """Say on stderr which asked-for model versions the champion never saw in training."""
+    unknown = scores.rows.filter(~scores.rows["known"])["model_version"].to_list()
+    if unknown:
+        print(
+            f"reelloop score-prompt: warning: the champion never saw model version(s) "
+            f"{', '.join(unknown)} in training: their figures use no version effect",
+            file=sys.stderr,
+        )
+
+
 def run_rank(args: argparse.Namespace) -> int:
+    from pipelines.score import rank_request
+    from warehouse.resource import Warehouse
+
     require_db(args.db)
-    ranking = run_flow("flows.model:rank_flow", args, db_path=args.db, request_id=args.request_id)
-    print(format_ranking(ranking))
+    ranking = run_stage(
+        args,
+        "flows.model:rank_flow",
+        lambda runner: rank_request(Warehouse.at(args.db), args.request_id, runner),
+        pick_task_runner=False,
+        db_path=args.db,
+        request_id=args.request_id,
+    )
+    print_result(args, ranking, format_ranking)
     return 0
 
 

@@ -8,11 +8,10 @@ from prefect import flow
 from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at
 from flows.runner import PrefectRunner
-from models.evaluation import EvaluationConfig
 from models.registry import PromotionPolicy
 from models.training import TrainingConfig
 from pipelines.score import PlannedOutput, rank_request, score_generations, score_prompt
-from pipelines.train import TrainConfig, train_models
+from pipelines.train import train_config, train_models
 from results.model import PromptScores, RequestRanking, ScoreSummary, TrainSummary
 
 
@@ -29,12 +28,14 @@ def train_flow(
     min_improvement: float = PromotionPolicy.min_improvement,
 ) -> TrainSummary:
     """Train each model kind, evaluate it beside baselines, register it, decide its promotion."""
-    config = TrainConfig(
-        kinds=kinds,
-        training=TrainingConfig(pairwise_c=pairwise_c, pointwise_alpha=pointwise_alpha),
-        evaluation=EvaluationConfig(train_fraction=train_fraction),
-        policy=PromotionPolicy(metric=promotion_metric, min_improvement=min_improvement),
-        artifacts_dir=artifacts_dir,
+    config = train_config(
+        kinds,
+        train_fraction,
+        pairwise_c,
+        pointwise_alpha,
+        promotion_metric,
+        min_improvement,
+        artifacts_dir,
     )
     summary = train_models(warehouse_at(db_path), config, truth_path, PrefectRunner())
     publish_stage_artifacts(summary)

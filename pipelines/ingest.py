@@ -70,6 +70,23 @@ def parse_timestamp(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
+def rules_from_parameters(
+    max_future_skew_hours: float,
+    min_timestamp: str,
+    max_line_bytes: int,
+    memory_limit: str | None,
+    threads: int | None,
+) -> IngestRules:
+    """The contract rules from the plain values a flow or the command line passes."""
+    return IngestRules(
+        max_future_skew=timedelta(hours=max_future_skew_hours),
+        min_timestamp=parse_timestamp(min_timestamp),
+        max_line_bytes=max_line_bytes,
+        memory_limit=memory_limit,
+        threads=threads,
+    )
+
+
 @step(IO_RETRY)
 def discover_files(warehouse: Warehouse, landing_dir: str, rules: IngestRules) -> list[LandingFile]:
     """Files under the landing zone whose (path, sha256) is not in ingest_files yet."""
