@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from datetime import datetime
 from pathlib import Path
 
@@ -35,6 +36,19 @@ def summary_lines(summary: ExportSummary) -> list[str]:
     return lines
 
 
+def check_writable_parent(target: Path) -> None:
+    """The export is written in a hidden folder beside `target` and swapped in: make sure that
+    folder can be created there, so a bad --out is one line naming it, not a failed write."""
+    parent = target.parent
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{target.name}.probe-", dir=parent):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise OSError(f"cannot write the export to {target}: {reason} ({parent})") from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of `reelloop export`."""
     from features.export import ExportConfig
@@ -46,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         raise FileNotFoundError(
             f"warehouse {args.db} not found (run `reelloop ingest` and `reelloop label` first)"
         )
-    check_replaceable(Path(args.out).absolute())  # user errors before starting Prefect
+    check_replaceable(Path(args.out).absolute())  # user errors before the run starts
+    check_writable_parent(Path(args.out).absolute())
     parameters = {
         "since": args.since,
         "until": args.until,

@@ -14,8 +14,9 @@ import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from cli.progress import progress_listener
 from pipelines.runners import step_runner
-from pipelines.steps import DIRECT, StepRunner
+from pipelines.steps import DirectRunner, StepRunner
 
 R = TypeVar("R")
 
@@ -73,7 +74,8 @@ def run_stage(
     work (they run in this process whatever `--runner` says)."""
     if uses_prefect(args):
         return run_flow(flow_target, args, pick_task_runner=pick_task_runner, **flow_parameters)
+    listener = progress_listener()
     if not pick_task_runner:
-        return direct(DIRECT)
-    with step_runner(args.runner, args.dask_address) as runner:
+        return direct(DirectRunner(listener))
+    with step_runner(args.runner, args.dask_address, listener=listener) as runner:
         return direct(runner)

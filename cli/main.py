@@ -130,7 +130,8 @@ def configure_logging(verbose: bool) -> None:
     """Quiet by default (warnings and errors only; Prefect's too); `-v` shows every INFO line."""
     level = logging.INFO if verbose else logging.WARNING
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(level))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    detailed = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level, format=detailed if verbose else "reelloop: %(message)s")
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:

@@ -124,6 +124,9 @@ class PrefectRunner:
     def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return as_task(function)(*args, **kwargs)
 
+    def progress(self, what: str, done: int, total: int) -> None:
+        """Nothing: under Prefect the run's page shows each task as it finishes."""
+
     def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Pending[R]:
         with workers_report_here():
             return as_task(function).submit(*args, **kwargs)

@@ -48,6 +48,8 @@ from results.export import ExportSummary
 from warehouse.export import ExportInputs, ExportRecord, read_export_inputs, record_export
 from warehouse.resource import Warehouse
 
+EXPORT_STEPS = 4  # read, build the tables, write the files, record
+
 
 @step(IO_RETRY)
 def read_inputs(warehouse: Warehouse) -> ExportInputs:
@@ -143,9 +145,13 @@ def export_datasets(
     """Export DPO, KTO and reward datasets to `out_dir`."""
     check_replaceable(Path(out_dir).absolute())  # fail before any work
     inputs = runner.run(read_inputs, warehouse)
+    runner.progress("export: steps", 1, EXPORT_STEPS)
     tables = runner.run(build_tables, inputs, config)
+    runner.progress("export: steps", 2, EXPORT_STEPS)
     written = runner.run(write_datasets, tables, inputs, config, out_dir)
+    runner.progress("export: steps", 3, EXPORT_STEPS)
     recorded = runner.run(record, warehouse, written, tables, inputs, config)
+    runner.progress("export: steps", EXPORT_STEPS, EXPORT_STEPS)
     summary = ExportSummary(
         export_id=written.export_id,
         path=str(written.path),

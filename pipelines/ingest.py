@@ -247,10 +247,12 @@ def ingest(
             done.append(accounting)
             workers[worker] += 1
             log_progress(runner, done, len(files), started)
+            runner.progress("ingest: files", len(done), len(files))
     else:
         for landing in files:
             done.append(runner.run(load_file, warehouse, landing, rules))
             log_progress(runner, done, len(files), started)
+            runner.progress("ingest: files", len(done), len(files))
     runner.run(publish_if_stale, warehouse)
     summary = summarize(done, time.perf_counter() - started, workers)
     runner.log.info("ingest: %s", summary)

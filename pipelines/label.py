@@ -42,6 +42,8 @@ from warehouse.engagement import EventAggregation, WarehouseAggregation
 from warehouse.label_store import StateMark, StoredModel
 from warehouse.resource import Warehouse
 
+LABEL_PASSES = 4  # refresh the engagement state, read, compute, write
+
 log = logging.getLogger(__name__)
 
 
@@ -358,15 +360,20 @@ def label(
     if scale_out is None and runner.distributed:
         scale_out = ScaleOut()
     refreshed = runner.run(refresh_engagement_state, warehouse, config, scale_out, runner)
+    runner.progress("label: passes", 1, LABEL_PASSES)
     if refreshed.labels_current:
         runner.log.info(
             "labels are current (label_version %s): nothing to do", config.label_version
         )
         runner.run(publish_if_stale, warehouse)  # rows a killed run committed but did not publish
+        runner.progress("label: passes", LABEL_PASSES, LABEL_PASSES)
         return label_summary(refreshed, None, None)
     inputs = runner.run(read_label_inputs, warehouse, refreshed.mark)
+    runner.progress("label: passes", 2, LABEL_PASSES)
     outputs = runner.run(compute_labels, inputs, config)
+    runner.progress("label: passes", 3, LABEL_PASSES)
     written = runner.run(write_label_outputs, warehouse, outputs, refreshed.mark, started_at)
+    runner.progress("label: passes", LABEL_PASSES, LABEL_PASSES)
     summary = label_summary(refreshed, outputs, written)
     runner.log.info("label %s: %s", config.label_version, summary)
     return summary

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
-from pipelines.steps import DIRECT, Pending, StepRunner
+from pipelines.steps import DirectRunner, Pending, ProgressListener, StepRunner, no_progress
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -53,8 +53,12 @@ class DaskStepRunner:
     distributed = True
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger("pipelines")
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, listener: ProgressListener = no_progress) -> None:
         self.client = client
+        self.listener = listener
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        self.listener(what, done, total)
 
     def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return function(*args, **kwargs)
@@ -66,7 +70,9 @@ class DaskStepRunner:
 
 @contextmanager
 def dask_step_runner(
-    address: str | None, config: RunnerConfig | None = None
+    address: str | None,
+    config: RunnerConfig | None = None,
+    listener: ProgressListener = no_progress,
 ) -> Iterator[DaskStepRunner]:
     """A `DaskStepRunner` on the cluster at `address`, or on a temporary `LocalCluster` of worker
     processes that lives for the block."""
@@ -75,7 +81,7 @@ def dask_step_runner(
     config = config or RunnerConfig()
     if address:
         with Client(address) as client:
-            yield DaskStepRunner(client)
+            yield DaskStepRunner(client, listener)
         return
     with (
         LocalCluster(
@@ -86,17 +92,20 @@ def dask_step_runner(
         ) as cluster,
         Client(cluster) as client,
     ):
-        yield DaskStepRunner(client)
+        yield DaskStepRunner(client, listener)
 
 
 @contextmanager
 def step_runner(
-    runner: str, address: str | None = None, config: RunnerConfig | None = None
+    runner: str,
+    address: str | None = None,
+    config: RunnerConfig | None = None,
+    listener: ProgressListener = no_progress,
 ) -> Iterator[StepRunner]:
-    """The step runner `--runner` names: `DIRECT` for local, a Dask one for dask."""
+    """The step runner `--runner` names: in this process for local, a Dask one for dask."""
     check_runner(runner)
     if runner == "local":
-        yield DIRECT
+        yield DirectRunner(listener)
         return
-    with dask_step_runner(address, config) as dask_runner:
+    with dask_step_runner(address, config, listener) as dask_runner:
         yield dask_runner

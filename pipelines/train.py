@@ -347,12 +347,14 @@ def train_models(
     already = {
         kind: runner.run(find_trained_model, warehouse, kind, fingerprint) for kind in config.kinds
     }
-    bundles = {
-        kind: runner.run(train, kind, data, split, config.training)
-        for kind in config.kinds
-        if not already[kind]
-    }
+    to_train = [kind for kind in config.kinds if not already[kind]]
+    steps = len(to_train) + 1
+    bundles = {}
+    for number, kind in enumerate(to_train, start=1):
+        bundles[kind] = runner.run(train, kind, data, split, config.training)
+        runner.progress("train: models", number, steps)
     evaluation = runner.run(evaluate, bundles, data, split, config.evaluation)
+    runner.progress("train: models", steps, steps)
     table = format_evaluation(evaluation)
     runner.log.info("held-out evaluation:\n%s", table)
     champion = runner.run(read_current_champion, warehouse)

@@ -172,7 +172,7 @@ def _acquire_file_lock(
             except BlockingIOError:
                 now = time.monotonic()
                 if waiting_since is None or now - last_logged >= config.log_every_seconds:
-                    log.info(
+                    log.warning(
                         "waiting for writer lock %s (held by %s)", lock_path, holder_of(lock_path)
                     )
                     waiting_since = waiting_since or now
