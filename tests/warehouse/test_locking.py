@@ -243,8 +243,8 @@ def test_nested_writers_publish_once_at_the_outermost(tmp_path: Path) -> None:
             )
         snapshots = list((tmp_path / "reelloop.duckdb.snapshot").glob("snapshot-*.duckdb"))
         assert snapshots == []  # the inner writer left publishing to the outer one
-    assert sorted(p.name for p in (tmp_path / "reelloop.duckdb.snapshot").glob("snapshot-*.duckdb")) == [
-        "snapshot-000001.duckdb"
-    ]
+    assert sorted(
+        p.name for p in (tmp_path / "reelloop.duckdb.snapshot").glob("snapshot-*.duckdb")
+    ) == ["snapshot-000001.duckdb"]
     with warehouse.snapshot() as snap:
         assert snap.execute("select count(*) from scores").fetchone() == (2,)
