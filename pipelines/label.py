@@ -22,15 +22,12 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
-from features.debias import abnormal_viewers
-from features.engagement import generation_engagement
 from features.label_config import LabelConfig
-from features.label_pipeline import LabelOutputs, adopted_examination, compute_label_outputs
-from features.labels import LabelModel
 from pipelines.label_partitions import ScaleOut, WorkerAggregation
 from pipelines.publish import publish_if_stale
 from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step
@@ -41,6 +38,10 @@ from warehouse.connection import transaction
 from warehouse.engagement import EventAggregation, WarehouseAggregation
 from warehouse.label_store import StateMark, StoredModel
 from warehouse.resource import Warehouse
+
+if TYPE_CHECKING:  # the label math (scipy, scikit-learn) is imported when there is work to do
+    from features.label_pipeline import LabelOutputs
+    from features.labels import LabelModel
 
 LABEL_PASSES = 4  # refresh the engagement state, read, compute, write
 
@@ -84,6 +85,8 @@ class Written:
 
 def flagged_viewers(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> pl.DataFrame:
     """The abnormal viewers (bots) among everyone's stored activity, by the config's rules."""
+    from features.debias import abnormal_viewers
+
     return abnormal_viewers(
         events_sql.viewer_activity(con),
         min_events=config.bot_min_events,
@@ -175,6 +178,9 @@ def _reaggregate(
 
     Returns the generations re-aggregated (all of them when the curve moved) and whether it did.
     """
+    from features.engagement import generation_engagement
+    from features.label_pipeline import adopted_examination
+
     version = config.label_version
     slots = passes.slots(
         touched,
@@ -269,6 +275,8 @@ def refresh_engagement_state(
 def read_label_inputs(warehouse: Warehouse, mark: StateMark) -> LabelInputs:
     """The clean state of every generation known at `mark`, and the stored model and reliability
     of its label version."""
+    from features.labels import LabelModel
+
     with warehouse.writer(publish=False) as con:
         stored = label_store.stored_model(con, mark.label_version)
         return LabelInputs(
@@ -283,6 +291,8 @@ def read_label_inputs(warehouse: Warehouse, mark: StateMark) -> LabelInputs:
 @step()
 def compute_labels(inputs: LabelInputs, config: LabelConfig) -> LabelOutputs:
     """Refit, keep or adopt the model, score every generation and build the pairs (pure)."""
+    from features.label_pipeline import compute_label_outputs
+
     return compute_label_outputs(inputs.engagement, inputs.model, inputs.reliability, config)
 
 
