@@ -23,6 +23,7 @@ from warehouse.health import WarehouseFacts, warehouse_facts
 DISTRIBUTION = "reelloop"
 CONSTRAINTS = Path(__file__).resolve().parents[1] / "constraints.txt"
 BAD_RUN_STATES = frozenset({"FAILED", "CRASHED"})
+FINISHED_STATES = BAD_RUN_STATES | {"COMPLETED", "CANCELLED"}
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,7 @@ def api_post(client: httpx.Client, path: str, body: dict[str, Any]) -> list[dict
 
 
 def deployment_findings(client: httpx.Client, deployment: dict[str, Any]) -> list[Finding]:
-    """Whether a deployment's schedules are active, and the state of its last run."""
+    """Whether a deployment's schedules are active, and the state of its last finished run."""
     name = deployment["name"]
     active = [s for s in deployment.get("schedules", []) if s.get("active", True)]
     findings = []
@@ -108,11 +109,11 @@ def deployment_findings(client: httpx.Client, deployment: dict[str, Any]) -> lis
         )
     runs = api_post(client, "/flow_runs/filter", {
         "flow_runs": {"deployment_id": {"any_": [deployment["id"]]},
-                      "state": {"type": {"not_any_": ["SCHEDULED", "PENDING"]}}},
+                      "state": {"type": {"any_": sorted(FINISHED_STATES)}}},
         "sort": "EXPECTED_START_TIME_DESC", "limit": 1,
     })  # fmt: skip
     if not runs:
-        findings.append(Finding("prefect", WARN, f"deployment {name}: no run yet"))
+        findings.append(Finding("prefect", WARN, f"deployment {name}: no finished run yet"))
         return findings
     state = runs[0].get("state") or {}
     level = FAIL if state.get("type") in BAD_RUN_STATES else OK

@@ -31,6 +31,8 @@ from flows.serve import (
     deployment_parameters,
     served_flows,
 )
+from pipelines.doctor import DoctorConfig, run_doctor
+from results.doctor import FAIL, OK, Finding
 from warehouse.snapshot import open_snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -413,9 +415,18 @@ def test_a_scheduled_ingest_fires_by_itself_on_a_real_server(tmp_path: Path) -> 
                     server_log,
                 )
                 (first, *_) = completed_auto_scheduled_runs(client, deployment_id)
+            doctor = run_doctor(str(db), api, DoctorConfig(api_timeout_seconds=30))
         finally:
             stop(serving)
     assert first["auto_scheduled"] and first["state"]["type"] == "COMPLETED"
     assert snapshot_counts(db) == {"events": 3, "generations": 2}, serve_log.read_text()[-3000:]
     server_text = server_log.read_text()
     assert "Traceback" not in server_text, server_text[-4000:]
+    # `reelloop doctor` sees the served deployment, its active schedule and its completed runs
+    prefect = [f for f in doctor.findings if f.area == "prefect"]
+    assert prefect[0] == Finding("prefect", OK, f"API {api} answers"), prefect
+    assert any(
+        f.level == OK and f.message.startswith("deployment ingest: last run Completed")
+        for f in prefect
+    ), prefect
+    assert all(f.level != FAIL for f in doctor.findings), doctor.findings
