@@ -8,7 +8,6 @@ through `distributed.Client`. This module imports nothing heavy until a Dask run
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -46,22 +45,15 @@ def check_runner(runner: str) -> None:
         raise ValueError(f"unknown runner {runner!r}: choose one of {', '.join(RUNNERS)}")
 
 
-class DaskStepRunner:
+class DaskStepRunner(DirectRunner):
     """Calls a stage's steps in this process and submits its partition work to a Dask cluster
     (the same steps the Prefect flows submit through prefect-dask)."""
 
     distributed = True
-    log: logging.Logger | logging.LoggerAdapter = logging.getLogger("pipelines")
 
     def __init__(self, client: Any, listener: ProgressListener = no_progress) -> None:
+        super().__init__(listener)
         self.client = client
-        self.listener = listener
-
-    def progress(self, what: str, done: int, total: int) -> None:
-        self.listener(what, done, total)
-
-    def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        return function(*args, **kwargs)
 
     def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Pending[R]:
         # pure=False: a step writes files, so two calls with equal arguments are two runs
