@@ -46,25 +46,26 @@ def add_global_options(parser: argparse.ArgumentParser, *, after_verb: bool = Fa
     def default(value: object) -> object:
         return argparse.SUPPRESS if after_verb else value
 
-    parser.add_argument(
+    group = parser.add_argument_group("global options") if after_verb else parser
+    group.add_argument(
         "--db",
         default=default(os.environ.get(DB_ENV, "reelloop.duckdb")),
         help=f"warehouse DuckDB file (env {DB_ENV}; default ./reelloop.duckdb)",
     )
-    parser.add_argument(
+    group.add_argument(
         "-v",
         "--verbose",
         action="store_true",
         default=default(False),
         help="show Prefect and library logs (quiet by default: results, warnings, progress)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--runner",
         choices=RUNNERS,
         default=default(runner),
         help=f"run partition work here or on a Dask cluster (env {RUNNER_ENV}; default local)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--dask-address",
         default=default(address),
         metavar="tcp://HOST:PORT",
@@ -73,7 +74,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, after_verb: bool = Fa
             "without it a temporary local cluster of 2 worker processes is started"
         ),
     )
-    parser.add_argument(
+    group.add_argument(
         "--prefect",
         action=argparse.BooleanOptionalAction,
         default=default(None),
@@ -82,7 +83,7 @@ def add_global_options(parser: argparse.ArgumentParser, *, after_verb: bool = Fa
             "default: only when PREFECT_API_URL is set in the environment, else directly here"
         ),
     )
-    parser.add_argument(
+    group.add_argument(
         "--json",
         action="store_true",
         default=default(False),

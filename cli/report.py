@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from cli.flows import run_stage
 from cli.output import print_result
@@ -15,8 +14,6 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.report import write_report
     from warehouse.resource import Warehouse
 
-    if not Path(args.db).is_file():
-        raise FileNotFoundError(f"warehouse {args.db} not found (run `reelloop ingest` first)")
     summary = run_stage(
         args,
         "flows.report:report_flow",

@@ -31,7 +31,8 @@ def test_erase_cli_removes_the_viewer_and_prefect_keeps_only_a_masked_id(
     con.close()
     publish_snapshot(db)
 
-    code = cli.main(["--db", str(db), "erase", "--viewer", viewer, "--reason", "ticket 42"])
+    argv = ["--db", str(db), "--prefect", "erase", "--viewer", viewer, "--reason", "ticket 42"]
+    code = cli.main(argv)  # a flow run on the harness's API
     out = capsys.readouterr().out
     assert code == 0
     assert f"events {events}" in out
