@@ -12,7 +12,7 @@ from cli.flows import run_stage
 from cli.output import as_json, print_result
 
 
-def stage_texts() -> dict[type, tuple[str, Callable[[Any], str]]]:
+def stage_texts(out: Path) -> dict[type, tuple[str, Callable[[Any], str]]]:
     """Each stage result's type -> (heading, formatter): the figures `demo` prints."""
     from cli.export import format_export
     from cli.ingest import format_accounting
@@ -28,7 +28,7 @@ def stage_texts() -> dict[type, tuple[str, Callable[[Any], str]]]:
     from results.report import ReportSummary
 
     return {
-        SimulationSummary: ("simulate", lambda s: format_simulation(s, Path("."))),
+        SimulationSummary: ("simulate", lambda s: format_simulation(s, out)),
         IngestSummary: ("ingest: files and rows loaded / duplicate / quarantined", format_accounting),
         LabelSummary: ("label", format_label_summary),
         LabelEvaluation: ("labels vs the simulator's truth", format_label_evaluation),
@@ -39,9 +39,9 @@ def stage_texts() -> dict[type, tuple[str, Callable[[Any], str]]]:
     }  # fmt: skip
 
 
-def stage_printer(json_lines: bool) -> Callable[[Any], None]:
+def stage_printer(out: Path, json_lines: bool) -> Callable[[Any], None]:
     """The demo's `on_stage` listener: prints a stage's figures (or its JSON line) as it ends."""
-    texts = stage_texts()
+    texts = stage_texts(out)
 
     def print_stage(result: Any) -> None:
         heading, text = texts[type(result)]
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.requests < 1:
         raise ValueError("--requests must be at least 1")
-    on_stage = stage_printer(args.json)
+    on_stage = stage_printer(Path(args.out), args.json)
     summary = run_stage(
         args,
         "flows.demo:demo_flow",
