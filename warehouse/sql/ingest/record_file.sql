@@ -12,9 +12,9 @@ values ($source_file, 0, $kind, $reason_code, $detail, null, $quarantined_at)
 -- the accounting row of one landing file: rows_read = rows_loaded + rows_duplicate + rows_quarantined
 insert into ingest_files (
     source_file, sha256, kind, file_format, bytes, rows_read, rows_loaded, rows_duplicate, rows_quarantined,
-    ingested_at, status, detail, file_mtime_ns
+    ingested_at, status, detail, file_mtime_ns, file_identity
 )
 values (
     $source_file, $sha256, $kind, $file_format, $bytes, $rows_read, $rows_loaded, $rows_duplicate,
-    $rows_quarantined, $ingested_at, $status, $detail, $file_mtime_ns
+    $rows_quarantined, $ingested_at, $status, $detail, $file_mtime_ns, $file_identity
 )
