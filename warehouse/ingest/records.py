@@ -5,7 +5,6 @@ DuckDB as Arrow batches it pulls while it decodes them (`records_from_jsonl` / `
 from __future__ import annotations
 
 import csv
-import gzip
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ import pyarrow as pa
 from landing.contract import ContractField
 from warehouse.ingest.contract import IngestRules
 from warehouse.ingest.csv_records import iter_csv_record_batches
+from warehouse.ingest.gzip_stream import open_gzip
 from warehouse.ingest.record_batches import (
     BOM,
     CARRIAGE_RETURN,
@@ -66,7 +66,7 @@ def text_records(
 def open_text(path: Path, file_format: str) -> BinaryIO:
     """The file's bytes, gunzipped for the `.gz` formats."""
     if file_format.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open_gzip(path)
     return path.open("rb")
 
 

@@ -1,5 +1,6 @@
 -- one record per JSON Lines line of the registered batch `ingest_batch` (row_number, record blob, record_bytes),
--- with its line-level problem: invalid UTF-8, empty line, not JSON, not a JSON object
+-- with its line-level problem: invalid UTF-8, empty line, not JSON, not a JSON object, not strict JSON (DuckDB's
+-- parser also takes NaN, Infinity and trailing commas: a line with one outside its strings is malformed)
 with batch as (
     select
         row_number,
@@ -18,6 +19,21 @@ classified as (
         text,
         case when text is not null then try(json_type(text)) end as json_kind
     from batch
+),
+
+checked as (
+    select
+        *,
+        -- cheap test first; only a line that may hold a lenient token has its strings blanked and is tested again
+        coalesce(
+            json_kind = 'OBJECT'
+            and regexp_matches(text, ',\s*[\]}]|[:\[,]\s*[+-]?[NnIi]')
+            and regexp_matches(
+                regexp_replace(text, '"(?:[^"\\]|\\.)*"', '""', 'g'), ',\s*[\]}]|[:\[,]\s*[+-]?[NnIi]'
+            ),
+            false
+        ) as lenient
+    from classified
 )
 
 select
@@ -30,11 +46,13 @@ select
         when text = '' then 'malformed_record'
         when json_kind is null then 'malformed_record'
         when json_kind <> 'OBJECT' then 'malformed_record'
+        when lenient then 'malformed_record'
     end as line_reason,
     case
         when text is null then 'line is not valid UTF-8'
         when text = '' then 'empty line'
         when json_kind is null then 'line is not valid JSON'
         when json_kind <> 'OBJECT' then 'line is a JSON ' || lower(json_kind) || ', not an object'
+        when lenient then 'line is not strict JSON (NaN, Infinity or a trailing comma)'
     end as line_detail
-from classified
+from checked
