@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+
+if TYPE_CHECKING:  # pyarrow.parquet (and the ssl it pulls in) loads only for Parquet files
+    import pyarrow.parquet as pq
 
 DUCKDB_ROW_COLUMN = "file_row_number"  # what read_parquet(file_row_number=true) adds (0-based)
 ARROW_ROW_COLUMN = "__reelloop_row"  # what the pyarrow path adds (0-based), suffixed if taken
@@ -50,6 +53,8 @@ def duckdb_can_read(path: Path, stack: ExitStack) -> bool:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
         return False
+    import pyarrow.parquet as pq
+
     handle = stack.enter_context(path.open("rb"))
     return DUCKDB_ROW_COLUMN not in pq.read_schema(handle).names
 
@@ -68,6 +73,8 @@ def parquet_source(
         relation = con.read_parquet(str(path), file_row_number=True)
         columns = tuple(c for c in relation.columns if c != DUCKDB_ROW_COLUMN)
         return ParquetSource(relation, columns, DUCKDB_ROW_COLUMN)
+    import pyarrow.parquet as pq
+
     return _arrow_source(con, pq.ParquetFile(stack.enter_context(path.open("rb"))), batch_rows)
 
 

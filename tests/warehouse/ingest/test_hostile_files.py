@@ -252,7 +252,10 @@ def test_9_a_leap_second_is_accepted_as_the_next_second(con, tmp_path):
     ],
 )
 def test_10_lines_that_are_not_strict_json_are_malformed(con, tmp_path, line):
-    write(tmp_path / "events" / "a.jsonl", jsonl(line, event(2, note="NaN, Infinity,]")))
+    write(
+        tmp_path / "events" / "a.jsonl",
+        jsonl(line, event(2, note="NaN, Infinity,]", session_id=None)),
+    )
     run(con, tmp_path)
     assert loaded_ids(con) == ["e2"]
     assert quarantined(con) == [("events/a.jsonl", 1, "malformed_record")]

@@ -1,6 +1,7 @@
 -- one record per JSON Lines line of the registered batch `ingest_batch` (row_number, record blob, record_bytes),
 -- with its line-level problem: invalid UTF-8, empty line, not JSON, not a JSON object, not strict JSON (DuckDB's
--- parser also takes NaN, Infinity and trailing commas: a line with one outside its strings is malformed)
+-- parser also takes trailing commas: a line with one outside its strings is malformed; NaN and Infinity, which it
+-- takes too, are judged where the values are read: ingest/carriers_from_records)
 with batch as (
     select
         row_number,
@@ -24,15 +25,12 @@ classified as (
 checked as (
     select
         *,
-        -- cheap test first; only a line that may hold a lenient token has its strings blanked and is tested again
-        coalesce(
-            json_kind = 'OBJECT'
-            and regexp_matches(text, ',\s*[\]}]|[:\[,]\s*[+-]?[NnIi]')
-            and regexp_matches(
-                regexp_replace(text, '"(?:[^"\\]|\\.)*"', '""', 'g'), ',\s*[\]}]|[:\[,]\s*[+-]?[NnIi]'
-            ),
-            false
-        ) as lenient
+        -- cheap test first; only a line that may hold a trailing comma has its strings blanked and is tested again
+        case
+            when json_kind = 'OBJECT' and regexp_matches(text, ',\s*[\]}]')
+                then regexp_matches(regexp_replace(text, '"(?:[^"\\]|\\.)*"', '""', 'g'), ',\s*[\]}]')
+            else false
+        end as lenient
     from classified
 )
 
@@ -53,6 +51,6 @@ select
         when text = '' then 'empty line'
         when json_kind is null then 'line is not valid JSON'
         when json_kind <> 'OBJECT' then 'line is a JSON ' || lower(json_kind) || ', not an object'
-        when lenient then 'line is not strict JSON (NaN, Infinity or a trailing comma)'
+        when lenient then 'line is not strict JSON (a trailing comma)'
     end as line_detail
 from checked
