@@ -251,6 +251,14 @@ def discover_new_files(
             continue
         described = describe(entry, chunk_bytes=rules.read_chunk_bytes)
         if described.sha256 and (described.source_file, described.sha256) in seen_content:
+            con.execute(
+                sql_statement("ingest/record_file", "refresh_identity"),
+                {
+                    "source_file": described.source_file,
+                    "sha256": described.sha256,
+                    "identity": described.identity,
+                },
+            )
             continue
         new_files.append(described)
     return new_files

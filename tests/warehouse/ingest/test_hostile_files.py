@@ -314,3 +314,32 @@ def test_12_links_out_of_the_root_loops_dangling_links_and_fifos_are_recorded(co
     ]
     assert "private" not in str(con.execute("select * from quarantine").fetchall())
     assert run(con, landing) == {}  # each recorded once
+
+
+def test_a_csv_whose_header_names_no_contract_field_is_not_reported_loaded(con, tmp_path):
+    write(tmp_path / "events" / "a.csv", b"e1,like,g1,v1,2024-05-01T12:00:00Z\ne2,like,g1,v1,x\n")
+    files = run(con, tmp_path)
+    a = files["events/a.csv"]
+    assert (a.status, a.rows_read, a.rows_quarantined) == ("no_csv_header", 2, 2)
+    assert quarantined(con) == [
+        ("events/a.csv", 1, "malformed_record"),
+        ("events/a.csv", 2, "malformed_record"),
+    ]
+    status = con.execute("select status from ingest_files").fetchall()
+    assert status == [("no_csv_header",)]
+
+
+def test_a_touched_file_is_hashed_once_then_skipped_by_its_new_identity(con, tmp_path, monkeypatch):
+    path = write(tmp_path / "events" / "a.jsonl", jsonl(event(1)))
+    run(con, tmp_path)
+    os.utime(path, ns=(1, 1))  # touched: new mtime and ctime, same content
+    hashed: list[Path] = []
+    real_hash = discovery.file_sha256
+
+    def counting(target: Path, chunk: int) -> str:
+        hashed.append(target)
+        return real_hash(target, chunk)
+
+    monkeypatch.setattr(discovery, "file_sha256", counting)
+    assert run(con, tmp_path) == {} and hashed == [path]
+    assert run(con, tmp_path) == {} and hashed == [path]  # its identity was refreshed
