@@ -10,6 +10,10 @@ from results.ingest import IngestSummary, RowCounts
 from warehouse.ingest.contract import IngestRules
 
 DEFAULT_RULES = IngestRules()
+FAILED_FILES_EXIT = 3
+"""Exit code of `reelloop ingest` when a whole file could not be loaded as its producer meant (the
+rest of the landing zone is loaded; the files are listed, each with a quarantine row 0)."""
+FAILED_FILES_SHOWN = 10
 COUNT_HEADER = (
     f"{'kind':<12}{'files':>7}{'read':>12}{'loaded':>12}{'duplicate':>12}{'quarantined':>13}"
 )
@@ -35,12 +39,32 @@ def format_accounting(summary: IngestSummary) -> str:
     lines.append(count_line("total", summary.total))
     if summary.quarantined_by_reason:
         lines.append(named_counts("quarantined by reason", summary.quarantined_by_reason))
+    if summary.files_quarantined_by_reason:
+        lines.append(
+            named_counts("whole files quarantined (row 0)", summary.files_quarantined_by_reason)
+        )
     if summary.files_by_status:
         lines.append(named_counts("files by status", summary.files_by_status))
+    if summary.concurrent_files:
+        lines.append(f"files recorded by a concurrent run: {summary.concurrent_files:,}")
+    lines += failed_lines(summary.failed_files)
     if summary.staged_by_worker:
         lines.append(named_counts("files staged by worker", summary.staged_by_worker))
     lines.append(f"{summary.seconds:.1f} s, {summary.rows_per_second:,} rows/s")
     return "\n".join(lines)
+
+
+def failed_lines(failed: dict[str, str]) -> list[str]:
+    """The files not loaded as their producer meant, the first few by name."""
+    if not failed:
+        return []
+    shown = [
+        f"  {source} ({status})" for source, status in list(failed.items())[:FAILED_FILES_SHOWN]
+    ]
+    more = len(failed) - len(shown)
+    return [f"files not loaded: {len(failed):,}", *shown] + (
+        [f"  ... {more:,} more"] if more else []
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
         **rule_values,
     )
     print_result(args, summary, format_accounting)
-    return 0
+    return FAILED_FILES_EXIT if summary.failed else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -84,7 +108,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Rows breaking the event contract go to the quarantine table with a reason code; "
             "repeated event_id / generation_id are dropped as duplicates. A file is loaded once "
             "(by path and sha256) in one transaction; rerunning changes nothing. Prints rows "
-            "read / loaded / duplicate / quarantined per record kind."
+            "read / loaded / duplicate / quarantined per record kind. Exits 3 when a whole file "
+            "could not be loaded (unreadable, unsupported format, not a regular file, a link out "
+            "of the landing root, a CSV without header): the other files are loaded and those "
+            "are listed, each with a quarantine row 0."
         ),
     )
     parser.add_argument("landing_dir", metavar="LANDING_DIR", help="landing zone root folder")

@@ -23,6 +23,9 @@ from pipelines.publish import publish_if_stale
 from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step, worker_address
 from results.ingest import IngestSummary, RowCounts
 from warehouse.ingest import (
+    ALREADY_INGESTED,
+    FAILED_STATUSES,
+    FILE_PROBLEMS,
     FileAccounting,
     IngestRules,
     LandingFile,
@@ -200,13 +203,18 @@ def row_counts(files: Sequence[FileAccounting]) -> RowCounts:
 
 
 def summarize(
-    files: Sequence[FileAccounting], seconds: float, staged_by_worker: Counter[str] | None = None
+    recorded: Sequence[FileAccounting],
+    seconds: float,
+    staged_by_worker: Counter[str] | None = None,
 ) -> IngestSummary:
     """The run's accounting: totals, per kind, per file status and quarantined rows per reason
-    (and, when files were staged on Dask workers, files per worker)."""
+    (and, when files were staged on Dask workers, files per worker); whole files quarantined and
+    the files that failed are listed apart; files a concurrent run recorded are not counted."""
+    files = [f for f in recorded if f.status != ALREADY_INGESTED]
     by_reason: Counter[str] = Counter()
     for f in files:
         by_reason.update(f.quarantined_by_reason)
+    whole_files = Counter(FILE_PROBLEMS[f.status] for f in files if f.status in FILE_PROBLEMS)
     total = row_counts(files)
     kinds = sorted({f.kind for f in files})
     return IngestSummary(
@@ -217,6 +225,9 @@ def summarize(
         seconds=round(seconds, 3),
         rows_per_second=round(total.rows_read / seconds) if seconds > 0 else 0,
         staged_by_worker=dict(sorted((staged_by_worker or Counter()).items())),
+        files_quarantined_by_reason=dict(sorted(whole_files.items())),
+        failed_files={f.source_file: f.status for f in files if f.status in FAILED_STATUSES},
+        concurrent_files=len(recorded) - len(files),
     )
 
 

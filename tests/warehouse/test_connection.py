@@ -35,11 +35,12 @@ def test_a_fresh_warehouse_applies_every_migration_once_in_order() -> None:
 
 def test_folded_alter_patches_keep_the_columns_where_they_were_added() -> None:
     con = connect()
-    assert columns(con, "ingest_files")[-4:] == [
+    assert columns(con, "ingest_files")[-5:] == [
         ("ingested_at", "TIMESTAMP WITH TIME ZONE", None),
         ("status", "VARCHAR", "'loaded'"),
         ("detail", "VARCHAR", None),
         ("file_mtime_ns", "BIGINT", None),
+        ("file_identity", "VARCHAR", None),
     ]
     assert [c[0] for c in columns(con, "labels")][-3:] == [
         "labeled_at",
