@@ -8,7 +8,13 @@ from pathlib import Path
 import polars as pl
 
 from cli.flows import run_flow
-from results.model import PromptScores, RequestRanking, ScoreSummary, TrainSummary
+from results.model import (
+    PromptBatchScores,
+    PromptScores,
+    RequestRanking,
+    ScoreSummary,
+    TrainSummary,
+)
 
 RANK_COLUMNS = [
     "rank",
@@ -19,6 +25,8 @@ RANK_COLUMNS = [
     "quality_score",
 ]
 PROMPT_COLUMNS = ["model_version", "predicted_quality", "score", "known"]
+PROMPT_FILE_COLUMNS = ["line", "prompt", "model_version", "predicted_quality", "score", "known"]
+PROMPT_TABLE_CHARS = 60  # a table cell shows at most this much of a prompt (CSV has all of it)
 
 
 def format_rows(rows: pl.DataFrame, columns: list[str]) -> str:
@@ -44,6 +52,21 @@ def format_score_summary(summary: ScoreSummary) -> str:
 
 def format_prompt_scores(scores: PromptScores) -> str:
     return f"champion {scores.model_id}\n" + format_rows(scores.rows, PROMPT_COLUMNS)
+
+
+def format_prompt_batch(scores: PromptBatchScores, output: str) -> str:
+    """Every prompt of the file per model version: CSV (whole prompts) or an aligned table."""
+    rows = scores.rows.select(PROMPT_FILE_COLUMNS)
+    if output == "csv":
+        return rows.write_csv(float_precision=6).rstrip("\n")
+    shortened = rows.with_columns(
+        pl.when(pl.col("prompt").str.len_chars() > PROMPT_TABLE_CHARS)
+        .then(pl.col("prompt").str.slice(0, PROMPT_TABLE_CHARS - 1) + "…")
+        .otherwise(pl.col("prompt"))
+    )
+    return f"champion {scores.model_id}, prompts of {scores.path}\n" + format_rows(
+        shortened, PROMPT_FILE_COLUMNS
+    )
 
 
 def format_ranking(ranking: RequestRanking) -> str:
@@ -87,17 +110,31 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_score_prompt(args: argparse.Namespace) -> int:
+    if (args.prompt is None) == (args.file is None):
+        raise ValueError("give either a PROMPT or --file PROMPTS.txt")
     require_db(args.db)
+    planned = {
+        "model_versions": tuple(args.model_version or ()),
+        "duration_ms": args.duration_ms,
+        "width": args.width,
+        "height": args.height,
+        "fps": args.fps,
+    }
+    if args.file is not None:
+        from pipelines.score import read_prompt_file
+
+        read_prompt_file(args.file)  # a bad file is a one-line error before the flow starts
+        batch = run_flow(
+            "flows.model:score_prompt_file_flow",
+            args,
+            db_path=args.db,
+            prompts_path=str(Path(args.file).absolute()),
+            **planned,
+        )
+        print(format_prompt_batch(batch, args.format))
+        return 0
     scores = run_flow(
-        "flows.model:score_prompt_flow",
-        args,
-        db_path=args.db,
-        prompt=args.prompt,
-        model_versions=tuple(args.model_version or ()),
-        duration_ms=args.duration_ms,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
+        "flows.model:score_prompt_flow", args, db_path=args.db, prompt=args.prompt, **planned
     )
     print(format_prompt_scores(scores))
     return 0
@@ -183,13 +220,24 @@ def register_score_prompt(subparsers: argparse._SubParsersAction) -> None:
     """Add the `score-prompt` verb."""
     parser = subparsers.add_parser(
         "score-prompt",
-        help="predicted quality of a new prompt under each model version",
+        help="predicted quality of a new prompt (or a file of prompts) under each model version",
         description=(
             "Predicted quality_score (champion score mapped by its calibration on training labels) of a "
-            "prompt for each model version; no output exists yet, so no embedding is used."
+            "prompt for each model version; no output exists yet, so no embedding is used. With --file, "
+            "every non-blank line of a UTF-8 text file is a prompt, scored in one batch and printed as a "
+            "table or CSV with its line number."
         ),
     )
-    parser.add_argument("prompt", help="the prompt text")
+    parser.add_argument("prompt", nargs="?", default=None, help="the prompt text")
+    parser.add_argument(
+        "--file", default=None, metavar="PROMPTS.txt", help="score every line of this file instead"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv"),
+        default="table",
+        help="--file output: an aligned table (prompts shortened) or CSV (default table)",
+    )
     parser.add_argument(
         "--model-version",
         action="append",

@@ -11,22 +11,26 @@ import hashlib
 
 import polars as pl
 
-# English function words: they carry no content of their own, so an n-gram made of them (or a 2-gram
+# English function words (articles, pronouns, prepositions, conjunctions, auxiliaries): they carry no content of their own, so an n-gram made of them (or a 2-gram
 # holding one) says nothing about what a prompt asks for.
 # fmt: off
 STOP_WORDS: frozenset[str] = frozenset((
-    "a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are",
-    "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but",
-    "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for",
-    "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself",
-    "him", "himself", "his", "how", "i", "if", "in", "into", "is", "it", "its", "itself", "just",
-    "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once",
-    "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "same", "she",
-    "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them",
-    "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too",
-    "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which",
-    "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself",
-    "yourselves",
+    "a", "about", "above", "across", "after", "again", "against", "all", "almost", "along",
+    "also", "although", "am", "among", "amongst", "an", "and", "any", "are", "around", "as", "at",
+    "be", "because", "been", "before", "behind", "being", "below", "beside", "besides", "between",
+    "beyond", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during",
+    "each", "either", "even", "ever", "every", "few", "for", "from", "further", "had", "has",
+    "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how",
+    "however", "i", "if", "in", "inside", "into", "is", "it", "its", "itself", "just", "me",
+    "more", "most", "my", "myself", "near", "neither", "no", "nor", "not", "now", "of", "off",
+    "on", "once", "only", "onto", "or", "other", "our", "ours", "ourselves", "out", "outside",
+    "over", "own", "per", "quite", "rather", "really", "same", "she", "should", "since", "so",
+    "some", "still", "such", "than", "that", "the", "their", "theirs", "them", "themselves",
+    "then", "there", "therefore", "these", "they", "this", "those", "though", "through", "thus",
+    "to", "too", "toward", "towards", "under", "unless", "until", "up", "upon", "very", "via",
+    "was", "we", "were", "what", "when", "where", "whether", "which", "while", "who", "whom",
+    "why", "will", "with", "within", "without", "would", "yet", "you", "your", "yours",
+    "yourself", "yourselves",
 ))
 # fmt: on
 MIN_WORD_CHARS: int = 3
