@@ -7,7 +7,7 @@ from datetime import datetime
 from pathlib import Path
 
 from cli.flows import run_flow
-from features.export import NEGATIVE_MARGIN_RULES, ExportConfig
+from features.export_config import NEGATIVE_MARGIN_RULES, ExportConfig
 from features.export_schema import ALL_DATASETS
 from results.export import ExportSummary
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from features.export import ExportConfig
+from features.export_config import ExportConfig
 from features.export_schema import PROMPTS, STALE_LABEL_VERSION
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from prefect import flow
 
-from features.export import ExportConfig
+from features.export_config import ExportConfig
 from features.export_schema import ALL_DATASETS
 from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from features.export import ExportConfig
+from features.export_config import ExportConfig
 from features.pair_merging import FEED_SOURCE, MergeRule
 
 OPTION_DESCRIPTIONS: dict[str, str] = {

@@ -492,6 +492,8 @@ def test_requested_label_version_is_used_and_an_empty_warehouse_is_a_clear_error
         ({"negative_margin": "flip"}, "negative-margin"),
         ({"datasets": ("dpo", "images")}, "datasets"),
         ({"license": " "}, "license"),
+        ({"sources": ("select", "selct")}, "unknown source.s. selct"),
+        ({"priority_min_generations": 0}, "min_generations"),
     ],
 )
 def test_config_rejects_bad_parameters(kwargs: dict, message: str) -> None:
