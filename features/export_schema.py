@@ -219,20 +219,24 @@ DATASET_DESCRIPTIONS: dict[str, str] = {
 }
 
 CONDITIONING_DESCRIPTIONS: dict[str, str] = {
-    "model_version": "generator model version",
-    "duration_ms": "video length in milliseconds, as generated",
-    "width": "width in pixels (null when the record has none)",
-    "height": "height in pixels (null when the record has none)",
-    "fps": "frame rate (null when the record has none)",
-    "seed": "generator seed (null when the record has none)",
-    "reference_inputs": "multimodal references the generator was given: list of {kind, uri}",
+    "model_version": "generator model version of {video}",
+    "duration_ms": "length of {video} in milliseconds, as generated",
+    "width": "width of {video} in pixels (null when the record has none)",
+    "height": "height of {video} in pixels (null when the record has none)",
+    "fps": "frame rate of {video} (null when the record has none)",
+    "seed": "generator seed of {video} (null when the record has none)",
+    "reference_inputs": "multimodal references the generator was given for {video}: list of {{kind, uri}}",
 }
 
 
-def conditioning_descriptions(prefix: str = "", whose: str = "") -> dict[str, str]:
-    """Meaning of the conditioning columns, optionally of one side (`chosen_...`: "of the chosen video")."""
-    suffix = f" of the {whose} video" if whose else ""
-    return {f"{prefix}{name}": text + suffix for name, text in CONDITIONING_DESCRIPTIONS.items()}
+def conditioning_descriptions(side: str = "") -> dict[str, str]:
+    """Meaning of the conditioning columns, of one side of a pair (`chosen_...`) or of the video."""
+    video = f"the {side} video" if side else "the video"
+    prefix = f"{side}_" if side else ""
+    return {
+        f"{prefix}{name}": text.format(video=video)
+        for name, text in CONDITIONING_DESCRIPTIONS.items()
+    }
 
 
 COLUMN_DESCRIPTIONS: dict[str, str] = {
@@ -242,8 +246,8 @@ COLUMN_DESCRIPTIONS: dict[str, str] = {
     "completion": "output URI (else generation_id) of the video",
     "chosen_generation_id": "warehouse generation_id of the chosen video",
     "rejected_generation_id": "warehouse generation_id of the rejected video",
-    **conditioning_descriptions("chosen_", "chosen"),
-    **conditioning_descriptions("rejected_", "rejected"),
+    **conditioning_descriptions("chosen"),
+    **conditioning_descriptions("rejected"),
     **conditioning_descriptions(),
     "confidence": "P(chosen is better) from the merged evidence (see 'One row per pair')",
     "margin": "quality_score(chosen) - quality_score(rejected); null if a side has no label; "

@@ -119,7 +119,7 @@ def card_front_matter(
     lines += yaml_list("task_categories", ["text-to-video"])
     lines += yaml_list("size_categories", [size_category(sum(f.rows for f in files))])
     lines.append(f"pretty_name: {yaml_text(content.title)}")
-    lines += yaml_list("tags", ["reelloop", content.name, *content.tags])
+    lines += yaml_list("tags", list(dict.fromkeys(["reelloop", content.name, *content.tags])))
     lines += ["configs:", "- config_name: default"]
     splits = [split for split in content.splits if any(f.split == split for f in files)]
     if splits:
@@ -168,12 +168,21 @@ def card_loading(content: DatasetContent) -> list[str]:
     ]
 
 
+def type_name(dtype: pl.DataType) -> str:
+    """A column type as the Parquet files hold it: string, int64, list<string>, struct<kind: string>."""
+    if isinstance(dtype, pl.List):
+        return f"list<{type_name(dtype.inner)}>"
+    if isinstance(dtype, pl.Struct):
+        return "struct<" + ", ".join(f"{f.name}: {type_name(f.dtype)}" for f in dtype.fields) + ">"
+    return {pl.Boolean: "bool", pl.String: "string"}.get(type(dtype), str(dtype).lower())
+
+
 def card_columns(content: DatasetContent) -> list[str]:
     """The columns with their types and meaning."""
     lines = ["## Columns", "", "| column | type | meaning |", "|---|---|---|"]
     for name, dtype in content.schema.items():
         meaning = markdown_cell(content.column_descriptions[name])
-        lines.append(f"| {name} | {markdown_cell(dtype)} | {meaning} |")
+        lines.append(f"| {name} | {markdown_cell(type_name(dtype))} | {meaning} |")
     return [*lines, ""]
 
 

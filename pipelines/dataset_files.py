@@ -31,7 +31,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.hashing import file_sha256
-from pipelines.dataset_card import CardFile, DatasetContent, ExportMetadata, dataset_card, iso
+from pipelines.dataset_card import (
+    CardFile,
+    DatasetContent,
+    ExportMetadata,
+    dataset_card,
+    iso,
+    type_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +196,7 @@ def dataset_manifest(
         "champion_model": metadata.champion,
         "model_versions": content.model_versions,
         "created_range": [iso(moment) for moment in content.created_range],
-        "columns": {name: str(dtype) for name, dtype in content.schema.items()},
+        "columns": {name: type_name(dtype) for name, dtype in content.schema.items()},
         "counts": {
             split: sum(f.rows for f in files if f.split == split) for split in content.splits
         },
