@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING
 
 from cli.flows import run_stage
 from cli.output import print_result
-from results.model import PromptScores, RequestRanking, ScoreSummary, TrainSummary
+from results.model import (
+    PromptBatchScores,
+    PromptScores,
+    RequestRanking,
+    ScoreSummary,
+    TrainSummary,
+)
 
 if TYPE_CHECKING:
     import polars as pl
@@ -23,6 +29,8 @@ RANK_COLUMNS = [
     "quality_score",
 ]
 PROMPT_COLUMNS = ["model_version", "predicted_quality", "score", "known"]
+PROMPT_FILE_COLUMNS = ["line", "prompt", "model_version", "predicted_quality", "score", "known"]
+PROMPT_TABLE_CHARS = 60  # a table cell shows at most this much of a prompt (CSV has all of it)
 
 
 def format_rows(rows: pl.DataFrame, columns: list[str]) -> str:
@@ -48,6 +56,23 @@ def format_score_summary(summary: ScoreSummary) -> str:
 
 def format_prompt_scores(scores: PromptScores) -> str:
     return f"champion {scores.model_id}\n" + format_rows(scores.rows, PROMPT_COLUMNS)
+
+
+def format_prompt_batch(scores: PromptBatchScores, output: str) -> str:
+    """Every prompt of the file per model version: CSV (whole prompts) or an aligned table."""
+    import polars as pl
+
+    rows = scores.rows.select(PROMPT_FILE_COLUMNS)
+    if output == "csv":
+        return rows.write_csv(float_precision=6).rstrip("\n")
+    shortened = rows.with_columns(
+        pl.when(pl.col("prompt").str.len_chars() > PROMPT_TABLE_CHARS)
+        .then(pl.col("prompt").str.slice(0, PROMPT_TABLE_CHARS - 1) + "…")
+        .otherwise(pl.col("prompt"))
+    )
+    return f"champion {scores.model_id}, prompts of {scores.path}\n" + format_rows(
+        shortened, PROMPT_FILE_COLUMNS
+    )
 
 
 def format_ranking(ranking: RequestRanking) -> str:
@@ -110,11 +135,13 @@ def run_score(args: argparse.Namespace) -> int:
 
 
 def run_score_prompt(args: argparse.Namespace) -> int:
-    from pipelines.score import PlannedOutput, score_prompt
+    from pipelines.score import PlannedOutput, read_prompt_file, score_prompt, score_prompt_file
     from warehouse.resource import Warehouse
 
+    if (args.prompt is None) == (args.file is None):
+        raise ValueError("give either a PROMPT or --file PROMPTS.txt")
     require_db(args.db)
-    if not args.prompt.strip():
+    if args.prompt is not None and not args.prompt.strip():
         raise ValueError('the prompt is empty: give the text to score, e.g. "a fox in the snow"')
     planned = {
         "duration_ms": args.duration_ms,
@@ -123,6 +150,23 @@ def run_score_prompt(args: argparse.Namespace) -> int:
         "fps": args.fps,
     }
     versions = tuple(args.model_version or ())
+    if args.file is not None:
+        read_prompt_file(args.file)  # a bad file is a one-line error before the run starts
+        prompts_path = str(Path(args.file).absolute())
+        batch = run_stage(
+            args,
+            "flows.model:score_prompt_file_flow",
+            lambda runner: score_prompt_file(
+                Warehouse.at(args.db), prompts_path, versions, PlannedOutput(**planned), runner
+            ),
+            pick_task_runner=False,
+            db_path=args.db,
+            prompts_path=prompts_path,
+            model_versions=versions,
+            **planned,
+        )
+        print_result(args, batch, lambda scores: format_prompt_batch(scores, args.format))
+        return 0
     scores = run_stage(
         args,
         "flows.model:score_prompt_flow",
@@ -241,13 +285,24 @@ def register_score_prompt(subparsers: argparse._SubParsersAction) -> None:
     """Add the `score-prompt` verb."""
     parser = subparsers.add_parser(
         "score-prompt",
-        help="predicted quality of a new prompt under each model version",
+        help="predicted quality of a new prompt (or a file of prompts) under each model version",
         description=(
             "Predicted quality_score (champion score mapped by its calibration on training labels) of a "
-            "prompt for each model version; no output exists yet, so no embedding is used."
+            "prompt for each model version; no output exists yet, so no embedding is used. With --file, "
+            "every non-blank line of a UTF-8 text file is a prompt, scored in one batch and printed as a "
+            "table or CSV with its line number."
         ),
     )
-    parser.add_argument("prompt", help="the prompt text")
+    parser.add_argument("prompt", nargs="?", default=None, help="the prompt text")
+    parser.add_argument(
+        "--file", default=None, metavar="PROMPTS.txt", help="score every line of this file instead"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv"),
+        default="table",
+        help="--file output: an aligned table (prompts shortened) or CSV (default table)",
+    )
     parser.add_argument(
         "--model-version",
         action="append",

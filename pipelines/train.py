@@ -225,6 +225,7 @@ def registered_model(
         test_end=run.split.test_end,
         metrics={
             "evaluation": run.evaluation.metrics_of(kind),
+            "reliability": run.evaluation.reliability_of(kind),
             "baselines": run.baselines,
             "counts": run.evaluation.counts,
             "promotion": promotion,

@@ -196,7 +196,7 @@ def test_a_creator_loses_generations_events_on_them_pairs_scores_exports_and_raw
     )
     con.execute("insert into scores select generation_id, 'm1', 0.5, ? from generations", [NOW])
     con.execute(
-        "insert into exports values ('x1', ?, null, '{}', 'lv', null, '{}', '{}', '/data/x1')",
+        "insert into exports values ('x1', ?, null, '{}', 'lv', null, '{}', '{}', '/data/x1', null)",
         [NOW],
     )
     con.executemany(
