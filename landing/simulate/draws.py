@@ -18,6 +18,9 @@ STREAM_EVENTS = 4
 STREAM_EVENT_FILES = 5
 STREAM_GENERATION_FILES = 6
 STREAM_EMBEDDING_BASIS = 7
+STREAM_SIGNALS = 8
+STREAM_STUDIO = 9
+STREAM_BOT_TARGETS = 10
 
 
 def stream_rng(config: SimulationConfig, *stream: int) -> np.random.Generator:

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from landing.simulate.config import SimulationConfig
+from landing.simulate.expected import expected_rates
 from landing.simulate.files import (
     EVENT_FILE_NAME,
     GENERATION_FILE_NAME,
@@ -92,8 +93,12 @@ def _remove_previous_output(out_dir: Path) -> None:
 
 
 def truth_generations(world: SimulatedWorld) -> pl.DataFrame:
-    """The hidden truth per generation (what labels and models are judged against)."""
-    return world.generations.select(
+    """The hidden truth per generation (what labels and models are judged against): true quality,
+    the record's context, and each signal's long-run rate (`rate_<signal>`, see
+    `landing.simulate.expected`)."""
+    promoted = np.zeros(world.n_generations, dtype=bool)
+    promoted[world.bot_targets] = world.config.bot_target_share > 0
+    facts = world.generations.select(
         "generation_id",
         "request_id",
         "creator_id",
@@ -114,7 +119,10 @@ def truth_generations(world: SimulatedWorld) -> pl.DataFrame:
         "feed_boost",
         pl.col("consent").alias("training_consent"),
         "content_flags",
+        pl.col("in_studio").alias("studio_session"),
+        pl.Series("bot_promoted", promoted),
     )
+    return pl.concat([facts, expected_rates(world.config, world.generations)], how="horizontal")
 
 
 def simulate_landing_zone(out_dir: str | Path, config: SimulationConfig) -> SimulationSummary:
