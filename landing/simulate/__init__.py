@@ -77,6 +77,7 @@ from landing.simulate.files import LandingFile, generation_records
 from landing.simulate.generations import build_generations
 from landing.simulate.landing_zone import (
     SimulationSummary,
+    previous_simulation_files,
     simulate_landing_zone,
     truth_generations,
 )
@@ -129,6 +130,7 @@ __all__ = [
     "corrupt_records",
     "generation_records",
     "plan_feed_exposure",
+    "previous_simulation_files",
     "render_events",
     "rfc3339_expr",
     "scrambled_ids",

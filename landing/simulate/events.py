@@ -410,7 +410,9 @@ def render_events(world: SimulatedWorld, chunk: pl.DataFrame) -> pl.DataFrame:
     viewer_ids = world.viewers.get_column("viewer_id")
     return pl.DataFrame(
         {
-            "event_id": scrambled_ids("ev_", chunk.get_column("event_key").to_numpy(), 19),
+            "event_id": scrambled_ids(
+                "ev_", chunk.get_column("event_key").to_numpy(), 19, config.seed
+            ),
             "event_type": pl.Series(EVENT_TYPES).gather(
                 chunk.get_column("etype").to_numpy().astype(np.int64)
             ),
@@ -426,7 +428,9 @@ def render_events(world: SimulatedWorld, chunk: pl.DataFrame) -> pl.DataFrame:
             ),
             "position": chunk.get_column("position").cast(pl.Int32),
             "watch_ms": chunk.get_column("watch_ms"),
-            "session_id": scrambled_ids("s_", chunk.get_column("session").to_numpy(), 23),
+            "session_id": scrambled_ids(
+                "s_", chunk.get_column("session").to_numpy(), 23, config.seed
+            ),
             "app_version": pl.Series(config.app_versions).gather(version),
             "experiment_arm": pl.Series(["control", "ranker-v2", None]).gather(
                 np.where(arm < 0, 2, arm).astype(np.int64)

@@ -96,7 +96,7 @@ def build_generations(config: SimulationConfig) -> pl.DataFrame:
         config, rng, candidates, quality["true_quality"], render["created_ms"], in_studio
     )
     behaviour = _draw_creator_behaviour(config, rng, requests, candidates, render["created_ms"])
-    request_ids = scrambled_ids("req_", np.arange(requests.size), 11)
+    request_ids = scrambled_ids("req_", np.arange(requests.size), 11, config.seed)
     refs = _draw_reference_inputs(config, rng, request_ids)
     consent, flags = _draw_consent_and_flags(config, rng, requests, candidates)
     settings = _draw_optional_settings(config, rng, candidates.size)
@@ -477,9 +477,9 @@ def _with_record_fields(
     output uri and content flags."""
     req = frame.get_column("req").to_numpy()
     frame = frame.with_columns(
-        generation_id=scrambled_ids("gen_", np.arange(frame.height), 13),
+        generation_id=scrambled_ids("gen_", np.arange(frame.height), 13, config.seed),
         request_id=request_ids.gather(req),
-        creator_id=scrambled_ids("u_", frame.get_column("creator").to_numpy(), 17),
+        creator_id=scrambled_ids("u_", frame.get_column("creator").to_numpy(), 17, config.seed),
         prompt=prompts.get_column("prompt").gather(req),
         modifiers=prompts.get_column("modifiers").gather(req),
         category=pl.Series([c.name for c in config.categories]).gather(

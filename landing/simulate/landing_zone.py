@@ -78,18 +78,23 @@ class SimulationSummary:
         return summary
 
 
-def _remove_previous_output(out_dir: Path) -> None:
-    """Delete files a previous simulation wrote here (only names this simulator writes)."""
+def previous_simulation_files(out_dir: Path) -> list[Path]:
+    """The files a previous simulation wrote under `out_dir` (only names this simulator writes)."""
+    found = [out_dir / "truth" / name for name in _TRUTH_FILES]
+    found = [path for path in found if path.is_file()]
     for folder, pattern in (
         (out_dir / "landing" / "events", EVENT_FILE_NAME),
         (out_dir / "landing" / "generations", GENERATION_FILE_NAME),
     ):
         if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                if pattern.fullmatch(path.name):
-                    path.unlink()
-    for name in _TRUTH_FILES:
-        (out_dir / "truth" / name).unlink(missing_ok=True)
+            found += [p for p in sorted(folder.iterdir()) if pattern.fullmatch(p.name)]
+    return found
+
+
+def _remove_previous_output(out_dir: Path) -> None:
+    """Delete files a previous simulation wrote here."""
+    for path in previous_simulation_files(out_dir):
+        path.unlink(missing_ok=True)
 
 
 def truth_generations(world: SimulatedWorld) -> pl.DataFrame:

@@ -70,7 +70,7 @@ def build_viewers(config: SimulationConfig, generations: pl.DataFrame) -> pl.Dat
     return pl.DataFrame(
         {
             "user": user,
-            "viewer_id": scrambled_ids("u_", user, 17),
+            "viewer_id": scrambled_ids("u_", user, 17, config.seed),
             "is_bot": is_bot,
             "is_creator": user < n_creators,
             "activity": activity,
