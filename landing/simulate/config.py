@@ -323,8 +323,9 @@ class SimulationConfig:
     # the truth's long-run rates are measured as the label measures them
     truth_watch_ratio_cap: float = 2.0
     """A view's watch ratio counts up to this in the truth's expected completion."""
-    truth_long_view_ms: int = 10_000
-    """A view is long when it reaches the end or this many milliseconds (the truth's long_view rate)."""
+    truth_long_view_ms: int = 18_000
+    """A view is long when it reaches the end or this many milliseconds (the truth's long_view rate;
+    the label's `long_view_ms` should match)."""
     unlike_delay_hours: float = 6.0
     # delivery noise
     duplicate_share: float = 0.02
