@@ -1,6 +1,6 @@
 """Labels on a family of simulated worlds nobody tuned them for (issue 15).
 
-    python bench/label_worlds.py [--worlds 14] [--default-exposure 4] [--seed 0] [--requests 1500]
+    python bench/label_worlds.py [--worlds 14] [--default-exposure 4] [--seed 0] [--requests 2000]
                                  [--work DIR]
 
 Each world is drawn at random (seeded by --seed and its index) over the simulator's knobs for what
@@ -407,7 +407,7 @@ def main(argv: list[str] | None = None) -> int:
         "--default-exposure", type=int, default=4, help="how many of them at 1x exposure"
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the family of worlds")
-    parser.add_argument("--requests", type=int, default=1500, help="creator requests per world")
+    parser.add_argument("--requests", type=int, default=2000, help="creator requests per world")
     parser.add_argument("--work", type=Path, help="keep each world's files here (default: temp)")
     args = parser.parse_args(argv)
     if args.worlds < 1 or not 0 <= args.default_exposure <= args.worlds:
