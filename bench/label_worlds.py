@@ -23,13 +23,14 @@ when a bound of the issue's "Done when" fails in any world:
   generations.
 
 The long-run label is the label model applied to the truth's expected rates (`rate_<signal>`):
-`features.labels.long_run_scores(model, rates)` once the label stage provides it; until then coverage
-is reported as unavailable, which fails the coverage bound.
+`long_run_scores(model, rates)` of the label stage (`features.label_model` or `features.labels`) once it
+exists; until then coverage is reported as unavailable, which fails the coverage bound.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import shutil
 import sys
@@ -178,6 +179,10 @@ class WorldResult:
     failures: list[str] = field(default_factory=list)
 
 
+LONG_RUN_MODULES: tuple[str, ...] = ("features.label_model", "features.labels")
+"""Where the label stage's `long_run_scores(model, rates)` may live (the first that has it)."""
+
+
 def long_run_labels(
     warehouse: Warehouse, mark: StateMark, rates: pl.DataFrame
 ) -> np.ndarray | None:
@@ -185,13 +190,22 @@ def long_run_labels(
     applied to the truth's expected rates; None while the label stage offers no `long_run_scores`.
 
     `rates`: generation_id, impressions (the label's), model_version, duration_ms and one column per
-    signal named as the signal (the truth's `rate_<signal>`).
+    signal named as the signal (the truth's `rate_<signal>`). The model is the one the label run
+    stored, as `pipelines.label.read_label_inputs` reads it back (`.fit.model`, or `.model`).
     """
-    try:
-        from features.labels import long_run_scores  # type: ignore[attr-defined]
-    except ImportError:
+    long_run_scores = None
+    for module in LONG_RUN_MODULES:
+        try:
+            long_run_scores = getattr(importlib.import_module(module), "long_run_scores", None)
+        except ImportError:
+            continue
+        if long_run_scores is not None:
+            break
+    if long_run_scores is None:
         return None
-    model = read_label_inputs(warehouse, mark).model
+    inputs = read_label_inputs(warehouse, mark)
+    fit = getattr(inputs, "fit", None)
+    model = fit.model if fit is not None else getattr(inputs, "model", None)
     return np.asarray(long_run_scores(model, rates), dtype=np.float64)
 
 
@@ -324,7 +338,7 @@ def bound_failures(result: WorldResult) -> list[str]:
             failures.append(f"{scope}: label {label_rho:.3f} < {floor} at default exposure")
     low, high = COVERAGE_BOUNDS
     if result.coverage is None:
-        failures.append("coverage unavailable (no features.labels.long_run_scores)")
+        failures.append("coverage unavailable (the label stage offers no long_run_scores)")
     elif not all(low <= c <= high for c in result.coverage.held()):
         held = ", ".join(f"{c:.3f}" for c in result.coverage.held())
         failures.append(f"coverage outside [{low}, {high}] (overall, then buckets): {held}")
