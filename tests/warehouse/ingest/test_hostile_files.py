@@ -343,3 +343,24 @@ def test_a_touched_file_is_hashed_once_then_skipped_by_its_new_identity(con, tmp
     monkeypatch.setattr(discovery, "file_sha256", counting)
     assert run(con, tmp_path) == {} and hashed == [path]
     assert run(con, tmp_path) == {} and hashed == [path]  # its identity was refreshed
+
+
+def test_2_a_parquet_with_an_empty_and_an_internal_column_name_loads(con, tmp_path):
+    """The pyarrow path (taken for `file_row_number`) addresses the columns DuckDB renamed: an
+    empty name and names repeated up to case."""
+    table = pa.Table.from_arrays(
+        [pa.array(v) for v in (["e1"], ["like"], ["g1"], ["v1"], ["2024-05-01T12:00:00Z"])]
+        + [pa.array(["blank"]), pa.array([7]), pa.array(["x"]), pa.array(["y"])],
+        names=[*event(1), "", "file_row_number", "note", "NOTE"],
+    )
+    write(tmp_path / "events/e.parquet", b"")
+    pq.write_table(table, tmp_path / "events/e.parquet")
+    write(tmp_path / "events/good.jsonl", jsonl(event(2)))
+    files = run(con, tmp_path)
+    assert {name: f.status for name, f in files.items()} == {
+        "events/e.parquet": "loaded",
+        "events/good.jsonl": "loaded",
+    }
+    assert loaded_ids(con) == ["e1", "e2"]
+    (extra,) = con.execute("select extra from events where event_id = 'e1'").fetchone()
+    assert set(json.loads(extra).values()) >= {"blank", 7, "x", "y"}
