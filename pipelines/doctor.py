@@ -166,6 +166,8 @@ def warehouse_findings(facts: WarehouseFacts, now: datetime, config: DoctorConfi
     if not facts.is_duckdb:
         return [Finding("warehouse", FAIL, f"{where} is not a DuckDB database file (check --db)")]
     findings = [Finding("warehouse", OK, f"writer lock held by {facts.lock_holder}" if facts.lock_holder else "writer lock free")]  # fmt: skip
+    if facts.opened_by:
+        findings.append(Finding("warehouse", FAIL, f"the warehouse file is held open by {facts.opened_by}: every writer waits for it, then fails; close it (analysts query the snapshot)"))  # fmt: skip
     snapshot = facts.snapshot
     if facts.snapshot_error:
         return [
