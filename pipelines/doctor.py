@@ -161,6 +161,8 @@ def age(moment: datetime | None, now: datetime) -> str:
 def warehouse_findings(facts: WarehouseFacts, now: datetime, config: DoctorConfig) -> list[Finding]:
     """The file is DuckDB, its schema current, its snapshot published, fresh and current."""
     where = str(facts.path)
+    if not facts.exists and facts.path.is_dir():
+        return [Finding("warehouse", FAIL, f"{where} is a folder, not a DuckDB database file (check --db)")]  # fmt: skip
     if not facts.exists:
         return [Finding("warehouse", WARN, f"no warehouse at {where} yet: run `reelloop ingest`")]
     if not facts.is_duckdb:

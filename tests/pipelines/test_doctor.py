@@ -135,3 +135,11 @@ def test_a_reader_holding_the_warehouse_file_open_is_a_problem(healthy_db, capsy
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "held open by" in ln]
     assert line.startswith("FAIL") and f"pid {reader.pid} (" in line
     assert warehouse_facts(healthy_db).opened_by is None  # closed: nothing to report
+
+
+def test_a_folder_given_as_the_warehouse_is_a_problem(tmp_path, capsys, monkeypatch):
+    """Every writer fails on it ("Is a directory"): not a warehouse still to be made."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["--db", str(tmp_path), "doctor"]) == 1
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "is a folder" in ln]
+    assert line.startswith("FAIL")
