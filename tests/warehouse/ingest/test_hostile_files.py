@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,25 +16,9 @@ import pytest
 
 import warehouse.ingest.discovery as discovery
 import warehouse.ingest.loading as loading
-from warehouse.connection import connect
-from warehouse.ingest import FileAccounting, IngestRules, discover_new_files, ingest_landing_zone
+from tests.warehouse.ingest.test_loading import NOW, RULES, event
+from warehouse.ingest import FileAccounting, discover_new_files, ingest_landing_zone
 from warehouse.ingest.loading import ingest_landing_file
-
-NOW = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-RULES = IngestRules(memory_limit=None, max_line_bytes=30_000)
-
-
-def event(n: int | str, **fields: object) -> dict[str, object]:
-    """A contract-valid event (a like), with overrides."""
-    record: dict[str, object] = {
-        "event_id": f"e{n}",
-        "event_type": "like",
-        "generation_id": "g1",
-        "viewer_id": "v1",
-        "occurred_at": "2024-05-01T12:00:00Z",
-    }
-    record.update(fields)
-    return record
 
 
 def jsonl(*records: object) -> bytes:
@@ -48,13 +31,6 @@ def write(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return path
-
-
-@pytest.fixture
-def con() -> Iterator[duckdb.DuckDBPyConnection]:
-    connection = connect()
-    yield connection
-    connection.close()
 
 
 def run(con: duckdb.DuckDBPyConnection, landing: Path) -> dict[str, FileAccounting]:
