@@ -39,6 +39,7 @@ REPORT_VIEW_FILES: dict[str, str] = {
     "report_abnormal_viewers": "report/report_abnormal_viewers",
     "report_model_registry": "report/report_model_registry",
     "report_champion_history": "report/report_champion_history",
+    "report_label_diagnostics": "report/report_label_diagnostics",
     "report_truth_agreement": "report/report_truth_agreement",
     "report_truth_hist2d": "report/report_truth_hist2d",
     "report_truth_by_label": "report/report_truth_by_label",
@@ -114,4 +115,5 @@ def read_report_views(con: duckdb.DuckDBPyConnection, with_truth: bool = False) 
         model_registry=read_view(con, "report_model_registry"),
         champion_history=read_view(con, "report_champion_history"),
         truth=truth,
+        label_diagnostics=read_view(con, "report_label_diagnostics"),
     )

@@ -6,7 +6,7 @@ frames into the page's figures, depends on this dataclass and polars only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
@@ -41,3 +41,5 @@ class ReportViews:
     model_registry: pl.DataFrame
     champion_history: pl.DataFrame
     truth: TruthViews | None = None
+    label_diagnostics: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The latest label run's truth-free checks (empty before the first label run)."""
