@@ -36,6 +36,8 @@ class ReportData:
     champion_history: pl.DataFrame
     truth: TruthData | None = None
     config: ReportConfig = field(default_factory=ReportConfig)
+    label_diagnostics: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The latest label run's truth-free checks: the label first, then every raw rate."""
 
 
 @dataclass(frozen=True)

@@ -63,6 +63,7 @@ def derive_report_data(
         champion_history=views.champion_history,
         truth=truth,
         config=config,
+        label_diagnostics=views.label_diagnostics,
     )
 
 
