@@ -11,12 +11,14 @@ from pipelines.simulate import DEFAULT_BASE_TIME
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Handler of `reelloop simulate`: validate the options, run the flow, print one line."""
-    from pipelines.simulate import simulation_config
+    from pipelines.simulate import refuse_existing_simulation, simulation_config
 
     simulation_config(args.requests, args.seed, args.days, args.base_time)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out is a file, not a directory: {out}")
+    if not args.force:
+        refuse_existing_simulation(str(out))
     summary = run_flow(
         "flows.simulate:simulate_flow",
         args,
@@ -26,6 +28,7 @@ def run_simulate(args: argparse.Namespace) -> int:
         seed=args.seed,
         days=args.days,
         base_time=args.base_time,
+        force=args.force,
     )
     print(
         f"simulated {summary.requests} requests: {summary.generations} generations, "
@@ -66,7 +69,9 @@ def register_simulate(subparsers: argparse._SubParsersAction) -> None:
         description=(
             "Write DIR/landing/{generations,events} (JSON Lines, gzip, Parquet, CSV) with realistic noise "
             "and DIR/truth/*.parquet (true quality per generation, bot viewers, malformed rows). "
-            "The same seed and options give byte-identical files."
+            "The same seed and options give byte-identical files; ids depend on the seed, so "
+            "simulations of different seeds never collide in one warehouse. A DIR that already "
+            "holds a simulation is refused unless --force."
         ),
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
@@ -79,6 +84,11 @@ def register_simulate(subparsers: argparse._SubParsersAction) -> None:
         "--base-time",
         default=DEFAULT_BASE_TIME,
         help=f"start of the simulated window, RFC 3339 (default {DEFAULT_BASE_TIME})",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a simulation already in DIR (its landing files and truth)",
     )
     parser.set_defaults(handler=run_simulate)
 

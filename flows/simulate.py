@@ -19,11 +19,12 @@ def simulate_flow(
     seed: int = 0,
     days: int = 14,
     base_time: str = DEFAULT_BASE_TIME,
+    force: bool = False,
 ) -> SimulationSummary:
     """Simulate `requests` creator requests over `days` days into `out_dir`/landing and
-    `out_dir`/truth."""
+    `out_dir`/truth (a previous simulation there is replaced only with `force`)."""
     config = simulation_config(requests, seed, days, base_time)
-    return simulate(out_dir, config, PrefectRunner())
+    return simulate(out_dir, config, PrefectRunner(), replace=force)
 
 
 @flow(name="import-kuairand")

@@ -50,7 +50,9 @@ def run_demo(
         results[name] = result
         on_stage(result)
 
-    stage("simulate", simulate(str(out), SimulationConfig(requests=requests, seed=seed), runner))
+    config = SimulationConfig(requests=requests, seed=seed)
+    # the demo owns its folder: a rerun replaces its previous simulation
+    stage("simulate", simulate(str(out), config, runner, replace=True))
     stage("ingest", ingest(warehouse, str(out / "landing"), runner=runner))
     stage("label", label(warehouse, runner=runner))
     stage("evaluate", evaluate_labels(warehouse, truth, runner=runner))

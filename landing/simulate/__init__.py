@@ -13,13 +13,23 @@ position, completion depending strongly on duration, studio selection by a softm
 regenerate votes when all candidates are poor, plus noise: bots, creators liking their own videos,
 duplicate deliveries, late events, generation records arriving after their events, and malformed rows.
 
+What differs between products is a knob of `SimulationConfig`, each default leaving the demo world as
+it was: exposure (`exposure_scale`), the examination curve's shape and strength (`examination_*`), bot
+share and behaviour (`bot_*`, including bots promoting a few generations), each action's propensity by
+category (`category_action_effects`), the duration effect on completion, the share of requests going
+through the studio (`studio_share`), persistent per-signal noise and a nuisance shared across signals
+(`signal_noise_sd`, `signal_nuisance`) and which signals carry quality (`signal_quality_weights`).
+Every signal's per-generation logit (`landing.simulate.signals`) drives both the events and the truth's
+long-run rates (`landing.simulate.expected`).
+
 Layout written under `out_dir`:
 
 - `landing/generations/generations_YYYYMMDD_pNN.<fmt>`: generation records, by creation day.
 - `landing/events/events_YYYYMMDD_pNNN.<fmt>`: events, a few files per day of arrival; formats rotate
   over `.jsonl`, `.jsonl.gz`, `.parquet`, `.csv`.
 - `truth/generations.parquet` (generation_id, true_quality in [0,1], true_logit, latent_z, category,
-  model_version, ...), `truth/viewers.parquet` (viewer_id, is_bot, is_creator),
+  model_version, ..., and `rate_<signal>`: each signal's long-run rate on the scale the label measures
+  it), `truth/viewers.parquet` (viewer_id, is_bot, is_creator),
   `truth/malformed.parquet` (file, row_number, record_kind, malformed_kind, field: one row per broken
   row; row_number counts data rows from 1, so a CSV header is not counted), `truth/landing_files.parquet`.
 
@@ -67,6 +77,7 @@ from landing.simulate.files import LandingFile, generation_records
 from landing.simulate.generations import build_generations
 from landing.simulate.landing_zone import (
     SimulationSummary,
+    previous_simulation_files,
     simulate_landing_zone,
     truth_generations,
 )
@@ -119,6 +130,7 @@ __all__ = [
     "corrupt_records",
     "generation_records",
     "plan_feed_exposure",
+    "previous_simulation_files",
     "render_events",
     "rfc3339_expr",
     "scrambled_ids",

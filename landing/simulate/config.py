@@ -5,11 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Literal, get_args
 
 from landing.writers import FILE_FORMATS, FileFormat
 
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
+
+ExaminationShape = Literal["power", "exponential", "fold"]
+"""How examination falls with feed position (see `SimulationConfig.examination_shape`)."""
+EXAMINATION_SHAPES: tuple[str, ...] = get_args(ExaminationShape)
+QUALITY_SIGNALS: tuple[str, ...] = ("view", "completion")
+"""The engagement signals besides the actions (`ActionSpec.event_type`): view given examination,
+and the completion of a view."""
 
 
 @dataclass(frozen=True)
@@ -225,6 +233,9 @@ class SimulationConfig:
     poor_select_share: float = 0.3
     regenerate_prob: float = 0.8
     regenerate_anyway_prob: float = 0.05
+    studio_share: float = 1.0
+    """Share of requests whose candidates the creator reviews in the studio (select / regenerate
+    exist only there; 0: a product without a studio)."""
     # viewers
     viewers_per_generation: float = 3.0
     viewer_activity_sd: float = 1.0
@@ -233,6 +244,10 @@ class SimulationConfig:
     bot_view_prob: float = 0.9
     bot_like_prob: float = 0.35
     bot_share_prob: float = 0.05
+    bot_target_share: float = 0.0
+    """Share of bot impressions aimed at the few generations they promote (the rest: any generation)."""
+    bot_promoted_share: float = 0.02
+    """Share of generations that bots promote (when `bot_target_share` > 0)."""
     experiment_viewer_share: float = 0.05
     self_engage_share: float = 0.6
     self_like_prob: float = 0.85
@@ -253,6 +268,8 @@ class SimulationConfig:
     session_gap_ms: int = 3 * HOUR_MS
     # feed exposure and engagement
     impressions_median: float = 50.0
+    exposure_scale: float = 1.0
+    """Multiplies every generation's planned feed impressions: a product with more or less traffic."""
     impressions_sd: float = 1.2
     popularity_feedback: float = 1.5
     max_impressions: int = 50_000
@@ -274,7 +291,14 @@ class SimulationConfig:
     ranking_strength: float = 0.3
     creator_boost_sd: float = 0.6
     generation_boost_sd: float = 0.6
+    examination_shape: ExaminationShape = "power"
+    """Examination by feed position p, 1 at the top: power (1 + p) ** -examination_exponent;
+    exponential exp(-examination_decay * p); fold: 1 above `examination_fold`, then
+    examination_below_fold * (1 + p - fold) ** -examination_exponent (a grid seen a screen at a time)."""
     examination_exponent: float = 0.5
+    examination_decay: float = 0.15
+    examination_fold: int = 4
+    examination_below_fold: float = 0.5
     view_intercept: float = -0.3
     view_slope: float = 5.0
     completion_intercept: float = 0.3
@@ -286,6 +310,22 @@ class SimulationConfig:
     loop_share: float = 0.5
     actions: tuple[ActionSpec, ...] = DEFAULT_ACTIONS
     unlike_share: float = 0.04
+    # what differs between products' signals (a signal: view, completion or an action's event type)
+    signal_quality_weights: tuple[tuple[str, float], ...] = ()
+    """signal -> multiplier of its quality slope (0: the signal carries no quality; unnamed: 1)."""
+    signal_noise_sd: tuple[tuple[str, float], ...] = ()
+    """signal -> sd of a persistent per-generation logit shift that has nothing to do with quality."""
+    signal_nuisance: tuple[tuple[str, float], ...] = ()
+    """signal -> loading on one shared per-generation nuisance (appeal that is not quality, e.g. a
+    catchy thumbnail lifting views and shares alike)."""
+    category_action_effects: tuple[tuple[str, str, float], ...] = ()
+    """(category, action event type, logit shift): e.g. food is liked more whatever its quality."""
+    # the truth's long-run rates are measured as the label measures them
+    truth_watch_ratio_cap: float = 2.0
+    """A view's watch ratio counts up to this in the truth's expected completion."""
+    truth_long_view_ms: int = 18_000
+    """A view is long when it reaches the end or this many milliseconds (the truth's long_view rate;
+    the label's `long_view_ms` should match)."""
     unlike_delay_hours: float = 6.0
     # delivery noise
     duplicate_share: float = 0.02
@@ -308,6 +348,11 @@ class SimulationConfig:
     reference_uri_prefix: str = "s3://reelloop-sim/refs/"
 
     def __post_init__(self) -> None:
+        self._check_world()
+        self._check_knobs()
+
+    def _check_world(self) -> None:
+        """The size, window, formats and model versions make a world."""
         if self.requests < 1:
             raise ValueError(f"requests must be at least 1, got {self.requests}")
         if self.days < 1:
@@ -331,6 +376,48 @@ class SimulationConfig:
             for name, _ in spec.category_effects:
                 if name not in self.category_names():
                     raise ValueError(f"model {spec.name}: unknown category {name!r}")
+
+    def _check_knobs(self) -> None:
+        """The knobs that vary a product are in range and name known signals and categories."""
+        for name, low, high in (
+            ("exposure_scale", 1e-3, 1e3),
+            ("studio_share", 0.0, 1.0),
+            ("bot_share", 0.0, 0.5),
+            ("bot_target_share", 0.0, 1.0),
+            ("bot_promoted_share", 0.0, 1.0),
+            ("examination_below_fold", 0.0, 1.0),
+        ):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ValueError(f"{name} must be in [{low:g}, {high:g}], got {value}")
+        if self.examination_shape not in EXAMINATION_SHAPES:
+            raise ValueError(
+                f"examination_shape must be one of {', '.join(EXAMINATION_SHAPES)}, "
+                f"got {self.examination_shape!r}"
+            )
+        if self.examination_exponent < 0 or self.examination_decay < 0:
+            raise ValueError("examination_exponent and examination_decay must be >= 0")
+        if self.examination_fold < 1:
+            raise ValueError(f"examination_fold must be at least 1, got {self.examination_fold}")
+        signals = set(self.signal_names())
+        for knob in ("signal_quality_weights", "signal_noise_sd", "signal_nuisance"):
+            unknown = sorted({name for name, _ in getattr(self, knob)} - signals)
+            if unknown:
+                raise ValueError(f"{knob} names unknown signal(s): {', '.join(unknown)}")
+        if any(sd < 0 for _, sd in self.signal_noise_sd):
+            raise ValueError("signal_noise_sd must be >= 0")
+        actions = {a.event_type for a in self.actions}
+        for category, action, _ in self.category_action_effects:
+            if category not in self.category_names() or action not in actions:
+                raise ValueError(
+                    f"category_action_effects: unknown category or action {category!r}, {action!r}"
+                )
+        if self.truth_watch_ratio_cap <= 0 or self.truth_long_view_ms < 0:
+            raise ValueError("truth_watch_ratio_cap must be > 0 and truth_long_view_ms >= 0")
+
+    def signal_names(self) -> tuple[str, ...]:
+        """Every engagement signal of the world: view, completion, then the actions in config order."""
+        return QUALITY_SIGNALS + tuple(a.event_type for a in self.actions)
 
     def category_names(self) -> tuple[str, ...]:
         """The category names, in config order."""

@@ -9,7 +9,14 @@ import polars as pl
 
 from landing.contract import EVENT_TYPES, SURFACES
 from landing.simulate.config import DAY_MS, HOUR_MS, SimulationConfig
-from landing.simulate.draws import STREAM_EVENTS, scrambled_ids, sigmoid, stream_rng
+from landing.simulate.draws import (
+    STREAM_BOT_TARGETS,
+    STREAM_EVENTS,
+    scrambled_ids,
+    sigmoid,
+    stream_rng,
+)
+from landing.simulate.signals import examination, logit_column
 from landing.simulate.world import SimulatedWorld
 
 EVENT_CODE = {name: code for code, name in enumerate(EVENT_TYPES)}
@@ -47,22 +54,21 @@ def _session_keys(config: SimulationConfig, viewer: np.ndarray, t: np.ndarray) -
     )
 
 
-def _watch_ms(
-    config: SimulationConfig, rng: np.random.Generator, quality: np.ndarray, duration_ms: np.ndarray
+def draw_watch_ms(
+    config: SimulationConfig,
+    rng: np.random.Generator,
+    completion_logit: np.ndarray,
+    duration_ms: np.ndarray,
 ) -> np.ndarray:
-    """Time played: a completion fraction that rises with quality and falls with duration; finished videos may loop."""
-    mean = sigmoid(
-        config.completion_intercept
-        + config.completion_slope * (quality - 0.5)
-        - config.completion_duration_slope
-        * np.log(duration_ms / 1000 / config.completion_reference_s)
-    )
+    """Time played: a Beta-drawn fraction around sigmoid(completion logit) (which rises with quality
+    and falls with duration); a fraction reaching `completion_threshold` finishes, and may loop."""
+    mean = sigmoid(completion_logit)
     mean = np.clip(mean, 1e-3, 1 - 1e-3)
     k = config.completion_concentration
     fraction = rng.beta(mean * k, (1 - mean) * k)
     finished = fraction >= config.completion_threshold
     loops = rng.geometric(1 - np.clip(config.loop_share * mean, 0, 0.95)) - 1
-    extra = np.where(loops > 0, loops + rng.random(quality.size), 0.0)
+    extra = np.where(loops > 0, loops + rng.random(completion_logit.size), 0.0)
     played = np.where(finished, 1.0 + extra, fraction)
     return np.maximum(np.round(played * duration_ms), 1).astype(np.int64)
 
@@ -78,9 +84,9 @@ def _engagement_blocks(
     viewed: np.ndarray,
     with_actions: bool = True,
 ) -> list[dict[str, np.ndarray]]:
-    """Impressions, the views among them, and the actions following the views (probabilities from quality)."""
+    """Impressions, the views among them, and the actions following the views (probabilities from
+    each generation's signal logits)."""
     config = world.config
-    quality = world.column("true_quality")
     duration = world.column("duration_ms")
     session = _session_keys(config, viewer, t)
     blocks = [_block(gen, viewer, EVENT_CODE["impression"], t, session, surface, position)]
@@ -89,13 +95,13 @@ def _engagement_blocks(
         return blocks
     gv, uv, sv = gen[v], viewer[v], session[v]
     tv = t[v] + rng.integers(200, 2500, v.size)
-    watch = _watch_ms(config, rng, quality[gv], duration[gv])
+    watch = draw_watch_ms(config, rng, world.column(logit_column("completion"))[gv], duration[gv])
     blocks.append(_block(gv, uv, EVENT_CODE["view"], tv, sv, surface[v], position[v], watch))
     if not with_actions:
         return blocks
     after_view = tv + (watch * rng.uniform(0.2, 1.0, v.size)).astype(np.int64)
     for action in config.actions:
-        p = sigmoid(action.intercept + action.slope * (quality[gv] - 0.5))
+        p = sigmoid(world.column(logit_column(action.event_type))[gv])
         hit = np.flatnonzero(rng.random(v.size) < p)
         ta = after_view[hit] + rng.integers(500, 5000, hit.size)
         blocks.append(
@@ -147,10 +153,8 @@ def _organic_blocks(
     other_exam = np.ones(len(SURFACES))
     for name, exam in config.surface_examination:
         other_exam[SURFACE_CODE[name]] = exam
-    examination = np.where(
-        feed, (1.0 + np.maximum(position, 0)) ** -config.examination_exponent, other_exam[surface]
-    )
-    p_view = examination * sigmoid(config.view_intercept + config.view_slope * (quality - 0.5))
+    examined = np.where(feed, examination(config, position), other_exam[surface])
+    p_view = examined * sigmoid(world.column(logit_column("view"))[gen])
     viewed = rng.random(n) < p_view
     return _engagement_blocks(world, rng, gen, viewer, t, surface, position, viewed)
 
@@ -158,8 +162,8 @@ def _organic_blocks(
 def _bot_blocks(
     world: SimulatedWorld, rng: np.random.Generator, day: int, part: int, parts: int
 ) -> list[dict[str, np.ndarray]]:
-    """This part's bots: many feed impressions of any existing generation, views, likes and shares
-    regardless of quality."""
+    """This part's bots: many feed impressions of existing generations (some aimed at the ones they
+    promote), views, likes and shares regardless of quality."""
     config = world.config
     mine = np.arange(world.bot_users.size) % parts == part
     counts = rng.poisson(world.bot_daily_rate[mine])
@@ -170,7 +174,7 @@ def _bot_blocks(
     n = viewer.size
     if n == 0 or eligible == 0:
         return []
-    gen = rng.integers(0, eligible, n)
+    gen = _bot_promotions(world, day, part, rng.integers(0, eligible, n), eligible)
     lo = np.maximum(day_start, created[gen] + config.min_exposure_lag_ms)
     t = lo + (rng.random(n) * np.maximum(day_start + DAY_MS - lo, 1)).astype(np.int64)
     session = _session_keys(config, viewer, t)
@@ -191,6 +195,20 @@ def _bot_blocks(
     return blocks
 
 
+def _bot_promotions(
+    world: SimulatedWorld, day: int, part: int, gen: np.ndarray, eligible: int
+) -> np.ndarray:
+    """`gen` with a `bot_target_share` of its entries replaced by promoted generations among the
+    first `eligible` (drawn from a stream of their own: no other draw moves)."""
+    config = world.config
+    targets = world.bot_targets[world.bot_targets < eligible]
+    if config.bot_target_share <= 0 or targets.size == 0:
+        return gen
+    rng = stream_rng(config, STREAM_BOT_TARGETS, day, part)
+    aimed = rng.random(gen.size) < config.bot_target_share
+    return np.where(aimed, targets[rng.integers(0, targets.size, gen.size)], gen)
+
+
 def _creator_blocks(
     world: SimulatedWorld, rng: np.random.Generator, day: int, part: int, parts: int
 ) -> list[dict[str, np.ndarray]]:
@@ -199,7 +217,7 @@ def _creator_blocks(
     in_part = np.arange(world.n_generations) % parts == part
     created_day = (world.column("created_ms") - config.base_ms) // DAY_MS
     self_day = (world.column("self_ms") - config.base_ms) // DAY_MS
-    created_today = np.flatnonzero(in_part & (created_day == day))
+    created_today = np.flatnonzero(in_part & (created_day == day) & world.column("in_studio"))
     self_engaged_today = np.flatnonzero(in_part & world.column("self_engaged") & (self_day == day))
     blocks = _studio_blocks(world, rng, created_today) if created_today.size else []
     if self_engaged_today.size:
@@ -220,8 +238,11 @@ def _studio_blocks(
     position = world.column("candidate_index")[gens]
     blocks = [_block(gens, creator[gens], EVENT_CODE["impression"], t, session, studio, position)]
     v = np.flatnonzero(rng.random(gens.size) < config.studio_view_prob)
-    watch = _watch_ms(
-        config, rng, world.column("true_quality")[gens[v]], world.column("duration_ms")[gens[v]]
+    watch = draw_watch_ms(
+        config,
+        rng,
+        world.column(logit_column("completion"))[gens[v]],
+        world.column("duration_ms")[gens[v]],
     )
     tv = t[v] + rng.integers(1000, 4000, v.size)
     blocks.append(
@@ -389,7 +410,9 @@ def render_events(world: SimulatedWorld, chunk: pl.DataFrame) -> pl.DataFrame:
     viewer_ids = world.viewers.get_column("viewer_id")
     return pl.DataFrame(
         {
-            "event_id": scrambled_ids("ev_", chunk.get_column("event_key").to_numpy(), 19),
+            "event_id": scrambled_ids(
+                "ev_", chunk.get_column("event_key").to_numpy(), 19, config.seed
+            ),
             "event_type": pl.Series(EVENT_TYPES).gather(
                 chunk.get_column("etype").to_numpy().astype(np.int64)
             ),
@@ -405,7 +428,9 @@ def render_events(world: SimulatedWorld, chunk: pl.DataFrame) -> pl.DataFrame:
             ),
             "position": chunk.get_column("position").cast(pl.Int32),
             "watch_ms": chunk.get_column("watch_ms"),
-            "session_id": scrambled_ids("s_", chunk.get_column("session").to_numpy(), 23),
+            "session_id": scrambled_ids(
+                "s_", chunk.get_column("session").to_numpy(), 23, config.seed
+            ),
             "app_version": pl.Series(config.app_versions).gather(version),
             "experiment_arm": pl.Series(["control", "ranker-v2", None]).gather(
                 np.where(arm < 0, 2, arm).astype(np.int64)

@@ -18,6 +18,7 @@ from landing.simulate.config import DAY_MS, HOUR_MS, SimulationConfig
 from landing.simulate.draws import (
     STREAM_EMBEDDING_BASIS,
     STREAM_GENERATIONS,
+    STREAM_STUDIO,
     scrambled_ids,
     sigmoid,
     stream_rng,
@@ -90,9 +91,12 @@ def build_generations(config: SimulationConfig) -> pl.DataFrame:
     quality = _draw_quality(config, rng, requests, candidates)
     render = _draw_render(config, rng, requests, candidates)
     embedding = _draw_embeddings(config, rng, candidates, quality["latent_z"])
-    studio = _draw_studio(config, rng, candidates, quality["true_quality"], render["created_ms"])
+    in_studio = _draw_studio_sessions(config, candidates)
+    studio = _draw_studio(
+        config, rng, candidates, quality["true_quality"], render["created_ms"], in_studio
+    )
     behaviour = _draw_creator_behaviour(config, rng, requests, candidates, render["created_ms"])
-    request_ids = scrambled_ids("req_", np.arange(requests.size), 11)
+    request_ids = scrambled_ids("req_", np.arange(requests.size), 11, config.seed)
     refs = _draw_reference_inputs(config, rng, request_ids)
     consent, flags = _draw_consent_and_flags(config, rng, requests, candidates)
     settings = _draw_optional_settings(config, rng, candidates.size)
@@ -316,15 +320,24 @@ def _draw_embeddings(
     }
 
 
+def _draw_studio_sessions(config: SimulationConfig, candidates: _Candidates) -> np.ndarray:
+    """Per generation: whether its request goes through the studio (`studio_share` of requests;
+    drawn from a stream of its own, so the share moves no other draw)."""
+    rng = stream_rng(config, STREAM_STUDIO)
+    return (rng.random(candidates.per_request.size) < config.studio_share)[candidates.req]
+
+
 def _draw_studio(
     config: SimulationConfig,
     rng: np.random.Generator,
     candidates: _Candidates,
     true_quality: np.ndarray,
     created_ms: np.ndarray,
+    in_studio: np.ndarray,
 ) -> dict[str, np.ndarray]:
     """The creator's studio decision: a softmax choice over siblings (Gumbel-max), sometimes none;
-    the worst candidate regenerated, mostly when all are poor; when the creator saw and decided."""
+    the worst candidate regenerated, mostly when all are poor; when the creator saw and decided.
+    Requests outside the studio (`in_studio` false) get neither."""
     req_of_gen, n_req = candidates.req, candidates.per_request.size
     first = candidates.first_of_request
     gumbel_key = true_quality / config.select_temperature - np.log(
@@ -340,11 +353,13 @@ def _draw_studio(
         rng.random(n_req)
         < np.where(all_poor[first], config.poor_select_share, 1 - config.select_none_share)
     )[req_of_gen]
-    selected = studio_frame.get_column("best").to_numpy() & select_any
+    selected = studio_frame.get_column("best").to_numpy() & select_any & in_studio
     regenerate_req = rng.random(n_req) < np.where(
         all_poor[first], config.regenerate_prob, config.regenerate_anyway_prob
     )
-    regenerated = studio_frame.get_column("worst").to_numpy() & regenerate_req[req_of_gen]
+    regenerated = (
+        studio_frame.get_column("worst").to_numpy() & regenerate_req[req_of_gen] & in_studio
+    )
     ready_ms = (
         pl.DataFrame({"req": req_of_gen, "c": created_ms})
         .select(pl.col("c").max().over("req"))
@@ -354,6 +369,7 @@ def _draw_studio(
     decision_ms = ready_ms + rng.integers(20_000, 600_000, n_req)[req_of_gen]
     studio_ms = created_ms + rng.integers(2_000, 30_000, candidates.size)
     return {
+        "in_studio": in_studio,
         "selected": selected,
         "regenerated": regenerated,
         "studio_ms": studio_ms,
@@ -461,9 +477,9 @@ def _with_record_fields(
     output uri and content flags."""
     req = frame.get_column("req").to_numpy()
     frame = frame.with_columns(
-        generation_id=scrambled_ids("gen_", np.arange(frame.height), 13),
+        generation_id=scrambled_ids("gen_", np.arange(frame.height), 13, config.seed),
         request_id=request_ids.gather(req),
-        creator_id=scrambled_ids("u_", frame.get_column("creator").to_numpy(), 17),
+        creator_id=scrambled_ids("u_", frame.get_column("creator").to_numpy(), 17, config.seed),
         prompt=prompts.get_column("prompt").gather(req),
         modifiers=prompts.get_column("modifiers").gather(req),
         category=pl.Series([c.name for c in config.categories]).gather(

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 
 from landing.simulate.config import SimulationConfig
+from landing.simulate.expected import expected_rates
 from landing.simulate.files import (
     EVENT_FILE_NAME,
     GENERATION_FILE_NAME,
@@ -77,23 +78,32 @@ class SimulationSummary:
         return summary
 
 
-def _remove_previous_output(out_dir: Path) -> None:
-    """Delete files a previous simulation wrote here (only names this simulator writes)."""
+def previous_simulation_files(out_dir: Path) -> list[Path]:
+    """The files a previous simulation wrote under `out_dir` (only names this simulator writes)."""
+    found = [out_dir / "truth" / name for name in _TRUTH_FILES]
+    found = [path for path in found if path.is_file()]
     for folder, pattern in (
         (out_dir / "landing" / "events", EVENT_FILE_NAME),
         (out_dir / "landing" / "generations", GENERATION_FILE_NAME),
     ):
         if folder.is_dir():
-            for path in sorted(folder.iterdir()):
-                if pattern.fullmatch(path.name):
-                    path.unlink()
-    for name in _TRUTH_FILES:
-        (out_dir / "truth" / name).unlink(missing_ok=True)
+            found += [p for p in sorted(folder.iterdir()) if pattern.fullmatch(p.name)]
+    return found
+
+
+def _remove_previous_output(out_dir: Path) -> None:
+    """Delete files a previous simulation wrote here."""
+    for path in previous_simulation_files(out_dir):
+        path.unlink(missing_ok=True)
 
 
 def truth_generations(world: SimulatedWorld) -> pl.DataFrame:
-    """The hidden truth per generation (what labels and models are judged against)."""
-    return world.generations.select(
+    """The hidden truth per generation (what labels and models are judged against): true quality,
+    the record's context, and each signal's long-run rate (`rate_<signal>`, see
+    `landing.simulate.expected`)."""
+    promoted = np.zeros(world.n_generations, dtype=bool)
+    promoted[world.bot_targets] = world.config.bot_target_share > 0
+    facts = world.generations.select(
         "generation_id",
         "request_id",
         "creator_id",
@@ -114,7 +124,10 @@ def truth_generations(world: SimulatedWorld) -> pl.DataFrame:
         "feed_boost",
         pl.col("consent").alias("training_consent"),
         "content_flags",
+        pl.col("in_studio").alias("studio_session"),
+        pl.Series("bot_promoted", promoted),
     )
+    return pl.concat([facts, expected_rates(world.config, world.generations)], how="horizontal")
 
 
 def simulate_landing_zone(out_dir: str | Path, config: SimulationConfig) -> SimulationSummary:

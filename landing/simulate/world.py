@@ -1,5 +1,6 @@
-"""The simulated world: its generations, its users (creators, bots, other viewers), the planned feed
-exposure per generation and day, and the arrays the event chunks are drawn from."""
+"""The simulated world: its generations (with each signal's logit), its users (creators, bots, other
+viewers), the planned feed exposure per generation and day, and the arrays the event chunks are drawn
+from."""
 
 from __future__ import annotations
 
@@ -10,8 +11,15 @@ import numpy as np
 import polars as pl
 
 from landing.simulate.config import DAY_MS, SimulationConfig
-from landing.simulate.draws import STREAM_EXPOSURE, STREAM_VIEWERS, scrambled_ids, stream_rng
+from landing.simulate.draws import (
+    STREAM_BOT_TARGETS,
+    STREAM_EXPOSURE,
+    STREAM_VIEWERS,
+    scrambled_ids,
+    stream_rng,
+)
 from landing.simulate.generations import build_generations
+from landing.simulate.signals import signal_logits
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +38,8 @@ class SimulatedWorld:
     viewer_tz: np.ndarray
     viewer_app_phase: np.ndarray
     viewer_arm: np.ndarray
+    bot_targets: np.ndarray
+    """Row indices (ascending, so in created_at order) of the generations bots promote."""
 
     @property
     def n_generations(self) -> int:
@@ -60,7 +70,7 @@ def build_viewers(config: SimulationConfig, generations: pl.DataFrame) -> pl.Dat
     return pl.DataFrame(
         {
             "user": user,
-            "viewer_id": scrambled_ids("u_", user, 17),
+            "viewer_id": scrambled_ids("u_", user, 17, config.seed),
             "is_bot": is_bot,
             "is_creator": user < n_creators,
             "activity": activity,
@@ -81,7 +91,7 @@ def plan_feed_exposure(config: SimulationConfig, generations: pl.DataFrame) -> n
     if n == 0:
         return np.zeros((0, config.days), dtype=np.int32)
     log_total = (
-        math.log(config.impressions_median)
+        math.log(config.impressions_median * config.exposure_scale)
         + config.impressions_sd * rng.normal(0, 1, n)
         + config.popularity_feedback * (quality - np.median(quality))
     )
@@ -97,7 +107,7 @@ def plan_feed_exposure(config: SimulationConfig, generations: pl.DataFrame) -> n
 
 def build_world(config: SimulationConfig) -> SimulatedWorld:
     """Draw the whole world (generation- and viewer-level; events are drawn later, chunk by chunk)."""
-    generations = build_generations(config)
+    generations = signal_logits(config, build_generations(config))
     viewers = build_viewers(config, generations)
     feed_plan = plan_feed_exposure(config, generations)
     is_bot = viewers.get_column("is_bot").to_numpy()
@@ -128,4 +138,8 @@ def build_world(config: SimulationConfig) -> SimulatedWorld:
         viewer_tz=viewers.get_column("tz").to_numpy(),
         viewer_app_phase=viewers.get_column("app_phase").to_numpy(),
         viewer_arm=viewers.get_column("arm").to_numpy(),
+        bot_targets=np.flatnonzero(
+            stream_rng(config, STREAM_BOT_TARGETS).random(generations.height)
+            < config.bot_promoted_share
+        ),
     )

@@ -31,6 +31,13 @@ def test_simulate_verb_writes_landing_zone_and_truth(
     assert 60 <= truth.height <= 120
     assert len(list((out / "landing" / "events").iterdir())) == 6
     assert len(list((out / "landing" / "generations").iterdir())) == 2
+    before = (out / "truth" / "generations.parquet").read_bytes()
+    assert main([*argv, "--seed", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "already holds a simulation" in err[0] and "--force" in err[0]
+    assert (out / "truth" / "generations.parquet").read_bytes() == before
+    assert main([*argv, "--seed", "1", "--force"]) == 0
+    assert (out / "truth" / "generations.parquet").read_bytes() != before
 
 
 def test_simulate_verb_rejects_bad_options_with_exit_2(

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import polars as pl
 
-from landing.simulate import SimulationConfig, SimulationSummary, simulate_landing_zone
+from landing.simulate import (
+    SimulationConfig,
+    SimulationSummary,
+    build_event_chunk,
+    build_world,
+    render_events,
+    simulate_landing_zone,
+)
 
 
 def test_same_seed_gives_byte_identical_files_and_another_seed_does_not(tmp_path: Path) -> None:
@@ -50,3 +57,24 @@ def test_truth_covers_every_generation_with_quality_spread_over_0_1(
     viewers = pl.read_parquet(out / "truth" / "viewers.parquet")
     assert viewers.get_column("is_bot").sum() == summary.bots > 0
     assert set(truth.get_column("creator_id")) <= set(viewers.get_column("viewer_id"))
+
+
+def test_ids_depend_on_the_seed_so_two_simulations_share_none() -> None:
+    def ids(seed: int) -> dict[str, set[str]]:
+        world = build_world(SimulationConfig(requests=40, seed=seed, days=2))
+        events = pl.concat(
+            render_events(world, build_event_chunk(world, day, part))
+            for day in range(2)
+            for part in range(int(world.parts_per_day[day]))
+        )
+        found = {
+            column: set(world.generations.get_column(column))
+            for column in ("generation_id", "request_id", "creator_id")
+        }
+        found["viewer_id"] = set(world.viewers.get_column("viewer_id"))
+        return found | {c: set(events.get_column(c)) for c in ("event_id", "session_id")}
+
+    first, second = ids(1), ids(2)
+    assert ids(1) == first
+    for column, values in first.items():
+        assert len(values) >= 5 and not values & second[column], column
