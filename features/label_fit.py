@@ -144,6 +144,23 @@ def _half_residuals(model: LabelModel, data: FitData) -> tuple[HalfResiduals, np
     return HalfResiduals(parts[0][0], parts[1][0], parts[0][1], parts[1][1]), unit
 
 
+def _balanced_variance(model: LabelModel, data: FitData) -> np.ndarray:
+    """Each signal's long-run variance for the precision weights: at least the cross-half covariance
+    with every generation weighing the same. Precision weights saturate where sampling noise falls
+    below the long-run variance; an underestimate would hand the weight to the most-shown generations,
+    a selected few (the best, where a rare signal hardly varies), and the estimate would confirm itself.
+    """
+    halves, _ = _half_residuals(model, data)
+    equal = HalfResiduals(
+        halves.residual_a,
+        halves.residual_b,
+        (halves.weight_a > 0).astype(np.float64),
+        (halves.weight_b > 0).astype(np.float64),
+    )
+    covariance, _ = cross_half_covariance(equal)
+    return np.maximum(model.long_run_variance, np.diag(covariance))
+
+
 def _noise(
     data: FitData, unit: np.ndarray, strength: np.ndarray, config: LabelConfig
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -241,6 +258,7 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
         return model
     orientation = np.array([config.orientation()[s] for s in signals])
     for _ in range(config.fit_passes):
+        model = replace(model, long_run_variance=_balanced_variance(model, data))
         halves, unit = _half_residuals(model, data)
         covariance, se = cross_half_covariance(halves)
         dispersion, correlation = _noise(data, unit, model.shrink_strength, config)
