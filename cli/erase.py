@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
 from results.erase import ErasureSummary
 
 
@@ -66,22 +67,25 @@ def run(args: argparse.Namespace) -> int:
     """Handler of `reelloop erase`."""
     from pydantic import SecretStr
 
+    from pipelines.erase import erase
     from warehouse.erase import CREATOR, VIEWER, check_subject
+    from warehouse.resource import Warehouse
 
     kind, subject_id = (VIEWER, args.viewer) if args.viewer is not None else (CREATOR, args.creator)
     check_subject(kind, subject_id)
     if not Path(args.db).is_file():
         raise FileNotFoundError(f"warehouse {args.db} not found")
-    summary = run_flow(
-        "flows.erase:erase_flow",
+    summary = run_stage(
         args,
+        "flows.erase:erase_flow",
+        lambda runner: erase(Warehouse.at(args.db), kind, subject_id, reason=args.reason),
         pick_task_runner=False,
         db_path=args.db,
         subject_kind=kind,
         subject_id=SecretStr(subject_id),
         reason=args.reason,
     )
-    print("\n".join(summary_lines(summary)))
+    print_result(args, summary, lambda done: "\n".join(summary_lines(done)))
     return 0
 
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
 from results.ingest import IngestSummary, RowCounts
-from warehouse.ingest import IngestRules
+from warehouse.ingest.contract import IngestRules
 
 DEFAULT_RULES = IngestRules()
+FAILED_FILES_EXIT = 3
+"""Exit code of `reelloop ingest` when a whole file could not be loaded as its producer meant (the
+rest of the landing zone is loaded; the files are listed, each with a quarantine row 0)."""
+FAILED_FILES_SHOWN = 10
 COUNT_HEADER = (
     f"{'kind':<12}{'files':>7}{'read':>12}{'loaded':>12}{'duplicate':>12}{'quarantined':>13}"
 )
@@ -34,34 +39,62 @@ def format_accounting(summary: IngestSummary) -> str:
     lines.append(count_line("total", summary.total))
     if summary.quarantined_by_reason:
         lines.append(named_counts("quarantined by reason", summary.quarantined_by_reason))
+    if summary.files_quarantined_by_reason:
+        lines.append(
+            named_counts("whole files quarantined (row 0)", summary.files_quarantined_by_reason)
+        )
     if summary.files_by_status:
         lines.append(named_counts("files by status", summary.files_by_status))
+    if summary.concurrent_files:
+        lines.append(f"files recorded by a concurrent run: {summary.concurrent_files:,}")
+    lines += failed_lines(summary.failed_files)
     if summary.staged_by_worker:
         lines.append(named_counts("files staged by worker", summary.staged_by_worker))
     lines.append(f"{summary.seconds:.1f} s, {summary.rows_per_second:,} rows/s")
     return "\n".join(lines)
 
 
+def failed_lines(failed: dict[str, str]) -> list[str]:
+    """The files not loaded as their producer meant, the first few by name."""
+    if not failed:
+        return []
+    shown = [
+        f"  {source} ({status})" for source, status in list(failed.items())[:FAILED_FILES_SHOWN]
+    ]
+    more = len(failed) - len(shown)
+    return [f"files not loaded: {len(failed):,}", *shown] + (
+        [f"  ... {more:,} more"] if more else []
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Handler of `reelloop ingest`: run the flow and print the accounting table."""
-    from pipelines.ingest import parse_timestamp
+    from pipelines.ingest import IngestOptions, ingest, rules_from_parameters
     from warehouse.ingest import check_landing_dir
+    from warehouse.resource import Warehouse
 
     check_landing_dir(args.landing_dir)
-    summary = run_flow(
-        "flows.ingest:ingest_flow",
+    rule_values = {
+        "max_future_skew_hours": args.max_future_skew_hours,
+        "min_timestamp": args.min_timestamp,
+        "max_line_bytes": args.max_line_bytes,
+        "memory_limit": args.memory_limit,
+        "threads": args.threads,
+    }
+    rules = rules_from_parameters(**rule_values)  # a bad value is a one-line error here
+    rule_values["min_timestamp"] = rules.min_timestamp.isoformat()
+    options = IngestOptions(staging_dir=args.staging_dir)
+    summary = run_stage(
         args,
+        "flows.ingest:ingest_flow",
+        lambda runner: ingest(Warehouse.at(args.db), str(args.landing_dir), rules, options, runner),
         landing_dir=str(args.landing_dir),
         db_path=args.db,
-        max_future_skew_hours=args.max_future_skew_hours,
-        min_timestamp=parse_timestamp(args.min_timestamp).isoformat(),
-        max_line_bytes=args.max_line_bytes,
-        memory_limit=args.memory_limit,
-        threads=args.threads,
         staging_dir=args.staging_dir,
+        **rule_values,
     )
-    print(format_accounting(summary))
-    return 0
+    print_result(args, summary, format_accounting)
+    return FAILED_FILES_EXIT if summary.failed else 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,7 +108,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Rows breaking the event contract go to the quarantine table with a reason code; "
             "repeated event_id / generation_id are dropped as duplicates. A file is loaded once "
             "(by path and sha256) in one transaction; rerunning changes nothing. Prints rows "
-            "read / loaded / duplicate / quarantined per record kind."
+            "read / loaded / duplicate / quarantined per record kind. Exits 3 when a whole file "
+            "could not be loaded (unreadable, unsupported format, not a regular file, a link out "
+            "of the landing root, a CSV without header): the other files are loaded and those "
+            "are listed, each with a quarantine row 0."
         ),
     )
     parser.add_argument("landing_dir", metavar="LANDING_DIR", help="landing zone root folder")

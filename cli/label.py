@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
 from results.label import LabelEvaluation, LabelSummary
 
 
@@ -71,8 +72,16 @@ def run_label(args: argparse.Namespace) -> int:
     """Handler of `reelloop label`."""
     if not Path(args.db).is_file():
         raise FileNotFoundError(f"warehouse {args.db} not found (run `reelloop ingest` first)")
-    summary = run_flow("flows.label:label_flow", args, db_path=args.db)
-    print(format_label_summary(summary))
+    from pipelines.label import label
+    from warehouse.resource import Warehouse
+
+    summary = run_stage(
+        args,
+        "flows.label:label_flow",
+        lambda runner: label(Warehouse.at(args.db), runner=runner),
+        db_path=args.db,
+    )
+    print_result(args, summary, format_label_summary)
     return 0
 
 
@@ -82,19 +91,26 @@ def run_evaluate(args: argparse.Namespace) -> int:
         raise FileNotFoundError(f"warehouse {args.db} not found")
     if not Path(args.truth).is_file():
         raise FileNotFoundError(f"truth file {args.truth} not found")
-    evaluation = run_flow(
-        "flows.label:evaluate_labels_flow",
+    from pipelines.evaluate import evaluate_labels
+    from warehouse.resource import Warehouse
+
+    evaluation = run_stage(
         args,
+        "flows.label:evaluate_labels_flow",
+        lambda runner: evaluate_labels(
+            Warehouse.at(args.db), str(args.truth), args.min_impressions, runner
+        ),
+        pick_task_runner=False,
         db_path=args.db,
         truth_path=str(args.truth),
         min_impressions=args.min_impressions,
     )
-    print(format_label_evaluation(evaluation))
+    print_result(args, evaluation, format_label_evaluation)
     return 0
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the `label` and `evaluate-labels` verbs."""
+def register_label(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `label` verb."""
     label = subparsers.add_parser(
         "label",
         help="debiased quality labels and preference pairs from the ingested events",
@@ -107,6 +123,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     label.set_defaults(handler=run_label)
+
+
+def register_evaluate(subparsers: argparse._SubParsersAction) -> None:
+    """Add the `evaluate-labels` verb."""
     evaluate = subparsers.add_parser(
         "evaluate-labels",
         help="compare labels and pairs with a simulation's ground truth",

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+from cli.flows import run_stage
+from cli.output import print_result
+from results.model import (
+    PromptBatchScores,
+    PromptScores,
+    RequestRanking,
+    ScoreSummary,
+    TrainSummary,
+)
 
-from cli.flows import run_flow
-from results.model import PromptScores, RequestRanking, ScoreSummary, TrainSummary
+if TYPE_CHECKING:
+    import polars as pl
 
 RANK_COLUMNS = [
     "rank",
@@ -19,6 +29,8 @@ RANK_COLUMNS = [
     "quality_score",
 ]
 PROMPT_COLUMNS = ["model_version", "predicted_quality", "score", "known"]
+PROMPT_FILE_COLUMNS = ["line", "prompt", "model_version", "predicted_quality", "score", "known"]
+PROMPT_TABLE_CHARS = 60  # a table cell shows at most this much of a prompt (CSV has all of it)
 
 
 def format_rows(rows: pl.DataFrame, columns: list[str]) -> str:
@@ -46,6 +58,23 @@ def format_prompt_scores(scores: PromptScores) -> str:
     return f"champion {scores.model_id}\n" + format_rows(scores.rows, PROMPT_COLUMNS)
 
 
+def format_prompt_batch(scores: PromptBatchScores, output: str) -> str:
+    """Every prompt of the file per model version: CSV (whole prompts) or an aligned table."""
+    import polars as pl
+
+    rows = scores.rows.select(PROMPT_FILE_COLUMNS)
+    if output == "csv":
+        return rows.write_csv(float_precision=6).rstrip("\n")
+    shortened = rows.with_columns(
+        pl.when(pl.col("prompt").str.len_chars() > PROMPT_TABLE_CHARS)
+        .then(pl.col("prompt").str.slice(0, PROMPT_TABLE_CHARS - 1) + "…")
+        .otherwise(pl.col("prompt"))
+    )
+    return f"champion {scores.model_id}, prompts of {scores.path}\n" + format_rows(
+        shortened, PROMPT_FILE_COLUMNS
+    )
+
+
 def format_ranking(ranking: RequestRanking) -> str:
     return f"request {ranking.request_id} ranked by champion {ranking.model_id}\n" + format_rows(
         ranking.rows, RANK_COLUMNS
@@ -61,52 +90,125 @@ def require_db(db_path: str) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from models.training import MODEL_KINDS
+    from pipelines.train import train_config, train_models
+    from warehouse.resource import Warehouse
 
     require_db(args.db)
-    summary = run_flow(
-        "flows.model:train_flow",
+    values = {
+        "kinds": MODEL_KINDS if args.kind == "both" else (args.kind,),
+        "train_fraction": args.train_fraction,
+        "pairwise_c": args.pairwise_c,
+        "pointwise_alpha": args.pointwise_alpha,
+        "min_improvement": args.min_improvement,
+        "artifacts_dir": args.artifacts,
+    }
+    config = train_config(**values)
+    summary = run_stage(
         args,
+        "flows.model:train_flow",
+        lambda runner: train_models(Warehouse.at(args.db), config, args.truth, runner),
         db_path=args.db,
-        artifacts_dir=args.artifacts,
         truth_path=args.truth,
-        kinds=MODEL_KINDS if args.kind == "both" else (args.kind,),
-        train_fraction=args.train_fraction,
-        pairwise_c=args.pairwise_c,
-        pointwise_alpha=args.pointwise_alpha,
-        min_improvement=args.min_improvement,
+        **values,
     )
-    print(format_train_summary(summary))
+    print_result(args, summary, format_train_summary)
     return 0
 
 
 def run_score(args: argparse.Namespace) -> int:
+    from pipelines.score import score_generations
+    from warehouse.resource import Warehouse
+
     require_db(args.db)
-    summary = run_flow("flows.model:score_flow", args, db_path=args.db, batch_size=args.batch_size)
-    print(format_score_summary(summary))
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1, not {args.batch_size}")
+    summary = run_stage(
+        args,
+        "flows.model:score_flow",
+        lambda runner: score_generations(Warehouse.at(args.db), args.batch_size, runner),
+        pick_task_runner=False,
+        db_path=args.db,
+        batch_size=args.batch_size,
+    )
+    print_result(args, summary, format_score_summary)
     return 0
 
 
 def run_score_prompt(args: argparse.Namespace) -> int:
+    from pipelines.score import PlannedOutput, read_prompt_file, score_prompt, score_prompt_file
+    from warehouse.resource import Warehouse
+
+    if (args.prompt is None) == (args.file is None):
+        raise ValueError("give either a PROMPT or --file PROMPTS.txt")
     require_db(args.db)
-    scores = run_flow(
-        "flows.model:score_prompt_flow",
+    if args.prompt is not None and not args.prompt.strip():
+        raise ValueError('the prompt is empty: give the text to score, e.g. "a fox in the snow"')
+    planned = {
+        "duration_ms": args.duration_ms,
+        "width": args.width,
+        "height": args.height,
+        "fps": args.fps,
+    }
+    versions = tuple(args.model_version or ())
+    if args.file is not None:
+        read_prompt_file(args.file)  # a bad file is a one-line error before the run starts
+        prompts_path = str(Path(args.file).absolute())
+        batch = run_stage(
+            args,
+            "flows.model:score_prompt_file_flow",
+            lambda runner: score_prompt_file(
+                Warehouse.at(args.db), prompts_path, versions, PlannedOutput(**planned), runner
+            ),
+            pick_task_runner=False,
+            db_path=args.db,
+            prompts_path=prompts_path,
+            model_versions=versions,
+            **planned,
+        )
+        print_result(args, batch, lambda scores: format_prompt_batch(scores, args.format))
+        return 0
+    scores = run_stage(
         args,
+        "flows.model:score_prompt_flow",
+        lambda runner: score_prompt(
+            Warehouse.at(args.db), args.prompt, versions, PlannedOutput(**planned), runner
+        ),
+        pick_task_runner=False,
         db_path=args.db,
         prompt=args.prompt,
-        model_versions=tuple(args.model_version or ()),
-        duration_ms=args.duration_ms,
-        width=args.width,
-        height=args.height,
-        fps=args.fps,
+        model_versions=versions,
+        **planned,
     )
-    print(format_prompt_scores(scores))
+    warn_unknown_versions(scores)
+    print_result(args, scores, format_prompt_scores)
     return 0
 
 
+def warn_unknown_versions(scores: PromptScores) -> None:
+    """Say on stderr which asked-for model versions the champion never saw in training."""
+    unknown = scores.rows.filter(~scores.rows["known"])["model_version"].to_list()
+    if unknown:
+        print(
+            f"reelloop score-prompt: warning: the champion never saw model version(s) "
+            f"{', '.join(unknown)} in training: their figures use no version effect",
+            file=sys.stderr,
+        )
+
+
 def run_rank(args: argparse.Namespace) -> int:
+    from pipelines.score import rank_request
+    from warehouse.resource import Warehouse
+
     require_db(args.db)
-    ranking = run_flow("flows.model:rank_flow", args, db_path=args.db, request_id=args.request_id)
-    print(format_ranking(ranking))
+    ranking = run_stage(
+        args,
+        "flows.model:rank_flow",
+        lambda runner: rank_request(Warehouse.at(args.db), args.request_id, runner),
+        pick_task_runner=False,
+        db_path=args.db,
+        request_id=args.request_id,
+    )
+    print_result(args, ranking, format_ranking)
     return 0
 
 
@@ -183,13 +285,24 @@ def register_score_prompt(subparsers: argparse._SubParsersAction) -> None:
     """Add the `score-prompt` verb."""
     parser = subparsers.add_parser(
         "score-prompt",
-        help="predicted quality of a new prompt under each model version",
+        help="predicted quality of a new prompt (or a file of prompts) under each model version",
         description=(
             "Predicted quality_score (champion score mapped by its calibration on training labels) of a "
-            "prompt for each model version; no output exists yet, so no embedding is used."
+            "prompt for each model version; no output exists yet, so no embedding is used. With --file, "
+            "every non-blank line of a UTF-8 text file is a prompt, scored in one batch and printed as a "
+            "table or CSV with its line number."
         ),
     )
-    parser.add_argument("prompt", help="the prompt text")
+    parser.add_argument("prompt", nargs="?", default=None, help="the prompt text")
+    parser.add_argument(
+        "--file", default=None, metavar="PROMPTS.txt", help="score every line of this file instead"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("table", "csv"),
+        default="table",
+        help="--file output: an aligned table (prompts shortened) or CSV (default table)",
+    )
     parser.add_argument(
         "--model-version",
         action="append",

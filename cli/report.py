@@ -4,21 +4,32 @@ from __future__ import annotations
 
 import argparse
 
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
+from results.report import ReportSummary
 
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `reelloop report`."""
-    summary = run_flow(
-        "flows.report:report_flow",
+    from pipelines.report import write_report
+    from warehouse.resource import Warehouse
+
+    summary = run_stage(
         args,
+        "flows.report:report_flow",
+        lambda runner: write_report(Warehouse.at(args.db), args.out, args.truth, runner=runner),
         pick_task_runner=False,
         db_path=args.db,
         out_dir=args.out,
         truth_path=args.truth,
     )
-    print(f"report: {summary.path} ({summary.bytes:,} bytes)")
+    print_result(args, summary, format_report)
     return 0
+
+
+def format_report(summary: ReportSummary) -> str:
+    """What `reelloop report` prints."""
+    return f"report: {summary.path} ({summary.bytes:,} bytes)"
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -4,24 +4,31 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cli.flows import run_flow
+from cli.flows import run_stage
+from cli.output import print_result
 from pipelines.simulate import DEFAULT_BASE_TIME
+
+if TYPE_CHECKING:
+    from landing.kuairand import ImportSummary
+    from landing.simulate import SimulationSummary
 
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Handler of `reelloop simulate`: validate the options, run the flow, print one line."""
-    from pipelines.simulate import refuse_existing_simulation, simulation_config
+    from pipelines.simulate import refuse_existing_simulation, simulate, simulation_config
 
-    simulation_config(args.requests, args.seed, args.days, args.base_time)
+    config = simulation_config(args.requests, args.seed, args.days, args.base_time)
     out = Path(args.out)
     if out.exists() and not out.is_dir():
         raise NotADirectoryError(f"--out is a file, not a directory: {out}")
     if not args.force:
         refuse_existing_simulation(str(out))
-    summary = run_flow(
-        "flows.simulate:simulate_flow",
+    summary = run_stage(
         args,
+        "flows.simulate:simulate_flow",
+        lambda runner: simulate(str(out), config, runner, replace=args.force),
         pick_task_runner=False,
         out_dir=str(out),
         requests=args.requests,
@@ -30,35 +37,47 @@ def run_simulate(args: argparse.Namespace) -> int:
         base_time=args.base_time,
         force=args.force,
     )
-    print(
+    print_result(args, summary, lambda done: format_simulation(done, out))
+    return 0
+
+
+def format_simulation(summary: SimulationSummary, out: Path) -> str:
+    """What `reelloop simulate` prints."""
+    return (
         f"simulated {summary.requests} requests: {summary.generations} generations, "
         f"{summary.event_rows} event rows in {len(summary.files)} files under {out / 'landing'}; "
         f"truth in {out / 'truth'}"
     )
-    return 0
 
 
 def run_import(args: argparse.Namespace) -> int:
     """Handler of `reelloop import-kuairand`: check the input, run the flow, print the counts."""
     from landing.kuairand import source_columns
+    from pipelines.kuairand import import_kuairand
 
     # Checked before the flow starts so a wrong path is a one-line error, not a failed run.
     source_columns(args.csv)
     if Path(args.out).exists() and not Path(args.out).is_dir():
         raise NotADirectoryError(f"--out is not a directory: {args.out}")
-    summary = run_flow(
-        "flows.simulate:import_kuairand_flow",
+    summary = run_stage(
         args,
+        "flows.simulate:import_kuairand_flow",
+        lambda runner: import_kuairand(str(args.csv), str(args.out), runner=runner),
         pick_task_runner=False,
         csv_path=str(args.csv),
         out_dir=str(args.out),
     )
-    print(f"KuaiRand import: {summary.source_rows} source rows -> {args.out}")
-    for event_type, count in summary.events.items():
-        print(f"  {event_type:<11} {count:>10}")
-    print(f"  {'events':<11} {sum(summary.events.values()):>10}")
-    print(f"  {'generations':<11} {summary.generations:>10}")
+    print_result(args, summary, lambda done: format_import(done, args.out))
     return 0
+
+
+def format_import(summary: ImportSummary, out: Path) -> str:
+    """What `reelloop import-kuairand` prints: rows per event type and generations."""
+    lines = [f"KuaiRand import: {summary.source_rows} source rows -> {out}"]
+    lines += [f"  {event_type:<11} {count:>10}" for event_type, count in summary.events.items()]
+    lines.append(f"  {'events':<11} {sum(summary.events.values()):>10}")
+    lines.append(f"  {'generations':<11} {summary.generations:>10}")
+    return "\n".join(lines)
 
 
 def register_simulate(subparsers: argparse._SubParsersAction) -> None:

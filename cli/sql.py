@@ -24,8 +24,7 @@ from uuid import UUID
 
 import duckdb
 
-from warehouse.resource import Warehouse
-from warehouse.snapshot import current_snapshot_path
+from warehouse.snapshot import current_snapshot_path, open_snapshot
 
 log = logging.getLogger(__name__)
 
@@ -94,28 +93,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run_sql_command(args: argparse.Namespace) -> int:
     """Handler of `reelloop sql`."""
     query = sys.stdin.read() if args.query == "-" else args.query
+    output_format = "json" if getattr(args, "json", False) else args.output_format
     config = SqlOutputConfig(
-        output_format=args.output_format, max_rows=args.max_rows, max_width=args.max_width
+        output_format=output_format, max_rows=args.max_rows, max_width=args.max_width
     )
     if config.max_rows < 1 or config.max_width < 4:
         raise ValueError("--max-rows must be >= 1 and --max-width >= 4")
-    warehouse = Warehouse(args.db)
-    ensure_snapshot(warehouse)
-    with warehouse.snapshot() as con:
+    ensure_snapshot(args.db)
+    con = open_snapshot(args.db)
+    try:
         run_query(con, query, sys.stdout, config)
+    finally:
+        con.close()
     return 0
 
 
-def ensure_snapshot(warehouse: Warehouse) -> None:
+def ensure_snapshot(db_path: str) -> None:
     """Publish a first snapshot of a warehouse that has none yet (e.g. made before snapshots existed)."""
-    if current_snapshot_path(warehouse.path) is not None:
+    if current_snapshot_path(db_path) is not None:
         return
-    if not Path(warehouse.path).is_file():
+    if not Path(db_path).is_file():
         raise FileNotFoundError(
-            f"no warehouse at {warehouse.path}: run a flow first (e.g. reelloop ingest) or pass --db"
+            f"no warehouse at {db_path}: run a flow first (e.g. reelloop ingest) or pass --db"
         )
-    log.info("no snapshot of %s yet: publishing one", warehouse.path)
-    warehouse.publish()
+    from warehouse.resource import Warehouse
+
+    log.info("no snapshot of %s yet: publishing one", db_path)
+    Warehouse.at(db_path).publish()
 
 
 def read_only_statement(query: str) -> None:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from prefect import flow
 
 from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at
 from flows.runner import PrefectRunner
-from pipelines.ingest import IngestOptions, ingest, parse_timestamp
+from pipelines.ingest import IngestOptions, ingest, rules_from_parameters
 from results.ingest import IngestSummary
 from warehouse.ingest import IngestRules, check_landing_dir
 
@@ -43,12 +41,8 @@ def ingest_flow(
         max_files_staged_ahead=max_files_staged_ahead,
         stale_staging_hours=stale_staging_hours,
     )
-    rules = IngestRules(
-        max_future_skew=timedelta(hours=max_future_skew_hours),
-        min_timestamp=parse_timestamp(min_timestamp),
-        max_line_bytes=max_line_bytes,
-        memory_limit=memory_limit,
-        threads=threads,
+    rules = rules_from_parameters(
+        max_future_skew_hours, min_timestamp, max_line_bytes, memory_limit, threads
     )
     summary = ingest(warehouse_at(db_path), landing_dir, rules, options, PrefectRunner())
     publish_stage_artifacts(summary)

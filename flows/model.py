@@ -8,12 +8,23 @@ from prefect import flow
 from flows.artifacts import publish_stage_artifacts
 from flows.locking import warehouse_at
 from flows.runner import PrefectRunner
-from models.evaluation import EvaluationConfig
 from models.registry import PromotionPolicy
 from models.training import TrainingConfig
-from pipelines.score import PlannedOutput, rank_request, score_generations, score_prompt
-from pipelines.train import TrainConfig, train_models
-from results.model import PromptScores, RequestRanking, ScoreSummary, TrainSummary
+from pipelines.score import (
+    PlannedOutput,
+    rank_request,
+    score_generations,
+    score_prompt,
+    score_prompt_file,
+)
+from pipelines.train import train_config, train_models
+from results.model import (
+    PromptBatchScores,
+    PromptScores,
+    RequestRanking,
+    ScoreSummary,
+    TrainSummary,
+)
 
 
 @flow(name="train")
@@ -29,12 +40,14 @@ def train_flow(
     min_improvement: float = PromotionPolicy.min_improvement,
 ) -> TrainSummary:
     """Train each model kind, evaluate it beside baselines, register it, decide its promotion."""
-    config = TrainConfig(
-        kinds=kinds,
-        training=TrainingConfig(pairwise_c=pairwise_c, pointwise_alpha=pointwise_alpha),
-        evaluation=EvaluationConfig(train_fraction=train_fraction),
-        policy=PromotionPolicy(metric=promotion_metric, min_improvement=min_improvement),
-        artifacts_dir=artifacts_dir,
+    config = train_config(
+        kinds,
+        train_fraction,
+        pairwise_c,
+        pointwise_alpha,
+        promotion_metric,
+        min_improvement,
+        artifacts_dir,
     )
     summary = train_models(warehouse_at(db_path), config, truth_path, PrefectRunner())
     publish_stage_artifacts(summary)
@@ -62,6 +75,23 @@ def score_prompt_flow(
     """Predicted quality of a new prompt under each model version (all the champion knows by default)."""
     planned = PlannedOutput(duration_ms=duration_ms, width=width, height=height, fps=fps)
     return score_prompt(warehouse_at(db_path), prompt, model_versions, planned, PrefectRunner())
+
+
+@flow(name="score-prompt-file")
+def score_prompt_file_flow(
+    db_path: str = "reelloop.duckdb",
+    prompts_path: str = "prompts.txt",
+    model_versions: tuple[str, ...] = (),
+    duration_ms: int = 5000,
+    width: int | None = None,
+    height: int | None = None,
+    fps: float | None = None,
+) -> PromptBatchScores:
+    """Predicted quality of every prompt of a text file (one per line) under each model version."""
+    planned = PlannedOutput(duration_ms=duration_ms, width=width, height=height, fps=fps)
+    return score_prompt_file(
+        warehouse_at(db_path), prompts_path, model_versions, planned, PrefectRunner()
+    )
 
 
 @flow(name="rank")

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, ParamSpec, TypeVar
 
@@ -24,24 +22,20 @@ from prefect.context import FlowRunContext
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from pipelines.runners import (
+    DASK_ADDRESS_ENV,
+    RUNNER_ENV,
+    RUNNERS,
+    RunnerConfig,
+    check_runner,
+    runner_from_env,
+)
 from pipelines.steps import Pending, step_policy
+
+__all__ = ["DASK_ADDRESS_ENV", "RUNNER_ENV", "RUNNERS", "RunnerConfig", "runner_from_env"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-RUNNERS: tuple[str, ...] = ("local", "dask")
-RUNNER_ENV = "REELLOOP_RUNNER"
-DASK_ADDRESS_ENV = "REELLOOP_DASK_ADDRESS"
-
-
-@dataclass(frozen=True)
-class RunnerConfig:
-    """Sizes of the runners: `None` threads lets Prefect pick; the temporary Dask cluster is small."""
-
-    local_max_workers: int | None = None
-    dask_workers: int = 2
-    dask_threads_per_worker: int = 1
-    dask_processes: bool = True
 
 
 def task_runner_for(
@@ -64,12 +58,8 @@ def task_runner_for(
                 "processes": config.dask_processes,
             },
         )
-    raise ValueError(f"unknown runner {runner!r}: choose one of {', '.join(RUNNERS)}")
-
-
-def runner_from_env() -> tuple[str, str | None]:
-    """(runner, dask address) from REELLOOP_RUNNER / REELLOOP_DASK_ADDRESS (default local)."""
-    return os.environ.get(RUNNER_ENV) or "local", os.environ.get(DASK_ADDRESS_ENV) or None
+    check_runner(runner)
+    raise AssertionError(runner)
 
 
 def default_task_runner() -> Any:
@@ -82,26 +72,6 @@ def with_runner(flow: Any, args: argparse.Namespace) -> Any:
     runner = getattr(args, "runner", None) or runner_from_env()[0]
     address = getattr(args, "dask_address", None) or runner_from_env()[1]
     return flow.with_options(task_runner=task_runner_for(runner, address))
-
-
-def add_runner_options(parser: argparse.ArgumentParser) -> None:
-    """The global `--runner` and `--dask-address` options (defaults from the environment)."""
-    runner, address = runner_from_env()
-    parser.add_argument(
-        "--runner",
-        choices=RUNNERS,
-        default=runner,
-        help=f"task runner: threads on this machine, or a Dask cluster (env {RUNNER_ENV}; default local)",
-    )
-    parser.add_argument(
-        "--dask-address",
-        default=address,
-        metavar="tcp://HOST:PORT",
-        help=(
-            f"scheduler of a running Dask cluster for --runner dask (env {DASK_ADDRESS_ENV}); "
-            "without it a temporary local cluster of 2 worker processes is started"
-        ),
-    )
 
 
 def tasks_run_on_dask() -> bool:
@@ -153,6 +123,9 @@ class PrefectRunner:
 
     def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return as_task(function)(*args, **kwargs)
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        """Nothing: under Prefect the run's page shows each task as it finishes."""
 
     def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Pending[R]:
         with workers_report_here():

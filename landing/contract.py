@@ -6,6 +6,8 @@ the writers of landing zones (simulator, importers) and for ingest's checks and 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from dataclasses import dataclass
 
 EVENTS = "events"
@@ -28,6 +30,21 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 SURFACES: tuple[str, ...] = ("feed", "studio", "profile", "search", "share")
 REFERENCE_KINDS: tuple[str, ...] = ("image", "video", "audio")
+
+# An id is valid only with a visible character and no control character. Ingest's SQL applies the
+# same two classes (warehouse/sql/ingest/staged_*.sql) and erase accepts exactly what ingest does.
+INVISIBLE_CATEGORIES: frozenset[str] = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+ID_CONTROL_CHARACTERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def id_problem(value: str) -> str | None:
+    """Why `value` is not an acceptable id ("empty": no visible character; "control": a control
+    character, NUL, C0/C1, U+2028/2029), or None."""
+    if all(unicodedata.category(c) in INVISIBLE_CATEGORIES for c in value):
+        return "empty"
+    if ID_CONTROL_CHARACTERS.search(value):
+        return "control"
+    return None
 
 
 @dataclass(frozen=True)

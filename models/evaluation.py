@@ -99,6 +99,12 @@ class Evaluation:
     reliability: dict[str, pl.DataFrame] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
 
+    def reliability_of(self, scorer: str) -> list[dict[str, float]]:
+        """The scorer's reliability bins as JSON-ready rows (bin, bin_low, n, mean_predicted,
+        observed); empty when it was not evaluated on any pair."""
+        bins = self.reliability.get(scorer)
+        return [] if bins is None else bins.to_dicts()
+
     def metrics_of(self, scorer: str) -> dict[str, float]:
         row = self.table.filter(pl.col("scorer") == scorer)
         if row.height != 1:

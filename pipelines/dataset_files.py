@@ -2,7 +2,8 @@
 
 Layout of an export folder OUT:
     OUT/manifest.json                     export summary (also marks OUT as a reelloop export)
-    OUT/<dataset>/README.md               dataset card; YAML `configs` lets `datasets.load_dataset(dir)` find splits
+    OUT/<dataset>/README.md               dataset card (pipelines.dataset_card); YAML `configs` lets
+                                          `datasets.load_dataset(dir)` find splits
     OUT/<dataset>/manifest.json           files with sha256 and rows, exclusions, parameters, label_version
     OUT/<dataset>/data/<split>-00000-of-0000N.parquet
 
@@ -23,7 +24,6 @@ import sys
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import polars as pl
@@ -31,6 +31,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from common.hashing import file_sha256
+from pipelines.dataset_card import (
+    CardFile,
+    DatasetContent,
+    ExportMetadata,
+    dataset_card,
+    iso,
+    type_name,
+)
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,7 @@ ARROW_TYPES: dict[type[pl.DataType], pa.DataType] = {
     pl.Float64: pa.float64(),
     pl.Boolean: pa.bool_(),
     pl.Int64: pa.int64(),
+    pl.Int32: pa.int32(),
 }
 
 
@@ -55,33 +64,6 @@ class ParquetSettings:
     compression_level: int = 3
     max_rows_per_shard: int = 500_000
     row_group_size: int = 50_000
-
-
-@dataclass(frozen=True)
-class DatasetContent:
-    """One dataset to write: its rows per split, how to describe it, and what was left out."""
-
-    name: str
-    title: str
-    description: str
-    schema: dict[str, pl.DataType]
-    column_descriptions: dict[str, str]
-    splits: dict[str, pl.DataFrame]
-    excluded: dict[str, int]
-    exclusion_order: Sequence[str]
-    policies: Sequence[str]
-    model_versions: dict[str, int]
-    created_range: tuple[datetime | None, datetime | None] = (None, None)
-
-
-@dataclass(frozen=True)
-class ExportMetadata:
-    """What the whole export was built from (all of it from warehouse state, none from the clock)."""
-
-    parameters: dict[str, object]
-    label_version: str
-    as_of: datetime | None
-    champion: dict[str, str] | None
 
 
 @dataclass(frozen=True)
@@ -104,15 +86,22 @@ class WrittenExport:
     files: dict[str, list[WrittenFile]] = field(default_factory=dict)
 
 
+def arrow_type(dtype: pl.DataType) -> pa.DataType:
+    """The Arrow type of a polars column type: plain `string` (not large/view) so every reader agrees,
+    lists and structs built from their members."""
+    if isinstance(dtype, pl.List):
+        return pa.list_(arrow_type(dtype.inner))
+    if isinstance(dtype, pl.Struct):
+        return pa.struct([pa.field(f.name, arrow_type(f.dtype)) for f in dtype.fields])
+    arrow = ARROW_TYPES.get(type(dtype))
+    if arrow is None:
+        raise ValueError(f"no Arrow type for {dtype}")
+    return arrow
+
+
 def arrow_schema(schema: dict[str, pl.DataType]) -> pa.Schema:
-    """The Arrow schema of a dataset: plain `string` (not large/view) so every reader agrees."""
-    fields = []
-    for name, dtype in schema.items():
-        arrow_type = ARROW_TYPES.get(type(dtype))
-        if arrow_type is None:
-            raise ValueError(f"column {name!r}: no Arrow type for {dtype}")
-        fields.append(pa.field(name, arrow_type))
-    return pa.schema(fields)
+    """The Arrow schema of a dataset."""
+    return pa.schema([pa.field(name, arrow_type(dtype)) for name, dtype in schema.items()])
 
 
 def is_reelloop_export(folder: Path) -> bool:
@@ -189,131 +178,6 @@ def export_fingerprint_id(
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def iso(moment: datetime | None) -> str | None:
-    """ISO-8601 text of a timestamp, or None."""
-    return None if moment is None else moment.isoformat()
-
-
-def markdown_cell(text: object) -> str:
-    """Text safe inside a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
-
-
-def card_front_matter(content: DatasetContent, files: list[WrittenFile]) -> list[str]:
-    """YAML front matter (`configs` with one data_files entry per non-empty split), title, text."""
-    splits = [split for split in content.splits if any(f.split == split for f in files)]
-    lines = ["---", "configs:", "- config_name: default"]
-    if splits:
-        lines.append("  data_files:")
-        for split in splits:
-            lines += [f"  - split: {split}", f"    path: data/{split}-*"]
-    return [
-        *lines,
-        "tags:",
-        "- reelloop",
-        f"- {content.name}",
-        "---",
-        "",
-        f"# {content.title}",
-        "",
-        content.description,
-        "",
-    ]
-
-
-def card_columns(content: DatasetContent) -> list[str]:
-    """How to load the dataset, and its columns with their types and meaning."""
-    lines = [
-        'Load with `datasets.load_dataset("parquet", data_dir="<this folder>/data")` or '
-        '`datasets.load_dataset("<this folder>")` (splits from the `configs` above; an empty split is left out).',
-        "",
-        "## Columns",
-        "",
-        "| column | type | meaning |",
-        "|---|---|---|",
-    ]
-    for name, dtype in content.schema.items():
-        lines.append(f"| {name} | {dtype} | {markdown_cell(content.column_descriptions[name])} |")
-    return lines
-
-
-def card_provenance(content: DatasetContent, metadata: ExportMetadata, export_id: str) -> list[str]:
-    """Where the rows come from: export id, label version, window, generators, champion."""
-    params = metadata.parameters
-    window = f"[{params.get('since') or 'beginning'}, {params.get('until') or 'end'})"
-    first, last = (iso(moment) or "n/a" for moment in content.created_range)
-    champion = metadata.champion
-    versions = ", ".join(f"`{markdown_cell(v)}` ({n})" for v, n in content.model_versions.items())
-    return [
-        "",
-        "## Provenance",
-        "",
-        f"- export_id: `{export_id}`",
-        f"- label_version: `{metadata.label_version}`",
-        f"- as of (latest label or pair in the warehouse): {iso(metadata.as_of) or 'n/a'}",
-        f"- window on generation created_at: {window}; exported generations created {first} to {last}",
-        "- generator model versions (generations in rows): " + (versions or "none"),
-        "- preference model champion: "
-        + (
-            f"`{champion['model_id']}` ({champion['model_kind']}, label_version `{champion['label_version']}`)"
-            if champion
-            else "none registered"
-        ),
-        "",
-    ]
-
-
-def card_rows_and_governance(
-    content: DatasetContent, files: list[WrittenFile], metadata: ExportMetadata
-) -> list[str]:
-    """Rows and files per split, the export's parameters and governance policies, exclusions."""
-    lines = ["## Rows", "", "| split | rows | files |", "|---|---|---|"]
-    for split in content.splits:
-        split_files = [f for f in files if f.split == split]
-        lines.append(f"| {split} | {sum(f.rows for f in split_files)} | {len(split_files)} |")
-    lines += ["", "## Filters and governance", ""]
-    lines += [
-        f"- {name}: {markdown_cell('not set' if value is None else value)}"
-        for name, value in sorted(metadata.parameters.items())
-    ]
-    lines += [f"- {policy}" for policy in content.policies]
-    lines += [
-        "",
-        "## Excluded rows",
-        "",
-        "Each excluded row is counted once, under the first reason that applies, in this order: "
-        + ", ".join(f"`{reason}`" for reason in content.exclusion_order)
-        + ".",
-        "",
-        "| reason | rows |",
-        "|---|---|",
-    ]
-    return lines + [
-        f"| {reason} | {content.excluded.get(reason, 0)} |" for reason in content.exclusion_order
-    ]
-
-
-def dataset_card(
-    content: DatasetContent, files: list[WrittenFile], metadata: ExportMetadata, export_id: str
-) -> str:
-    """README.md: YAML front matter, then the card's sections."""
-    lines = [
-        *card_front_matter(content, files),
-        *card_columns(content),
-        *card_provenance(content, metadata, export_id),
-        *card_rows_and_governance(content, files, metadata),
-        "",
-        "## Traceability",
-        "",
-        "Every row keeps its generation ids (and pair_id for DPO) and label_version; the warehouse tables "
-        f"`labels`, `preference_pairs` and `generations` hold them. The warehouse table `export_rows` "
-        f"(export_id = `{export_id}`) lists each row's generations by dataset, split and row index; "
-        "`exports` records the export. No creator or viewer ids are exported.",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def dataset_manifest(
     content: DatasetContent,
     files: list[WrittenFile],
@@ -321,7 +185,8 @@ def dataset_manifest(
     metadata: ExportMetadata,
     export_id: str,
 ) -> dict[str, object]:
-    """manifest.json of one dataset: files with sha256 and rows, counts, exclusions, parameters."""
+    """manifest.json of one dataset: files with sha256 and rows, counts, exclusions (with what each
+    counts), parameters, label_version and the dataset's own details."""
     return {
         "export_id": export_id,
         "dataset": content.name,
@@ -331,12 +196,16 @@ def dataset_manifest(
         "champion_model": metadata.champion,
         "model_versions": content.model_versions,
         "created_range": [iso(moment) for moment in content.created_range],
-        "columns": {name: str(dtype) for name, dtype in content.schema.items()},
+        "columns": {name: type_name(dtype) for name, dtype in content.schema.items()},
         "counts": {
             split: sum(f.rows for f in files if f.split == split) for split in content.splits
         },
         "excluded": {reason: content.excluded.get(reason, 0) for reason in content.exclusion_order},
         "exclusion_order": list(content.exclusion_order),
+        "exclusion_units": {
+            reason: content.exclusion_units[reason] for reason in content.exclusion_order
+        },
+        **content.details,
         "files": [
             {"path": f.path, "split": f.split, "rows": f.rows, "bytes": f.bytes, "sha256": f.sha256}
             for f in files
@@ -391,6 +260,43 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def write_data_files(
+    staging: Path, contents: Sequence[DatasetContent], settings: ParquetSettings
+) -> dict[str, list[WrittenFile]]:
+    """Every dataset's split files under `staging/<dataset>/data`."""
+    files: dict[str, list[WrittenFile]] = {}
+    for content in contents:
+        schema = arrow_schema(content.schema)
+        files[content.name] = [
+            written
+            for split, frame in content.splits.items()
+            for written in write_split_files(frame, staging / content.name, split, schema, settings)
+        ]
+    return files
+
+
+def write_card_and_manifest(
+    folder: Path,
+    content: DatasetContent,
+    files: list[WrittenFile],
+    metadata: ExportMetadata,
+    export_id: str,
+) -> dict[str, object]:
+    """README.md and manifest.json of one dataset; returns its entry in the root manifest."""
+    folder.mkdir(parents=True, exist_ok=True)
+    card_path = folder / CARD
+    card_files = [CardFile(f.split, f.rows) for f in files]
+    card_path.write_text(dataset_card(content, card_files, metadata, export_id), encoding="utf-8")
+    card = WrittenFile(CARD, "", 0, card_path.stat().st_size, file_sha256(card_path))
+    manifest = dataset_manifest(content, files, card, metadata, export_id)
+    write_json(folder / MANIFEST, manifest)
+    return {
+        "counts": manifest["counts"],
+        "excluded": manifest["excluded"],
+        "manifest_sha256": file_sha256(folder / MANIFEST),
+    }
+
+
 def write_export(
     out_dir: Path,
     contents: Sequence[DatasetContent],
@@ -406,33 +312,14 @@ def write_export(
     staging = staging_name(target, "partial")
     staging.mkdir()
     try:
-        files: dict[str, list[WrittenFile]] = {}
-        for content in contents:
-            schema = arrow_schema(content.schema)
-            files[content.name] = [
-                written
-                for split, frame in content.splits.items()
-                for written in write_split_files(
-                    frame, staging / content.name, split, schema, settings
-                )
-            ]
+        files = write_data_files(staging, contents, settings)
         export_id = export_fingerprint_id(metadata, contents, files)
-        summaries = {}
-        for content in contents:
-            folder = staging / content.name
-            folder.mkdir(parents=True, exist_ok=True)
-            card_path = folder / CARD
-            card_path.write_text(
-                dataset_card(content, files[content.name], metadata, export_id), encoding="utf-8"
+        summaries = {
+            content.name: write_card_and_manifest(
+                staging / content.name, content, files[content.name], metadata, export_id
             )
-            card = WrittenFile(CARD, "", 0, card_path.stat().st_size, file_sha256(card_path))
-            manifest = dataset_manifest(content, files[content.name], card, metadata, export_id)
-            write_json(folder / MANIFEST, manifest)
-            summaries[content.name] = {
-                "counts": manifest["counts"],
-                "excluded": manifest["excluded"],
-                "manifest_sha256": file_sha256(folder / MANIFEST),
-            }
+            for content in contents
+        }
         # the root manifest is written last: a folder with it is a complete export
         write_json(
             staging / MANIFEST,

@@ -4,7 +4,7 @@ Under the writer lock: delete the person's rows everywhere in one transaction
 (`warehouse.erase.erase_subject`), recompute the labels and pairs their data touched (the label
 stage, a full rebuild from what remains), rewrite the warehouse file so the deleted rows' bytes are
 gone from its freed pages, and republish the snapshot, deleting every older snapshot (they hold
-the person). Later ingests drop the person's rows (erased_subjects) and later exports cannot
+the person). An id that held no rows is only recorded: nothing is relabeled or rewritten. Later ingests drop the person's rows (erased_subjects) and later exports cannot
 contain them; export folders already written are not rewritten: the summary lists them.
 The id is never logged: the audit table and the summary show a salted hash.
 """
@@ -55,9 +55,12 @@ def erase(
         with warehouse.writer(publish=False) as con:
             result = erase_subject(con, kind, subject_id, reason=reason)
             labeled = was_labeled(con)
-        relabel = label(warehouse, label_config) if labeled else None
-        compaction = compact_database(warehouse.path) if config.compact else None
-        published = publish_snapshot(warehouse.path, config=config.snapshot)
+        # an id that held no rows is recorded (so it never lands) without rewriting anything
+        held_rows = bool(result.total_deleted or result.redacted_quarantine_rows)
+        relabel = label(warehouse, label_config) if labeled and held_rows else None
+        compaction = compact_database(warehouse.path) if config.compact and held_rows else None
+        snapshot = config.snapshot if held_rows else warehouse.snapshot_config
+        published = publish_snapshot(warehouse.path, config=snapshot)
     return ErasureSummary(
         erasure_id=result.erasure_id,
         subject_kind=result.subject_kind,

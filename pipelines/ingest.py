@@ -23,6 +23,9 @@ from pipelines.publish import publish_if_stale
 from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step, worker_address
 from results.ingest import IngestSummary, RowCounts
 from warehouse.ingest import (
+    ALREADY_INGESTED,
+    FAILED_STATUSES,
+    FILE_PROBLEMS,
     FileAccounting,
     IngestRules,
     LandingFile,
@@ -68,6 +71,23 @@ def parse_timestamp(text: str) -> datetime:
     except ValueError as exc:
         raise ValueError(f"not an ISO 8601 timestamp: {text!r}") from exc
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def rules_from_parameters(
+    max_future_skew_hours: float,
+    min_timestamp: str,
+    max_line_bytes: int,
+    memory_limit: str | None,
+    threads: int | None,
+) -> IngestRules:
+    """The contract rules from the plain values a flow or the command line passes."""
+    return IngestRules(
+        max_future_skew=timedelta(hours=max_future_skew_hours),
+        min_timestamp=parse_timestamp(min_timestamp),
+        max_line_bytes=max_line_bytes,
+        memory_limit=memory_limit,
+        threads=threads,
+    )
 
 
 @step(IO_RETRY)
@@ -183,13 +203,18 @@ def row_counts(files: Sequence[FileAccounting]) -> RowCounts:
 
 
 def summarize(
-    files: Sequence[FileAccounting], seconds: float, staged_by_worker: Counter[str] | None = None
+    recorded: Sequence[FileAccounting],
+    seconds: float,
+    staged_by_worker: Counter[str] | None = None,
 ) -> IngestSummary:
     """The run's accounting: totals, per kind, per file status and quarantined rows per reason
-    (and, when files were staged on Dask workers, files per worker)."""
+    (and, when files were staged on Dask workers, files per worker); whole files quarantined and
+    the files that failed are listed apart; files a concurrent run recorded are not counted."""
+    files = [f for f in recorded if f.status != ALREADY_INGESTED]
     by_reason: Counter[str] = Counter()
     for f in files:
         by_reason.update(f.quarantined_by_reason)
+    whole_files = Counter(FILE_PROBLEMS[f.status] for f in files if f.status in FILE_PROBLEMS)
     total = row_counts(files)
     kinds = sorted({f.kind for f in files})
     return IngestSummary(
@@ -200,6 +225,9 @@ def summarize(
         seconds=round(seconds, 3),
         rows_per_second=round(total.rows_read / seconds) if seconds > 0 else 0,
         staged_by_worker=dict(sorted((staged_by_worker or Counter()).items())),
+        files_quarantined_by_reason=dict(sorted(whole_files.items())),
+        failed_files={f.source_file: f.status for f in files if f.status in FAILED_STATUSES},
+        concurrent_files=len(recorded) - len(files),
     )
 
 
@@ -230,10 +258,12 @@ def ingest(
             done.append(accounting)
             workers[worker] += 1
             log_progress(runner, done, len(files), started)
+            runner.progress("ingest: files", len(done), len(files))
     else:
         for landing in files:
             done.append(runner.run(load_file, warehouse, landing, rules))
             log_progress(runner, done, len(files), started)
+            runner.progress("ingest: files", len(done), len(files))
     runner.run(publish_if_stale, warehouse)
     summary = summarize(done, time.perf_counter() - started, workers)
     runner.log.info("ingest: %s", summary)

@@ -22,16 +22,12 @@ import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import duckdb
 import polars as pl
 
-from features.debias import abnormal_viewers
-from features.engagement import engagement_cells, generation_engagement
 from features.label_config import LabelConfig
-from features.label_parameters import label_model_from, model_parameters
-from features.label_pipeline import LabelOutputs, adopted_examination, compute_label_outputs
-from features.labels import LabelFit
 from pipelines.label_partitions import ScaleOut, WorkerAggregation
 from pipelines.publish import publish_if_stale
 from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step
@@ -42,6 +38,12 @@ from warehouse.connection import transaction
 from warehouse.engagement import EngagementRules, EventAggregation, WarehouseAggregation
 from warehouse.label_store import StateMark, StoredModel
 from warehouse.resource import Warehouse
+
+if TYPE_CHECKING:  # the label math (scipy, scikit-learn) is imported when there is work to do
+    from features.label_pipeline import LabelOutputs
+    from features.labels import LabelFit
+
+LABEL_PASSES = 4  # refresh the engagement state, read, compute, write
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,8 @@ def engagement_rules(config: LabelConfig) -> EngagementRules:
 
 def flagged_viewers(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> pl.DataFrame:
     """The abnormal viewers (bots) among everyone's stored activity, by the config's rules."""
+    from features.debias import abnormal_viewers
+
     return abnormal_viewers(
         events_sql.viewer_activity(con),
         min_events=config.bot_min_events,
@@ -188,6 +192,9 @@ def _reaggregate(
 
     Returns the generations re-aggregated (all of them when the curve moved) and whether it did.
     """
+    from features.engagement import engagement_cells, generation_engagement
+    from features.label_pipeline import adopted_examination
+
     version = config.label_version
     slots = passes.slots(
         touched,
@@ -276,6 +283,9 @@ def refresh_engagement_state(
 def read_label_inputs(warehouse: Warehouse, mark: StateMark) -> LabelInputs:
     """The clean state of every generation known at `mark`, and the stored model and reliability
     of its label version."""
+    from features.label_parameters import label_model_from
+    from features.labels import LabelFit
+
     with warehouse.writer(publish=False) as con:
         stored = label_store.stored_model(con, mark.label_version)
         through = mark.ingest.generations_through
@@ -292,6 +302,8 @@ def read_label_inputs(warehouse: Warehouse, mark: StateMark) -> LabelInputs:
 @step()
 def compute_labels(inputs: LabelInputs, config: LabelConfig) -> LabelOutputs:
     """Refit, keep or adopt the model, score every generation, build the pairs, check (pure)."""
+    from features.label_pipeline import compute_label_outputs
+
     return compute_label_outputs(
         inputs.engagement, inputs.cells, inputs.fit, inputs.reliability, config
     )
@@ -303,6 +315,8 @@ def write_label_outputs(
 ) -> Written:
     """Write changed labels and pairs, the (re)adopted model, and the run record, in one
     transaction (publishes the snapshot)."""
+    from features.label_parameters import model_parameters
+
     with warehouse.writer() as con, transaction(con):
         now = datetime.now(UTC)
         if outputs.model_refit and outputs.fit is not None:
@@ -377,15 +391,20 @@ def label(
     if scale_out is None and runner.distributed:
         scale_out = ScaleOut()
     refreshed = runner.run(refresh_engagement_state, warehouse, config, scale_out, runner)
+    runner.progress("label: passes", 1, LABEL_PASSES)
     if refreshed.labels_current:
         runner.log.info(
             "labels are current (label_version %s): nothing to do", config.label_version
         )
         runner.run(publish_if_stale, warehouse)  # rows a killed run committed but did not publish
+        runner.progress("label: passes", LABEL_PASSES, LABEL_PASSES)
         return label_summary(refreshed, None, None)
     inputs = runner.run(read_label_inputs, warehouse, refreshed.mark)
+    runner.progress("label: passes", 2, LABEL_PASSES)
     outputs = runner.run(compute_labels, inputs, config)
+    runner.progress("label: passes", 3, LABEL_PASSES)
     written = runner.run(write_label_outputs, warehouse, outputs, refreshed.mark, started_at)
+    runner.progress("label: passes", LABEL_PASSES, LABEL_PASSES)
     summary = label_summary(refreshed, outputs, written)
     runner.log.info(
         "label %s: %d labels %s, %d pairs %s",

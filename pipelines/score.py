@@ -2,6 +2,7 @@
 
 score: every generation the champion has not scored yet, in committed batches (a rerun resumes).
 score_prompt: predicted quality of a prompt under each model version (no output exists yet).
+score_prompt_file: the same for every prompt of a text file (one per line), scored in one batch.
 rank_request: a request's candidates ordered by the champion's score, best first.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import polars as pl
 
@@ -16,9 +18,11 @@ from features.model_features import generation_frame
 from pipelines.champion import Champion, read_current_champion, require_champion
 from pipelines.publish import publish_if_stale
 from pipelines.steps import DIRECT, IO_RETRY, StepRunner, step
-from results.model import PromptScores, RequestRanking, ScoreSummary
+from results.model import PromptBatchScores, PromptScores, RequestRanking, ScoreSummary
 from warehouse.registry import insert_scores, read_request_generations, read_unscored_generations
 from warehouse.resource import Warehouse
+
+MAX_PROMPT_CHARS: int = 10_000  # the event contract's limit on a prompt
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,11 @@ class PlannedOutput:
     width: int | None = None
     height: int | None = None
     fps: float | None = None
+
+    def check(self) -> None:
+        """A one-line error for a length that cannot be rendered."""
+        if self.duration_ms <= 0:
+            raise ValueError(f"duration_ms must be > 0, got {self.duration_ms}")
 
 
 @step(IO_RETRY)
@@ -76,28 +85,87 @@ def score_prompt(
     planned = planned or PlannedOutput()
     if not prompt.strip():
         raise ValueError("the prompt is empty")
-    if planned.duration_ms <= 0:
-        raise ValueError(f"duration_ms must be > 0, got {planned.duration_ms}")
+    planned.check()
     champion = require_champion(runner.run(read_current_champion, warehouse))
+    ranked = scored_prompts(champion, [(1, prompt)], model_versions, planned).drop("line", "prompt")
+    return PromptScores(model_id=champion.record.model_id, rows=ranked)
+
+
+def scored_prompts(
+    champion: Champion,
+    prompts: list[tuple[int, str]],
+    model_versions: tuple[str, ...],
+    planned: PlannedOutput,
+) -> pl.DataFrame:
+    """line (as given with each prompt), prompt, model_version, predicted_quality, score and
+    known (the champion saw the version in training), one row per prompt and version, each prompt's
+    versions best first; every prompt is scored in one batch."""
     spec = champion.bundle.feature_spec
-    frame = generation_frame(
-        prompt,
-        model_versions or spec.model_versions,
-        duration_ms=planned.duration_ms,
-        width=planned.width,
-        height=planned.height,
-        fps=planned.fps,
+    versions = model_versions or spec.model_versions
+    frame = pl.concat(
+        [
+            generation_frame(
+                prompt,
+                versions,
+                duration_ms=planned.duration_ms,
+                width=planned.width,
+                height=planned.height,
+                fps=planned.fps,
+            ).with_columns(line=pl.lit(line, dtype=pl.Int64))
+            for line, prompt in prompts
+        ]
     )
-    ranked = (
-        frame.select("model_version")
+    return (
+        frame.select("line", "prompt", "model_version")
         .with_columns(
             predicted_quality=pl.Series(champion.bundle.predicted_quality(frame)),
             score=pl.Series(champion.bundle.score(frame)),
             known=pl.col("model_version").is_in(list(spec.model_versions)),
         )
-        .sort(["predicted_quality", "score"], descending=True)
+        .sort(["line", "predicted_quality", "score"], descending=[False, True, True])
     )
-    return PromptScores(model_id=champion.record.model_id, rows=ranked)
+
+
+def read_prompt_file(path: str | Path) -> list[tuple[int, str]]:
+    """(line number, prompt) of each non-blank line of a UTF-8 text file; one-line errors for a
+    missing or undecodable file, a file without prompts, and a prompt over the contract's length."""
+    source = Path(path)
+    if not source.is_file():
+        raise FileNotFoundError(f"prompt file not found: {source}")
+    try:
+        text = source.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{source} is not UTF-8 text (byte {exc.start})") from exc
+    prompts = [
+        (number, line.strip())
+        for number, line in enumerate(text.splitlines(), start=1)
+        if line.strip()
+    ]
+    if not prompts:
+        raise ValueError(f"{source} holds no prompt (one prompt per line)")
+    for number, prompt in prompts:
+        if len(prompt) > MAX_PROMPT_CHARS:
+            raise ValueError(
+                f"{source}:{number}: prompt of {len(prompt)} characters (limit {MAX_PROMPT_CHARS})"
+            )
+    return prompts
+
+
+def score_prompt_file(
+    warehouse: Warehouse,
+    path: str,
+    model_versions: tuple[str, ...] = (),
+    planned: PlannedOutput | None = None,
+    runner: StepRunner = DIRECT,
+) -> PromptBatchScores:
+    """Predicted quality of every prompt of a text file (one per line; blank lines skipped) under
+    each model version; `line` is the prompt's line number in the file."""
+    planned = planned or PlannedOutput()
+    planned.check()
+    prompts = read_prompt_file(path)
+    champion = require_champion(runner.run(read_current_champion, warehouse))
+    rows = scored_prompts(champion, prompts, model_versions, planned)
+    return PromptBatchScores(model_id=champion.record.model_id, path=path, rows=rows)
 
 
 def rank_request(

@@ -65,9 +65,18 @@ class Done:
         return self.value
 
 
+ProgressListener = Callable[[str, int, int], object]
+"""Hears a stage's long work advance: (what, done, total), e.g. ("ingest: files", 3, 8)."""
+
+
+def no_progress(what: str, done: int, total: int) -> None:
+    """The default listener: progress is not shown."""
+
+
 class StepRunner(Protocol):
     """Runs a stage's steps; `distributed` says whether submitted steps run on other machines,
-    `log` is where a stage reports progress (the flow-run logger under Prefect)."""
+    `log` is where a stage reports what it did (the flow-run logger under Prefect), `progress`
+    hears long work advance (a terminal progress bar in the command line)."""
 
     @property
     def distributed(self) -> bool: ...
@@ -79,12 +88,21 @@ class StepRunner(Protocol):
 
     def submit(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Pending[R]: ...
 
+    def progress(self, what: str, done: int, total: int) -> None: ...
+
 
 class DirectRunner:
-    """Calls every step in this process, in order (tests, benchmarks, notebooks, the fast CLI)."""
+    """Calls every step in this process, in order (tests, benchmarks, notebooks, the fast CLI);
+    `listener` hears progress (none by default)."""
 
     distributed = False
     log: logging.Logger | logging.LoggerAdapter = logging.getLogger("pipelines")
+
+    def __init__(self, listener: ProgressListener = no_progress) -> None:
+        self.listener = listener
+
+    def progress(self, what: str, done: int, total: int) -> None:
+        self.listener(what, done, total)
 
     def run(self, function: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         return function(*args, **kwargs)

@@ -61,6 +61,25 @@ class TrainConfig:
     """Default `<db dir>/artifacts`: artifacts live beside the warehouse they are registered in."""
 
 
+def train_config(
+    kinds: tuple[str, ...] = ("pairwise",),
+    train_fraction: float = EvaluationConfig.train_fraction,
+    pairwise_c: float = TrainingConfig.pairwise_c,
+    pointwise_alpha: float = TrainingConfig.pointwise_alpha,
+    promotion_metric: str = PromotionPolicy.metric,
+    min_improvement: float = PromotionPolicy.min_improvement,
+    artifacts_dir: str | None = None,
+) -> TrainConfig:
+    """The train configuration from the plain values a flow or the command line passes."""
+    return TrainConfig(
+        kinds=kinds,
+        training=TrainingConfig(pairwise_c=pairwise_c, pointwise_alpha=pointwise_alpha),
+        evaluation=EvaluationConfig(train_fraction=train_fraction),
+        policy=PromotionPolicy(metric=promotion_metric, min_improvement=min_improvement),
+        artifacts_dir=artifacts_dir,
+    )
+
+
 @dataclass(frozen=True)
 class TrainingRun:
     """What every model of one train run shares: its data, split, fingerprint and evaluation."""
@@ -206,6 +225,7 @@ def registered_model(
         test_end=run.split.test_end,
         metrics={
             "evaluation": run.evaluation.metrics_of(kind),
+            "reliability": run.evaluation.reliability_of(kind),
             "baselines": run.baselines,
             "counts": run.evaluation.counts,
             "promotion": promotion,
@@ -224,13 +244,25 @@ def register_new_model(
     run: TrainingRun,
     config: TrainConfig,
     runner: StepRunner,
+    promoted_this_run: str | None = None,
 ) -> tuple[ModelOutcome, Champion | None]:
     """Challenge the champion with a new model, save and register it with the decision; returns
-    its outcome and the champion after it (the new model when promoted)."""
+    its outcome and the champion after it (the new model when promoted). When another model of
+    this run was promoted (`promoted_this_run`), it is registered without challenging."""
     previous_id = champion.record.model_id if champion else None
-    decision, comparison = runner.run(
-        challenge, bundle, champion, run.data, run.split, config.evaluation, config.policy
-    )
+    if promoted_this_run is None:
+        decision, comparison = runner.run(
+            challenge, bundle, champion, run.data, run.split, config.evaluation, config.policy
+        )
+    else:
+        decision = PromotionDecision(
+            False,
+            None,
+            None,
+            f"{promoted_this_run} of this run ranked higher and was promoted "
+            "(at most one promotion per run)",
+        )
+        comparison = {}
     created_at = datetime.now(UTC)
     model_id = new_model_id(kind, created_at, bundle.feature_spec.sha256, run.fingerprint)
     artifact = artifacts_dir(warehouse, config) / f"{model_id}{ARTIFACT_SUFFIX}"
@@ -256,6 +288,17 @@ def register_new_model(
         model_id, kind, decision.promoted, decision.reason, previous_id, str(artifact)
     )
     return outcome, Champion(record, bundle) if decision.promoted else champion
+
+
+def best_first(bundles: dict[str, ScoringBundle], evaluation: Evaluation, metric: str) -> list[str]:
+    """The kinds trained this run, best held-out `metric` first (missing values last): only the
+    best may challenge the champion, so one run crowns at most one model."""
+
+    def rank(kind: str) -> tuple[bool, float]:
+        value = evaluation.metrics_of(kind).get(metric)
+        return (value is None, -(value or 0.0))
+
+    return sorted(bundles, key=rank)
 
 
 def artifacts_dir(warehouse: Warehouse, config: TrainConfig) -> Path:
@@ -305,12 +348,14 @@ def train_models(
     already = {
         kind: runner.run(find_trained_model, warehouse, kind, fingerprint) for kind in config.kinds
     }
-    bundles = {
-        kind: runner.run(train, kind, data, split, config.training)
-        for kind in config.kinds
-        if not already[kind]
-    }
+    to_train = [kind for kind in config.kinds if not already[kind]]
+    steps = len(to_train) + 1
+    bundles = {}
+    for number, kind in enumerate(to_train, start=1):
+        bundles[kind] = runner.run(train, kind, data, split, config.training)
+        runner.progress("train: models", number, steps)
     evaluation = runner.run(evaluate, bundles, data, split, config.evaluation)
+    runner.progress("train: models", steps, steps)
     table = format_evaluation(evaluation)
     runner.log.info("held-out evaluation:\n%s", table)
     champion = runner.run(read_current_champion, warehouse)
@@ -325,10 +370,12 @@ def train_models(
         for kind, model_id in already.items()
         if model_id
     ]
-    for kind, bundle in bundles.items():
+    promoted: str | None = None
+    for kind in best_first(bundles, evaluation, config.policy.metric):
         outcome, champion = register_new_model(
-            warehouse, kind, bundle, champion, run, config, runner
+            warehouse, kind, bundles[kind], champion, run, config, runner, promoted
         )
+        promoted = outcome.model_id if outcome.promoted else promoted
         models.append(outcome)
     if not bundles:
         runner.run(

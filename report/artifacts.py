@@ -341,11 +341,15 @@ def score_artifacts(summary: ScoreSummary) -> list[Artifact]:
 
 
 def export_counts_table(summary: ExportSummary) -> list[dict[str, object]]:
-    """One row per dataset: rows per split, their total and the rows excluded."""
+    """One row per dataset: rows per split (0 for a split it does not have, e.g. the prompt
+    curriculum's test), their total and the rows excluded."""
+    split_names = list(
+        dict.fromkeys(split for splits in summary.counts.values() for split in splits)
+    )
     return [
         {
             "dataset": dataset,
-            **splits,
+            **{split: splits.get(split, 0) for split in split_names},
             "total": sum(splits.values()),
             "excluded": sum(summary.excluded.get(dataset, {}).values()),
         }
@@ -362,6 +366,17 @@ def export_exclusions_table(summary: ExportSummary) -> list[dict[str, object]]:
     ]
 
 
+def merging_lines(merging: dict[str, object]) -> list[str]:
+    """How DPO evidence rows became one row per pair (nothing when the export has no DPO)."""
+    if not merging:
+        return []
+    return [
+        f"- DPO: **{merging['evidence_rows']:,}** evidence rows, "
+        f"**{merging['evidence_rows_merged']:,}** merged into **{merging['merged_pairs']:,}** "
+        f"unordered pairs, **{merging['exported_pairs']:,}** exported"
+    ]
+
+
 def export_markdown(summary: ExportSummary) -> str:
     """The export run: id, path, provenance, rows per dataset and split, exclusions by reason."""
     counts = export_counts_table(summary)
@@ -374,6 +389,7 @@ def export_markdown(summary: ExportSummary) -> str:
             f"- label_version `{summary.label_version}`, warehouse as of {summary.as_of}",
             f"- **{sum(int(r['total']) for r in counts):,}** rows exported, "
             f"**{sum(int(r['excluded']) for r in counts):,}** excluded",
+            *merging_lines(summary.pair_merging),
             "",
             "## Rows per dataset",
             "",

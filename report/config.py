@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from features.prompt_text import MIN_WORD_CHARS
+
 
 @dataclass(frozen=True)
 class ReportConfig:
@@ -13,6 +15,7 @@ class ReportConfig:
     family_alpha: float = 0.05
     ngram_min_generations: int = 30
     ngram_rows: int = 12
+    ngram_min_word_chars: int = MIN_WORD_CHARS  # shorter words are fragments, not listed as n-grams
     attribute_max_values: int = 12
     max_position: int = 30
     duration_buckets: int = 10

@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 
 from report.config import ReportConfig
+from warehouse.report_views import PreviousRun
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,7 @@ class ReportData:
     version_quality: pl.DataFrame
     version_daily: pl.DataFrame
     version_pairs: pl.DataFrame
+    version_paired: pl.DataFrame  # versions compared within requests (same prompts)
     weakest_unigrams: pl.DataFrame
     weakest_bigrams: pl.DataFrame
     weakest_clauses: pl.DataFrame
@@ -34,8 +36,13 @@ class ReportData:
     registry: pl.DataFrame
     champion_metrics: dict[str, Any] | None
     champion_history: pl.DataFrame
+    exports: pl.DataFrame  # recorded exports, newest first
+    previous_run: PreviousRun | None = None  # the figures the previous report showed
     truth: TruthData | None = None
     config: ReportConfig = field(default_factory=ReportConfig)
+    figures: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # what this report shows (report_runs)
     label_diagnostics: pl.DataFrame = field(default_factory=pl.DataFrame)
     """The latest label run's truth-free checks: the label first, then every raw rate."""
 

@@ -7,14 +7,17 @@ Pure functions of small frames (the views are aggregated in SQL); the statistics
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 
+from features.prompt_text import is_filler_word
+from report.changes import run_figures
 from report.config import DEFAULT_REPORT_CONFIG, ReportConfig
 from report.data import ReportData, TruthData
-from report.stats import pairwise_welch_holm, with_confidence_interval
+from report.stats import paired_version_tests, pairwise_welch_holm, with_confidence_interval
 from warehouse.report_views import ReportViews, TruthViews
 
 
@@ -25,19 +28,18 @@ def derive_report_data(
     overview_rows = views.warehouse_overview.to_dicts()
     registry = views.model_registry
     lateness = views.event_lateness
-    ngrams = views.prompt_ngrams
+    unigrams, bigrams = weakest_distinct_ngrams(views.prompt_ngrams, config)
     truth = derive_truth(views.truth, config) if views.truth is not None else None
-    return ReportData(
+    data = ReportData(
         overview=overview_rows[0] if overview_rows else {},
         version_quality=with_confidence_interval(views.model_version_quality, config.confidence),
         version_daily=with_confidence_interval(views.model_version_daily, config.confidence),
         version_pairs=pairwise_welch_holm(views.model_version_quality, config.family_alpha),
-        weakest_unigrams=weakest_ngrams(
-            ngrams, 1, config.ngram_min_generations, config.ngram_rows, config.confidence
+        version_paired=paired_version_tests(
+            views.model_version_paired, config.confidence, config.family_alpha
         ),
-        weakest_bigrams=weakest_ngrams(
-            ngrams, 2, config.ngram_min_generations, config.ngram_rows, config.confidence
-        ),
+        weakest_unigrams=unigrams,
+        weakest_bigrams=bigrams,
         weakest_clauses=weakest_groups(
             views.prompt_clauses,
             config.ngram_min_generations,
@@ -61,10 +63,13 @@ def derive_report_data(
         registry=registry.drop("metrics"),
         champion_metrics=champion_metrics(registry),
         champion_history=views.champion_history,
+        exports=views.exports,
+        previous_run=views.previous_run,
         truth=truth,
         config=config,
         label_diagnostics=views.label_diagnostics,
     )
+    return replace(data, figures=run_figures(data))
 
 
 def derive_truth(views: TruthViews, config: ReportConfig) -> TruthData:
@@ -78,32 +83,86 @@ def derive_truth(views: TruthViews, config: ReportConfig) -> TruthData:
     )
 
 
-def weakest_groups(
-    groups: pl.DataFrame, min_generations: int, rows: int, confidence: float
-) -> pl.DataFrame:
-    """The `rows` groups (n-grams, clauses...) with the lowest mean quality among those with at least
-    `min_generations` generations, with confidence intervals of their means."""
-    key = groups.columns[0]
-    weakest = (
-        groups.filter(pl.col("generations") >= min_generations)
-        .sort(["mean_quality", "generations", key], descending=[False, True, False])
-        .head(rows)
+def with_adjusted_interval(frame: pl.DataFrame, confidence: float) -> pl.DataFrame:
+    """Confidence interval of `mean_adjusted` (quality minus the serving version's mean) as
+    adjusted_ci_low / adjusted_ci_high, from sd_adjusted and the group's size."""
+    adjusted = with_confidence_interval(
+        frame.select(
+            "generations",
+            pl.col("mean_adjusted").alias("mean_quality"),
+            (pl.col("sd_adjusted") / pl.col("generations").sqrt()).alias("se_quality"),
+        ),
+        confidence,
     )
-    return with_confidence_interval(
+    return frame.with_columns(
+        adjusted_ci_low=adjusted["ci_low"], adjusted_ci_high=adjusted["ci_high"]
+    )
+
+
+def ranked_weakest(groups: pl.DataFrame, min_generations: int) -> pl.DataFrame:
+    """Groups with at least `min_generations` generations, weakest first: by the version-adjusted
+    mean where the view has it (a group is not blamed for the versions that served it), else raw."""
+    key = groups.columns[0]
+    order = "mean_adjusted" if "mean_adjusted" in groups.columns else "mean_quality"
+    return groups.filter(pl.col("generations") >= min_generations).sort(
+        [order, "generations", key], descending=[False, True, False]
+    )
+
+
+def with_intervals(weakest: pl.DataFrame, confidence: float) -> pl.DataFrame:
+    """Confidence intervals of the raw mean (ci_low/ci_high) and of the adjusted one when present."""
+    raw = with_confidence_interval(
         weakest.with_columns(se_quality=pl.col("sd_quality") / pl.col("generations").sqrt()),
         confidence,
     )
+    return with_adjusted_interval(raw, confidence) if "mean_adjusted" in raw.columns else raw
 
 
-def weakest_ngrams(
-    ngrams: pl.DataFrame, words: int, min_generations: int, rows: int, confidence: float
+def weakest_groups(
+    groups: pl.DataFrame, min_generations: int, rows: int, confidence: float
 ) -> pl.DataFrame:
-    """`weakest_groups` among the n-grams of `words` words."""
-    return weakest_groups(
-        ngrams.filter(pl.col("ngram_words") == words).drop("ngram_words"),
-        min_generations,
-        rows,
-        confidence,
+    """The `rows` groups (clauses, n-grams...) with the lowest (version-adjusted) mean quality among
+    those with at least `min_generations` generations, with confidence intervals of their means."""
+    return with_intervals(ranked_weakest(groups, min_generations).head(rows), confidence)
+
+
+def content_ngrams(ngrams: pl.DataFrame, min_chars: int) -> pl.DataFrame:
+    """The n-grams without filler: no stop word, fragment or bare number among their words."""
+    words = pl.col("ngram").str.split(" ")
+    filler = words.list.eval(is_filler_word(pl.element(), min_chars)).list.any()
+    return ngrams.filter(~filler)
+
+
+def weakest_distinct_ngrams(
+    ngrams: pl.DataFrame, config: ReportConfig
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The weakest 1-grams and 2-grams without filler that do not repeat each other: going from the
+    weakest up over both kinds, an n-gram is left out when it shares a word with one already listed
+    (so "neon sign" is not followed by "neon", "sign" or "sign says") or covers the same generations
+    (same count and mean: "storefront", "banner" and "grand" of one phrase are listed once)."""
+    ranked = ranked_weakest(
+        content_ngrams(ngrams, config.ngram_min_word_chars), config.ngram_min_generations
+    )
+    chosen: dict[int, list[int]] = {1: [], 2: []}
+    used: set[str] = set()
+    covered: set[tuple[int, float]] = set()
+    columns = ranked.select("ngram", "ngram_words", "generations", "mean_quality")
+    for index, (ngram, words, generations, mean) in enumerate(columns.iter_rows()):
+        parts, same_set = set(ngram.split(" ")), (generations, round(mean, 9))
+        if words not in chosen or len(chosen[words]) >= config.ngram_rows:
+            continue
+        if parts & used or same_set in covered:
+            continue
+        chosen[words].append(index)
+        used |= parts
+        covered.add(same_set)
+        if all(len(picked) >= config.ngram_rows for picked in chosen.values()):
+            break
+    return tuple(  # type: ignore[return-value]
+        with_intervals(
+            ranked.select(pl.all().gather(chosen[words])).drop("ngram_words"), config.confidence
+        )
+        for words in (1, 2)
     )
 
 

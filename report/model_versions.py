@@ -1,5 +1,7 @@
-"""Report section "1. Model versions": mean quality per version with confidence intervals, the pairwise
-Welch tests (Holm-corrected), and quality over time."""
+"""Report section "1. Model versions": versions compared on the same prompts (within-request
+differences, paired t-tests, Holm-corrected), then mean quality per version as served (raw, prompt mix
+not adjusted) with confidence intervals and Welch tests, and quality over time. Every figure is
+label-based: engagement labels, not ground truth."""
 
 from __future__ import annotations
 
@@ -13,33 +15,92 @@ from report.data import ReportData
 from report.figures import color_of, new_figure, plot_style, plot_text, row_chart_scale, svg_figure
 from report.markup import Column, empty, fmt, html_table, note, p_value
 
+LABEL_BASED = (
+    "Label-based: these compare engagement labels (quality_score), which estimate quality from how "
+    "viewers and creators reacted; they are not ground truth."
+)
+
 
 def section_versions(data: ReportData, config: RenderConfig) -> str:
     quality = data.version_quality
     level = f"{100 * data.config.confidence:g}%"
-    parts = [
-        '<section id="versions"><h2>1. Model versions</h2>',
-        note(
-            f"Mean label quality_score of the generations of each model_version with {level} confidence "
-            "intervals (Student t on the generation-level spread). Pairwise differences: Welch t-tests, "
-            f"Holm-corrected across all pairs at family-wise alpha {data.config.family_alpha:g}. "
-            "Versions are compared on whatever prompts they served, so a version used for harder prompts "
-            "looks worse than it is."
-        ),
-    ]
+    parts = ['<section id="versions"><h2>1. Model versions</h2>', note(LABEL_BASED)]
     if quality.is_empty():
         parts.append(empty("No labeled generations yet: run `reelloop label`."))
         parts.append("</section>")
         return "".join(parts)
+    parts.append("<h3>On the same prompts (prompt mix removed)</h3>")
+    parts.append(
+        note(
+            "Within each request whose candidates came from two versions (same prompt, creator and "
+            "time), the difference of the versions' mean quality_score; averaged over those requests "
+            f"with {level} confidence intervals, one-sample t-tests Holm-corrected across the pairs at "
+            f"family-wise alpha {data.config.family_alpha:g}. This is the comparison to act on: it "
+            "does not reward a version for being given easier prompts."
+        )
+    )
+    parts.append(paired_html(data.version_paired, config, level))
+    parts.append("<h3>As served (raw: prompt mix not adjusted)</h3>")
+    parts.append(
+        note(
+            f"Mean label quality_score of each version's generations with {level} confidence intervals "
+            "(Student t on the generation-level spread); pairwise Welch t-tests, Holm-corrected. "
+            "Versions served different prompts and periods, so a version used for harder prompts "
+            "looks worse here than it is."
+        )
+    )
     rows = quality.to_dicts()
     parts.append(versions_figure(rows, config, level))
     parts.append(versions_table(rows, level))
-    parts.append("<h3>Pairwise differences</h3>")
     parts.append(version_pairs_html(data.version_pairs))
-    parts.append("<h3>Over time (by UTC day of created_at)</h3>")
+    parts.append("<h3>Over time (by UTC day of created_at, raw)</h3>")
     parts.append(version_daily_figure(data.version_daily, config, level))
     parts.append("</section>")
     return "".join(parts)
+
+
+def paired_html(paired: pl.DataFrame, config: RenderConfig, level: str) -> str:
+    """The within-request differences: a figure of each pair's mean difference with its interval,
+    and the table of tests."""
+    if paired.is_empty():
+        return empty(
+            "No two versions met in two or more requests: nothing to compare on the same prompts."
+        )
+    rows = paired.to_dicts()
+    with plot_style():
+        fig, ax = new_figure(config, height_scale=row_chart_scale(config, len(rows)))
+        y = np.arange(len(rows))
+        means = np.array([r["mean_difference"] for r in rows], dtype=float)
+        lows = np.array([r["ci_low"] for r in rows], dtype=float)
+        highs = np.array([r["ci_high"] for r in rows], dtype=float)
+        ax.errorbar(
+            means, y, xerr=[means - lows, highs - means], fmt="o", color=color_of(2), capsize=4
+        )
+        ax.axvline(0.0, color="#333", linestyle="--", linewidth=1)
+        ax.set_yticks(y, [plot_text(f"{r['version_a']} − {r['version_b']}") for r in rows])
+        ax.invert_yaxis()
+        ax.set_xlabel(f"mean within-request difference of quality_score ({level} CI)")
+        figure = svg_figure(fig, "versions-paired", "model versions compared on the same prompts")
+    significant = int(paired["significant"].sum())
+    return (
+        figure
+        + note(f"{significant} of {paired.height} pairs differ significantly (highlighted).")
+        + html_table(
+            rows,
+            [
+                Column("version_a", "version A", text=True),
+                Column("version_b", "version B", text=True),
+                Column("requests", "requests"),
+                Column("mean_difference", "A − B", lambda v: fmt(v, 4)),
+                Column("ci_low", f"{level} CI low", lambda v: fmt(v, 4)),
+                Column("ci_high", f"{level} CI high", lambda v: fmt(v, 4)),
+                Column("p_value", "p", p_value),
+                Column("p_holm", "p (Holm)", p_value),
+                Column("significant", "significant"),
+            ],
+            row_class=lambda r: "sig" if r["significant"] else "",
+        )
+    )
 
 
 def versions_figure(rows: list[dict[str, Any]], config: RenderConfig, level: str) -> str:

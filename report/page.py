@@ -9,9 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from report.biases import section_biases
+from report.changes import section_changes
 from report.config import DEFAULT_RENDER_CONFIG, RenderConfig
 from report.data import ReportData
 from report.data_health import section_health
+from report.exports import section_exports
 from report.funnel import section_funnel
 from report.labels_vs_truth import section_truth
 from report.markup import esc, fmt
@@ -31,7 +33,8 @@ table{border-collapse:collapse;font-size:.85em;margin:8px 0}
 th,td{border-bottom:1px solid #e7e9ee;padding:4px 10px;text-align:right;white-space:nowrap}
 th{background:#f0f2f5;font-weight:600}td.t,th.t{text-align:left}td.t{white-space:normal;max-width:420px;overflow-wrap:anywhere}
 .scroll{overflow-x:auto;max-width:100%}
-tr.sig td{background:#eef7ee}
+tr.sig td{background:#eef7ee}tr.worse td{background:#fbeeee}
+.verdict{font-size:1.05em;margin:4px 0 10px}
 figure{margin:10px 0}figure svg,figure img{max-width:100%;height:auto}
 .cards{display:flex;flex-wrap:wrap;gap:10px}
 .card{background:#f0f2f5;border-radius:6px;padding:8px 14px;min-width:120px}
@@ -49,6 +52,7 @@ def render_report(
 ) -> str:
     """The whole report as one HTML document (no external resources, no script)."""
     sections = [
+        section_changes(data),
         section_overview(data),
         section_versions(data, config),
         section_prompts(data, config),
@@ -57,6 +61,7 @@ def render_report(
         section_health(data, config),
         section_model(data, config),
         section_truth(data.truth, data, config),
+        section_exports(data, config),
     ]
     title = "reelloop report"
     return (

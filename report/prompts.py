@@ -1,5 +1,7 @@
 """Report section "2. Prompt weaknesses": the groups of generations (prompt clauses, word n-grams, extra
-fields of the generation records) with the lowest mean quality, each with its confidence interval."""
+fields of the generation records) with the lowest mean quality, each with its confidence interval.
+Clauses and n-grams are ranked by quality relative to the model version that served each generation,
+without filler words, and a 1-gram or 2-gram that shares a word with a weaker one is not repeated."""
 
 from __future__ import annotations
 
@@ -18,12 +20,17 @@ def section_prompts(data: ReportData, config: RenderConfig) -> str:
     parts = [
         '<section id="prompts"><h2>2. Prompt weaknesses</h2>',
         note(
-            "Groups of generations with the lowest mean quality_score, each with at least "
-            f"{cfg.ngram_min_generations} labeled generations, with {level} confidence intervals; the dashed "
-            "line is the mean over all labeled generations. No category field comes with the generation "
-            "records, so categories are derived from the prompt: its comma-separated clauses (where style "
-            "modifiers and settings sit) and its word n-grams (lower-cased words of letters and digits); "
-            "each counts once per prompt. Extra fields the app sends with generations are listed last."
+            "Groups of generations, each with at least "
+            f"{cfg.ngram_min_generations} labeled generations, whose quality_score falls furthest below "
+            "the mean of the model version that served each of them (so a group is not blamed for a "
+            f"weak version), with {level} confidence intervals of that shortfall; the dashed line is "
+            "par for the version. No category field comes with the generation records, so categories "
+            "are derived from the prompt: its comma-separated clauses (where style modifiers and "
+            "settings sit) and its word n-grams (lower-cased words of letters and digits), each counted "
+            "once per prompt. N-grams leave out filler: stop words, fragments shorter than "
+            f"{cfg.ngram_min_word_chars} characters and bare numbers; a 1-gram or 2-gram sharing a word "
+            "with a weaker one already listed is not repeated. Label-based: engagement labels, not "
+            "ground truth. Extra fields the app sends with generations are listed last (raw means)."
         ),
     ]
     overall_mean = overall_mean_quality(data.version_quality)
@@ -40,8 +47,10 @@ def section_prompts(data: ReportData, config: RenderConfig) -> str:
             )
             continue
         labels = [f"{r[key]}  (n={r['generations']:,})" for r in frame.to_dicts()]
-        parts.append(group_quality_figure(frame, labels, overall_mean, level, name, title, config))
-        parts.append(group_quality_table(frame, [Column(key, header, text=True)], level))
+        parts.append(adjusted_quality_figure(frame, labels, level, name, title, config))
+        parts.append(
+            group_quality_table(frame, [Column(key, header, text=True)], level, adjusted=True)
+        )
     parts.append("<h3>Extra fields of the generation records</h3>")
     parts.append(attributes_html(data.attributes, overall_mean, level, config))
     parts.append("</section>")
@@ -92,8 +101,9 @@ def group_quality_figure(
     name: str,
     title: str,
     config: RenderConfig,
+    axis: str = "mean quality_score",
 ) -> str:
-    """Dots with confidence intervals, one row per group, and the overall mean as a dashed line."""
+    """Dots with confidence intervals, one row per group, and the reference as a dashed line."""
     rows = frame.to_dicts()
     with plot_style():
         fig, ax = new_figure(config, height_scale=row_chart_scale(config, len(rows)))
@@ -107,18 +117,33 @@ def group_quality_figure(
         ax.invert_yaxis()
         if overall_mean is not None:
             ax.axvline(overall_mean, color="#333", linestyle="--", linewidth=1)
-        ax.set_xlabel(f"mean quality_score ({level} CI)")
+        ax.set_xlabel(f"{axis} ({level} CI)")
         return svg_figure(fig, name, f"lowest-quality {title}")
 
 
-def group_quality_table(frame: pl.DataFrame, keys: list[Column], level: str) -> str:
+def adjusted_quality_figure(
+    frame: pl.DataFrame, labels: list[str], level: str, name: str, title: str, config: RenderConfig
+) -> str:
+    """Quality relative to the serving version's mean, with confidence intervals; 0 = par."""
+    renamed = frame.select(
+        pl.col("mean_adjusted").alias("mean_quality"), pl.col("adjusted_ci_high").alias("ci_high")
+    )
+    return group_quality_figure(
+        renamed, labels, 0.0, level, name, title, config, "quality_score − its version's mean"
+    )
+
+
+def group_quality_table(
+    frame: pl.DataFrame, keys: list[Column], level: str, adjusted: bool = False
+) -> str:
+    """The groups' sizes and mean quality with the confidence interval of the raw mean, or, when
+    `adjusted`, the quality relative to the serving version's mean and its interval."""
+    interval = ("adjusted_ci_low", "adjusted_ci_high") if adjusted else ("ci_low", "ci_high")
+    relative = [Column("mean_adjusted", "vs version mean")] if adjusted else []
     return html_table(
         frame.to_dicts(),
         keys
-        + [
-            Column("generations", "generations"),
-            Column("mean_quality", "mean quality"),
-            Column("ci_low", f"{level} CI low"),
-            Column("ci_high", f"{level} CI high"),
-        ],
+        + [Column("generations", "generations"), Column("mean_quality", "mean quality")]
+        + relative
+        + [Column(interval[0], f"{level} CI low"), Column(interval[1], f"{level} CI high")],
     )

@@ -80,3 +80,53 @@ def pairwise_welch_holm(summary: pl.DataFrame, family_alpha: float) -> pl.DataFr
         p_holm=pl.Series(adjusted, dtype=pl.Float64),
         significant=pl.Series(adjusted < family_alpha, dtype=pl.Boolean),
     ).sort("p_holm")
+
+
+PAIRED_SCHEMA: dict[str, pl.DataType] = {
+    "version_a": pl.String(),
+    "version_b": pl.String(),
+    "requests": pl.Int64(),
+    "mean_difference": pl.Float64(),
+    "ci_low": pl.Float64(),
+    "ci_high": pl.Float64(),
+    "t_statistic": pl.Float64(),
+    "p_value": pl.Float64(),
+    "p_holm": pl.Float64(),
+    "significant": pl.Boolean(),
+}
+
+
+def paired_version_tests(
+    paired: pl.DataFrame, confidence: float, family_alpha: float
+) -> pl.DataFrame:
+    """One-sample t-test of the within-request differences of each pair of versions (mean A - mean B
+    on the same prompts), with its confidence interval, Holm-corrected across the pairs; pairs seen
+    in fewer than two requests are left out (no spread to test against)."""
+    rows = []
+    for r in paired.filter(pl.col("requests") >= 2).to_dicts():
+        n, mean, sd = int(r["requests"]), float(r["mean_difference"]), r["sd_difference"]
+        half = stats.t.ppf(0.5 + confidence / 2, n - 1) * (sd or 0.0) / math.sqrt(n)
+        if not sd:
+            t_stat = math.copysign(math.inf, mean) if mean else 0.0
+            p = 0.0 if mean else 1.0
+        else:
+            t_stat = mean / (sd / math.sqrt(n))
+            p = float(2 * stats.t.sf(abs(t_stat), n - 1))
+        rows.append(
+            {
+                "version_a": r["version_a"],
+                "version_b": r["version_b"],
+                "requests": n,
+                "mean_difference": mean,
+                "ci_low": mean - half,
+                "ci_high": mean + half,
+                "t_statistic": t_stat,
+                "p_value": p,
+            }
+        )
+    tested = pl.DataFrame(rows, schema={k: PAIRED_SCHEMA[k] for k in list(PAIRED_SCHEMA)[:8]})
+    adjusted = holm_adjusted(tested["p_value"].to_numpy())
+    return tested.with_columns(
+        p_holm=pl.Series(adjusted, dtype=pl.Float64),
+        significant=pl.Series(adjusted < family_alpha, dtype=pl.Boolean),
+    ).sort("p_holm", "version_a", "version_b")

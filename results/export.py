@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -16,3 +17,5 @@ class ExportSummary:
     counts: dict[str, dict[str, int]]
     excluded: dict[str, dict[str, int]]
     newly_recorded: bool
+    pair_merging: dict[str, Any] = field(default_factory=dict)
+    """How DPO evidence rows became rows: read, excluded per row, merged, dropped, exported."""

@@ -28,3 +28,15 @@ class IngestSummary:
     rows_per_second: int
     staged_by_worker: dict[str, int] = field(default_factory=dict)
     """Files judged per Dask worker (empty when the files were judged in this process)."""
+    files_quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    """Whole files quarantined (a quarantine row 0 each, not counted in rows) per reason code."""
+    failed_files: dict[str, str] = field(default_factory=dict)
+    """source_file -> status of each file that could not be loaded as its producer meant
+    (unreadable, unsupported, not a regular file, outside the landing root, CSV without header):
+    `reelloop ingest` then exits with FAILED_FILES_EXIT."""
+    concurrent_files: int = 0
+    """Files another run recorded between this run's discovery and their load (not counted)."""
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.failed_files)

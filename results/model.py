@@ -48,6 +48,16 @@ class PromptScores:
 
 
 @dataclass(frozen=True)
+class PromptBatchScores:
+    """Every prompt of a file scored per model version (line, prompt, model_version,
+    predicted_quality, score, known)."""
+
+    model_id: str
+    path: str
+    rows: pl.DataFrame
+
+
+@dataclass(frozen=True)
 class RequestRanking:
     """A request's candidates ranked by the champion (rank, generation_id, model_version, score, ...)."""
 

@@ -7,8 +7,12 @@ DuckDB allows one writing process per file; readers use the published snapshot
 from __future__ import annotations
 
 import logging
+import os
+import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -18,14 +22,76 @@ from warehouse.sql_files import SQL_ROOT, sql_statement
 log = logging.getLogger(__name__)
 
 MEMORY = ":memory:"
+READER_WAIT_ENV = "REELLOOP_READER_WAIT_SECONDS"
+# DuckDB's error when another process has the file open: it names that process
+LOCK_CONFLICT = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
 
 
-def connect(path: str | Path = MEMORY, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    """A connection in UTC; a writable one has every schema migration applied."""
+def reader_wait_from_env() -> float:
+    """Seconds a writer waits for other processes to close the warehouse file (env
+    REELLOOP_READER_WAIT_SECONDS, default 600)."""
+    text = os.environ.get(READER_WAIT_ENV) or "600"
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError(f"{READER_WAIT_ENV} must be a number of seconds, not {text!r}") from None
+    if not seconds >= 0:
+        raise ValueError(f"{READER_WAIT_ENV} must be >= 0, not {text!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ReaderWait:
+    """How a writer waits while another process (an analyst's DuckDB CLI or notebook, even a
+    read-only one) holds the warehouse file open: DuckDB lets no writer in meanwhile."""
+
+    timeout_seconds: float = field(default_factory=reader_wait_from_env)
+    poll_seconds: float = 0.5
+    log_every_seconds: float = 60.0
+
+
+def open_for_writing(target: str, wait: ReaderWait) -> duckdb.DuckDBPyConnection:
+    """Open `target` read-write, waiting while another process holds it (saying who, once a
+    minute), then failing with one line naming that process."""
+    started = time.monotonic()
+    last_said = None
+    while True:
+        try:
+            return duckdb.connect(target)
+        except duckdb.IOException as exc:
+            holder = LOCK_CONFLICT.search(str(exc))
+            if holder is None:
+                raise
+            waited = time.monotonic() - started
+            if waited >= wait.timeout_seconds:
+                raise TimeoutError(
+                    f"the warehouse {target} is still held open by pid {holder['pid']} "
+                    f"({holder['program']}) after {waited:.0f} s: close it, and let analysts "
+                    f"query the snapshot instead (`reelloop sql`); {READER_WAIT_ENV} sets the wait"
+                ) from None
+            if last_said is None or time.monotonic() - last_said >= wait.log_every_seconds:
+                log.warning(
+                    "waiting for the reader holding the warehouse (pid %s, %s); gives up after %g s",
+                    holder["pid"],
+                    holder["program"],
+                    wait.timeout_seconds,
+                )
+                last_said = time.monotonic()
+            time.sleep(wait.poll_seconds)
+
+
+def connect(
+    path: str | Path = MEMORY, *, read_only: bool = False, wait: ReaderWait | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A connection in UTC; a writable one has every schema migration applied, and waits while
+    another process holds the file open (`wait`, default `ReaderWait()`)."""
     target = str(path)
     if target != MEMORY and not read_only:
         Path(target).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(target, read_only=read_only)
+    if read_only or target == MEMORY:
+        con = duckdb.connect(target, read_only=read_only)
+    else:
+        con = open_for_writing(target, wait or ReaderWait())
     use_utc(con)
     if not read_only:
         apply_migrations(con)

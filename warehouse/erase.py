@@ -23,6 +23,7 @@ from pathlib import Path
 
 import duckdb
 
+from landing.contract import id_problem
 from warehouse.connection import transaction
 from warehouse.sql_files import sql_statement, sql_text
 
@@ -104,13 +105,36 @@ def check_subject(kind: str, subject_id: str, rules: ErasureRules = ErasureRules
         raise ValueError(
             f"unknown subject kind {kind!r}: expected one of {', '.join(SUBJECT_KINDS)}"
         )
-    if not isinstance(subject_id, str) or not subject_id.strip():
-        raise ValueError(f"the {kind} id is empty")
+    if not isinstance(subject_id, str):
+        raise ValueError(f"the {kind} id is not text")
+    problem = id_problem(subject_id)
+    if problem == "empty":
+        raise ValueError(f"the {kind} id is empty or blank (ingest never accepts such an id)")
+    if problem == "control":
+        raise ValueError(
+            f"the {kind} id contains a control character (ingest never accepts such an id)"
+        )
     if len(subject_id) > rules.max_id_chars:
         raise ValueError(f"the {kind} id is longer than {rules.max_id_chars} characters")
-    if "\x00" in subject_id:
-        raise ValueError(f"the {kind} id contains a NUL character")
     return subject_id
+
+
+def id_forms(subject_id: str) -> list[str]:
+    """The texts a raw landing record can hold the id as: itself, JSON-escaped (ASCII and not),
+    CSV-quoted, and the \\xNN escapes a line that is not UTF-8 is kept with (bytes outside
+    printable ASCII escaped)."""
+    escaped = "".join(
+        chr(byte) if 0x20 <= byte < 0x7F and byte != 0x5C else f"\\x{byte:02X}"
+        for byte in subject_id.encode("utf-8")
+    )
+    forms = {
+        subject_id,
+        json.dumps(subject_id)[1:-1],
+        json.dumps(subject_id, ensure_ascii=False)[1:-1],
+        subject_id.replace('"', '""'),
+        escaped,
+    }
+    return sorted(form for form in forms if form)
 
 
 def erase_subject(
@@ -129,6 +153,7 @@ def erase_subject(
     values: dict[str, object] = {
         "subject_kind": kind,
         "subject_id": subject_id,
+        "subject_forms": id_forms(subject_id),
         "salt": secrets.token_hex(rules.salt_bytes),
         "created_at": requested_at,
         "erased_at": requested_at,
@@ -381,6 +406,7 @@ def drop_erased_staged_rows(con: duckdb.DuckDBPyConnection, kind: str) -> None:
         ),
         {"person_kind": person_kind},
     )
+    con.execute(sql_statement("erase/drop_erased_staged_rows", "redact_raw_naming_erased"))
 
 
 def was_labeled(con: duckdb.DuckDBPyConnection) -> bool:

@@ -47,6 +47,7 @@ class ExportRecord:
     counts: dict[str, dict[str, int]]
     exclusions: dict[str, dict[str, int]]
     path: str
+    pair_merging: dict[str, object]
 
 
 def read_export_inputs(con: duckdb.DuckDBPyConnection) -> ExportInputs:
@@ -81,6 +82,7 @@ def record_export(
         "champion_model_id": record.champion_model_id,
         "counts": json.dumps(record.counts, sort_keys=True),
         "exclusions": json.dumps(record.exclusions, sort_keys=True),
+        "pair_merging": json.dumps(record.pair_merging, sort_keys=True),
         "path": record.path,
     }
     with transaction(con):

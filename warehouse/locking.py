@@ -95,6 +95,23 @@ def holder_of(lock_path: Path) -> str:
     return text or "unknown"
 
 
+def lock_holder(db_path: str | Path) -> str | None:
+    """Who holds the writer lock of `db_path` now (as its holder wrote it), or None when it is
+    free. Probes without waiting; a lock this process holds counts as held."""
+    lock_path = lock_path_for(db_path)
+    if _state_for(lock_path).depth > 0:
+        return f"pid {os.getpid()} (this process)"
+    if not lock_path.exists():
+        return None
+    with open(lock_path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return holder_of(lock_path)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return None
+
+
 @contextmanager
 def warehouse_writer(
     db_path: str | Path,
@@ -155,7 +172,7 @@ def _acquire_file_lock(
             except BlockingIOError:
                 now = time.monotonic()
                 if waiting_since is None or now - last_logged >= config.log_every_seconds:
-                    log.info(
+                    log.warning(
                         "waiting for writer lock %s (held by %s)", lock_path, holder_of(lock_path)
                     )
                     waiting_since = waiting_since or now

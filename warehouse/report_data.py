@@ -8,25 +8,31 @@ model versions, days, n-grams, positions and bins, never by the number of events
 
 from __future__ import annotations
 
+import json
 import logging
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
 
 from warehouse.connection import transaction
-from warehouse.report_views import ReportViews, TruthViews
+from warehouse.report_views import PreviousRun, ReportViews, TruthViews
 from warehouse.sql_files import SQL_ROOT, sql_statement, sql_text
 
 log = logging.getLogger(__name__)
 
 REPORT_SQL_FOLDER = "report"
 
-# Allowlist of the views the report reads, each with its file `warehouse/sql/report/<name>.sql`.
+# Allowlist of the views the report reads, each with its file `warehouse/sql/report/<name>.sql`, in the
+# order they are created (a view another one reads comes first).
 REPORT_VIEW_FILES: dict[str, str] = {
+    "report_labeled_prompts": "report/report_labeled_prompts",
     "report_warehouse_overview": "report/report_warehouse_overview",
     "report_model_version_quality": "report/report_model_version_quality",
     "report_model_version_daily": "report/report_model_version_daily",
+    "report_model_version_paired": "report/report_model_version_paired",
     "report_prompt_ngrams": "report/report_prompt_ngrams",
     "report_prompt_clauses": "report/report_prompt_clauses",
     "report_generation_attributes": "report/report_generation_attributes",
@@ -40,6 +46,7 @@ REPORT_VIEW_FILES: dict[str, str] = {
     "report_model_registry": "report/report_model_registry",
     "report_champion_history": "report/report_champion_history",
     "report_label_diagnostics": "report/report_label_diagnostics",
+    "report_exports": "report/report_exports",
     "report_truth_agreement": "report/report_truth_agreement",
     "report_truth_hist2d": "report/report_truth_hist2d",
     "report_truth_by_label": "report/report_truth_by_label",
@@ -102,6 +109,7 @@ def read_report_views(con: duckdb.DuckDBPyConnection, with_truth: bool = False) 
         warehouse_overview=read_view(con, "report_warehouse_overview"),
         model_version_quality=read_view(con, "report_model_version_quality"),
         model_version_daily=read_view(con, "report_model_version_daily"),
+        model_version_paired=read_view(con, "report_model_version_paired"),
         prompt_ngrams=read_view(con, "report_prompt_ngrams"),
         prompt_clauses=read_view(con, "report_prompt_clauses"),
         generation_attributes=read_view(con, "report_generation_attributes"),
@@ -114,6 +122,27 @@ def read_report_views(con: duckdb.DuckDBPyConnection, with_truth: bool = False) 
         abnormal_viewers=read_view(con, "report_abnormal_viewers"),
         model_registry=read_view(con, "report_model_registry"),
         champion_history=read_view(con, "report_champion_history"),
+        exports=read_view(con, "report_exports"),
+        previous_run=read_previous_run(con),
         truth=truth,
         label_diagnostics=read_view(con, "report_label_diagnostics"),
+    )
+
+
+def read_previous_run(con: duckdb.DuckDBPyConnection) -> PreviousRun | None:
+    """The latest recorded report run and the figures it showed, or None before the first."""
+    row = con.execute(sql_statement("report/runs/record", "previous_run")).fetchone()
+    if row is None:
+        return None
+    run_id, run_at, figures = row
+    return PreviousRun(run_id=run_id, run_at=run_at, figures=json.loads(figures))
+
+
+def record_report_run(
+    con: duckdb.DuckDBPyConnection, run_id: str, run_at: datetime, figures: dict[str, Any]
+) -> None:
+    """Record a report run's figures, so the next report can say what changed since."""
+    con.execute(
+        sql_statement("report/runs/record", "insert_run"),
+        {"run_id": run_id, "run_at": run_at, "figures": json.dumps(figures, sort_keys=True)},
     )

@@ -11,10 +11,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import polars as pl
 
 from warehouse.connection import MEMORY, apply_migrations, connect, transaction
 from warehouse.locking import OuterLock, WriterLockConfig, warehouse_writer
@@ -26,6 +25,9 @@ from warehouse.snapshot import (
     snapshot_is_current,
 )
 from warehouse.sql_files import sql_text
+
+if TYPE_CHECKING:  # polars loads only when a query returns a frame (not for `sql` or an empty run)
+    import polars as pl
 
 QueryParameters = Sequence[Any] | Mapping[str, Any] | None
 

@@ -48,6 +48,9 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "model_registry",
     "champion_history",
     "scores",
+    "exports",
+    "export_rows",
+    "erasures",
 )
 REPORT_PREFIX = "report_"
 CURRENT_POINTER = "CURRENT"
@@ -91,9 +94,48 @@ class PublishedSnapshot:
 
 
 def snapshot_dir(db_path: str | Path) -> Path:
-    """`<db dir>/<db stem>.snapshot`: the folder of the snapshots of a warehouse file."""
+    """`<db dir>/<db file name>.snapshot`: the folder of the snapshots of a warehouse file (the
+    whole name, so `w.duckdb` and `w.db` in one folder never share snapshots)."""
+    path = Path(db_path)
+    return path.with_name(f"{path.name}.snapshot")
+
+
+def legacy_snapshot_dir(db_path: str | Path) -> Path:
+    """`<db stem>.snapshot`: where snapshots were published before the folder took the whole name."""
     path = Path(db_path)
     return path.with_name(f"{path.stem}.snapshot")
+
+
+def retire_legacy_snapshots(db_path: str | Path) -> bool:
+    """Delete the `<db stem>.snapshot` folder of older versions when its snapshot was taken from
+    this very warehouse file (another file of the same stem keeps its own); True if deleted. Old
+    copies must not outlive a publish, or an erased person would stay in them."""
+    legacy = legacy_snapshot_dir(db_path)
+    if legacy == snapshot_dir(db_path) or not legacy.is_dir():
+        return False
+    name = _read_pointer(legacy)
+    if name is None:
+        return False
+    try:
+        con = connect(legacy / name, read_only=True)
+    except duckdb.Error:
+        return False
+    try:
+        row = con.execute(sql_statement("snapshot/publish", "source_of_info")).fetchone()
+    except duckdb.Error:
+        return False
+    finally:
+        con.close()
+    if row is None or row[0] is None or Path(row[0]).resolve() != Path(db_path).resolve():
+        return False
+    shutil.rmtree(legacy, ignore_errors=True)
+    log.info(
+        "removed %s: snapshots of %s are now published to %s",
+        legacy,
+        db_path,
+        snapshot_dir(db_path),
+    )
+    return True
 
 
 def current_snapshot_path(db_path: str | Path) -> Path | None:
@@ -193,6 +235,7 @@ def _publish_from(
         _point_current_at(folder, final.name)
         _write_atomically(folder, SOURCE_STATE, json.dumps(state))
         removed = collect_garbage(folder, config=config)
+    retire_legacy_snapshots(source_path)
     seconds = time.perf_counter() - started
     log.info(
         "published snapshot %s (%d relations, %d rows) in %.2f s",

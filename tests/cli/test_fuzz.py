@@ -32,6 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli import main as cli
+from cli.verbs import VERB_NAMES
 from warehouse.connection import connect
 from warehouse.erase import ERASED_SUBJECT_REASON
 from warehouse.ingest import FILE_REASON_CODES, REASON_CODES, IngestRules, ingest_file
@@ -254,11 +255,14 @@ class StubFlow:
 
 
 def stub_flows(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Replace every Prefect flow the verbs call (and serve's API calls) by StubFlow."""
+    """Make every verb run its stage as a flow, and replace every flow (and serve's API calls) by
+    StubFlow."""
     import cli.flows
     import flows.serve
 
     monkeypatch.setattr(cli.flows, "flow_at", lambda target: StubFlow())
+    monkeypatch.setattr(cli.flows, "uses_prefect", lambda args: True)
+    monkeypatch.setattr(cli.flows, "require_prefect_api", lambda: None)
 
     monkeypatch.setattr(flows.serve, "_check_api", StubFlow())
     monkeypatch.setattr(flows.serve, "ensure_writer_limit", StubFlow())
@@ -304,7 +308,7 @@ def verb_options(parser: argparse.ArgumentParser) -> dict[str, tuple[list[str], 
     return table
 
 
-PARSER = cli.build_parser()
+PARSER = cli.build_parser(*VERB_NAMES)
 VERBS = verb_options(PARSER)
 plain_text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=24

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from pathlib import Path
 
 import pytest
@@ -62,4 +64,22 @@ def test_train_then_score_the_simulated_loop(prefect_harness, tmp_path, capsys):
     assert ranked[0] == f"request {request_id} ranked by champion {model_id}"
     assert ranked[3].split()[0] == "1"
     reelloop(db, "score-prompt", "a red fox playing in the snow, cinematic")
-    assert "vidgen-2.0" in capsys.readouterr().out
+    single = capsys.readouterr().out
+    assert "vidgen-2.0" in single
+
+    prompts = tmp_path / "prompts.txt"
+    prompts.write_text(
+        'a red fox playing in the snow, cinematic\n\na neon sign that says "OPEN"\n',
+        encoding="utf-8",
+    )
+    reelloop(db, "score-prompt", "--file", str(prompts), "--format", "csv")
+    batch = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    versions = {row["model_version"] for row in batch}
+    assert {row["line"] for row in batch} == {"1", "3"}  # each prompt, by its line in the file
+    assert len(batch) == 2 * len(versions) and "vidgen-2.0" in versions
+    fox = {r["model_version"]: float(r["predicted_quality"]) for r in batch if r["line"] == "1"}
+    for line in single.splitlines()[3:]:  # the single-prompt table: the same predictions
+        version, predicted = line.split()[:2]
+        assert fox[version] == pytest.approx(float(predicted), abs=1e-4)
+    assert main(["--db", str(db), "score-prompt", "--file", str(tmp_path / "missing.txt")]) == 2
+    assert "prompt file not found" in capsys.readouterr().err

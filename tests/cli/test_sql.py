@@ -164,7 +164,6 @@ def test_writes_and_bad_queries_are_one_line_errors(
 def test_sql_verb_exits_2_with_one_line(
     analyst_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    monkeypatch.setattr(cli, "VERB_MODULES", ("cli.sql",))
     assert (
         cli.main(["--db", analyst_warehouse.path, "sql", "select count(*) as n from scores"]) == 0
     )

@@ -251,6 +251,25 @@ def test_the_cli_with_the_dask_runner_is_a_no_op_the_second_time(
     assert {table: table_rows(ingested.dask_db, table) for table in INGEST_TABLES} == before
 
 
+def test_without_prefect_the_dask_step_runner_gives_the_local_tables(
+    ingested: RunnerWarehouses, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The fast local mode (no Prefect API) submits the same steps to the cluster through
+    distributed.Client: the same tables as the local runner, files staged on both workers, and
+    label's event passes run on both workers."""
+    db = tmp_path / "direct-dask.duckdb"
+    cluster = ["--no-prefect", "--runner", "dask", "--dask-address", ingested.scheduler_address]
+    assert main(["--db", str(db), *cluster, "--json", "ingest", str(ingested.landing)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert len(summary["staged_by_worker"]) == WORKERS
+    assert sum(summary["staged_by_worker"].values()) == summary["total"]["files"]
+    for table in INGEST_TABLES:
+        assert table_rows(db, table) == table_rows(ingested.local_db, table), table
+    assert main(["--db", str(db), *cluster, "--json", "label"]) == 0
+    labeled = json.loads(capsys.readouterr().out)
+    assert labeled["full_rebuild"] and len(labeled["event_pass_workers"]) == WORKERS
+
+
 def test_files_were_staged_on_both_workers_and_the_staging_was_cleaned(
     ingested: RunnerWarehouses,
 ) -> None:

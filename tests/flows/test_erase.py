@@ -31,7 +31,8 @@ def test_erase_cli_removes_the_viewer_and_prefect_keeps_only_a_masked_id(
     con.close()
     publish_snapshot(db)
 
-    code = cli.main(["--db", str(db), "erase", "--viewer", viewer, "--reason", "ticket 42"])
+    argv = ["--db", str(db), "--prefect", "erase", "--viewer", viewer, "--reason", "ticket 42"]
+    code = cli.main(argv)  # a flow run on the harness's API
     out = capsys.readouterr().out
     assert code == 0
     assert f"events {events}" in out
@@ -65,7 +66,9 @@ def test_erase_cli_user_errors_exit_2_with_one_line(
     assert len(err) == 1 and "not found" in err[0]
     assert cli.main(["--db", str(missing), "erase", "--viewer", " "]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == ["reelloop erase: error: the viewer id is empty"]
+    assert err == [
+        "reelloop erase: error: the viewer id is empty or blank (ingest never accepts such an id)"
+    ]
     with pytest.raises(SystemExit) as exited:
         cli.main(["--db", str(missing), "erase", "--viewer", "a", "--creator", "b"])
     assert exited.value.code == 2

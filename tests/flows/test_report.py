@@ -31,7 +31,9 @@ SIM_DAYS = 5
 
 @pytest.fixture(scope="module")
 def loop(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dict:
-    """A warehouse filled by the real stages from a small simulation, and its report."""
+    """A warehouse filled by the real stages from a small simulation, and two consecutive reports:
+    the first before any export, the second after one."""
+    from flows.export import export_flow
     from flows.ingest import ingest_flow
     from flows.label import label_flow
     from flows.model import train_flow
@@ -47,11 +49,15 @@ def loop(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dic
     ingest_flow(db_path=str(db), landing_dir=str(root / "sim" / "landing"))
     label_flow(db_path=str(db))
     train_flow(db_path=str(db), truth_path=str(truth))
+    first = report_flow(db_path=str(db), out_dir=str(root / "report-1"), truth_path=str(truth))
+    export_flow(db_path=str(db), out_dir=str(root / "datasets"))
     summary = report_flow(db_path=str(db), out_dir=str(root / "report"), truth_path=str(truth))
     return {
         "db": db,
         "truth": truth,
         "html": Path(summary.path),
+        "first_html": Path(first.path),
+        "datasets": root / "datasets",
         "root": root,
         "simulation": simulation,
     }
@@ -90,6 +96,7 @@ def test_report_is_self_contained_small_and_has_no_raw_rows(
 ) -> None:
     assert loop["html"].stat().st_size < MAX_REPORT_BYTES
     for section_id in (
+        "changes",
         "overview",
         "versions",
         "prompts",
@@ -98,6 +105,7 @@ def test_report_is_self_contained_small_and_has_no_raw_rows(
         "health",
         "model",
         "truth",
+        "exports",
     ):
         section(page, section_id)
     assert "<script" not in page and "<link" not in page
@@ -282,6 +290,74 @@ def test_model_section_shows_the_champion_against_baselines(
     assert data.champion_history.height == scalar(
         warehouse, "select count(*) from champion_history"
     )
+
+
+def test_calibration_plot_is_drawn_for_a_freshly_trained_champion(page: str) -> None:
+    model_html = section(page, "model")
+    assert 'aria-label="calibration of the champion"' in model_html
+    assert "no reliability bins" not in model_html
+
+
+def text_of(html_text: str) -> str:
+    """Visible text of a piece of the page, cells separated by `|`."""
+    cells = re.sub(r"</t[dh]>", "|", html_text)
+    return html.unescape(re.sub(r"<[^>]+>", "", cells))
+
+
+def test_what_changed_compares_two_consecutive_runs(
+    page: str, loop: dict, warehouse: duckdb.DuckDBPyConnection
+) -> None:
+    first = section(loop["first_html"].read_text(encoding="utf-8"), "changes")
+    assert "First report of this warehouse" in first
+    runs = warehouse.execute("select figures from report_runs order by run_at").fetchall()
+    assert len(runs) == 2
+    before, now = (
+        {(f["group"], f["figure"]): f["value"] for f in json.loads(r[0])["figures"]} for r in runs
+    )
+    export_id = json.loads((loop["datasets"] / "manifest.json").read_text())["export_id"]
+    assert before[("export", "latest export")] is None
+    assert now[("export", "latest export")] == export_id
+    assert {k for k in now if now[k] != before[k]} == {
+        ("export", name)
+        for name in (
+            "latest export",
+            "dpo rows",
+            "kto rows",
+            "reward rows",
+            "prompts rows",
+            "rows excluded",
+            "DPO evidence rows folded",
+        )
+    }
+    changes = text_of(section(page, "changes"))
+    verdict = changes.split("\n")[0] if "\n" in changes else changes
+    assert (
+        "Changed since the previous report" in verdict
+        and f"latest export – → {export_id}" in verdict
+    )
+    labeled = scalar(warehouse, "select count(*) from labels")
+    assert f"labels|labeled generations|{labeled:,}|{labeled:,}|" in changes
+    dpo_rows = sum(
+        json.loads((loop["datasets"] / "dpo" / "manifest.json").read_text())["counts"].values()
+    )
+    assert f"export|dpo rows|–|{dpo_rows:,}|" in changes
+
+
+def test_export_section_matches_the_manifest(page: str, loop: dict) -> None:
+    exports = text_of(section(page, "exports"))
+    root = json.loads((loop["datasets"] / "manifest.json").read_text())
+    assert root["export_id"] in exports
+    for dataset, summary in root["datasets"].items():
+        counts = summary["counts"]
+        cells = "|".join(f"{counts[s]:,}" if s in counts else "–" for s in ("test", "train"))
+        assert f"{dataset}|{cells}|{sum(counts.values()):,}|" in exports
+        for reason, rows in summary["excluded"].items():
+            if rows:
+                assert f"{dataset}|{reason}|{rows:,}|" in exports
+    merging = json.loads((loop["datasets"] / "dpo" / "manifest.json").read_text())["pair_merging"]
+    assert f"{merging['evidence_rows']:,}evidence rows read" in exports
+    assert f"{merging['merged_pairs']:,}unordered pairs" in exports
+    assert f"{merging['exported_pairs']:,}DPO rows exported" in exports
 
 
 def test_truth_section_matches_scipy(

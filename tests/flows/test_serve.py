@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -30,10 +31,12 @@ from flows.serve import (
     deployment_parameters,
     served_flows,
 )
+from pipelines.doctor import DoctorConfig, run_doctor
+from results.doctor import FAIL, OK, Finding
 from warehouse.snapshot import open_snapshot
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SERVER_START_SECONDS = 60
+SERVER_START_SECONDS = 180  # a server with its services takes over 60 s on a loaded 2-core machine
 RUN_SECONDS = 60
 
 
@@ -170,9 +173,12 @@ def responds(client: httpx.Client, path: str) -> bool:
         return False
 
 
-@pytest.fixture
-def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    """A real `prefect server start` on a free loopback port, SQLite under a temporary PREFECT_HOME."""
+@contextmanager
+def running_prefect_server(
+    tmp_path: Path, *, scheduler: bool, **settings: str
+) -> Iterator[tuple[str, dict[str, str], Path]]:
+    """A real `prefect server start` on a free loopback port, SQLite under a temporary
+    PREFECT_HOME; yields (api url, environment for clients, server log). Stopped by its pid."""
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = clean_env(
@@ -181,13 +187,15 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
         PREFECT_SERVER_ANALYTICS_ENABLED="false",
         PREFECT_SERVER_UI_ENABLED="false",
         PREFECT_LOGGING_LEVEL="INFO",
+        **settings,
     )
     log_path = tmp_path / "server.log"
     prefect_cli = Path(sys.executable).with_name("prefect")
+    services = [] if scheduler else ["--no-scheduler"]
     with open(log_path, "w") as log:
         server = subprocess.Popen(
             [str(prefect_cli), "server", "start", "--host", "127.0.0.1", "--port", str(port),
-             "--no-ui", "--no-scheduler", "--no-late-runs"],
+             "--no-ui", *services, "--no-late-runs"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -198,9 +206,16 @@ def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
             wait_until(
                 lambda: responds(client, "/health"), SERVER_START_SECONDS, "the server", log_path
             )
-        yield api, env
+        yield api, env, log_path
     finally:
         stop(server)
+
+
+@pytest.fixture
+def prefect_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real Prefect server without its scheduler (runs are triggered by hand)."""
+    with running_prefect_server(tmp_path, scheduler=False) as (api, env, _):
+        yield api, env
 
 
 def write_landing_zone(root: Path) -> None:
@@ -313,3 +328,105 @@ def test_serve_runs_a_triggered_ingest_against_a_real_server(
         snapshot.close()
     assert loaded == {"events": 3, "generations": 2, "quarantine": 0}, serve_log.read_text()[-4000:]
     print(f"serve + triggered ingest took {time.monotonic() - started:.1f} s after server start")
+
+
+SCHEDULE_SECONDS = 180  # generous on a loaded 2-core machine; a healthy run takes ~20-40 s
+
+
+def completed_auto_scheduled_runs(client: httpx.Client, deployment_id: str) -> list[dict]:
+    """The deployment's completed flow runs that the server's scheduler created (not triggered
+    by hand)."""
+    response = client.post(
+        "/flow_runs/filter",
+        json={
+            "flow_runs": {
+                "deployment_id": {"any_": [deployment_id]},
+                "state": {"type": {"any_": ["COMPLETED"]}},
+            },
+            "limit": 50,
+        },
+    )
+    response.raise_for_status()
+    return [run for run in response.json() if run["auto_scheduled"]]
+
+
+def snapshot_counts(db: Path) -> dict[str, int]:
+    snapshot = open_snapshot(db)
+    try:
+        return dict(
+            snapshot.execute(
+                "select 'events', count(*) from events union all "
+                "select 'generations', count(*) from generations"
+            ).fetchall()
+        )
+    finally:
+        snapshot.close()
+
+
+@pytest.mark.e2e
+def test_a_scheduled_ingest_fires_by_itself_on_a_real_server(tmp_path: Path) -> None:
+    """The server's own scheduler creates the run (auto_scheduled), `serve` runs it, rows land,
+    and the server log holds no traceback (prefect 3.8.8's scheduler fails on SQLAlchemy 2.1)."""
+    db = tmp_path / "wh" / "reelloop.duckdb"
+    landing = tmp_path / "landing"
+    write_landing_zone(landing)
+    serve_log = tmp_path / "serve.log"
+    scheduler_settings = {
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "2",
+        # a few runs ahead, not an hour of 10-second runs
+        "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_RUNS": "1",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_MAX_RUNS": "3",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_MIN_SCHEDULED_TIME": "0:00:20",
+    }
+    with running_prefect_server(tmp_path, scheduler=True, **scheduler_settings) as (
+        api,
+        env,
+        server_log,
+    ):
+        serve_env = {**env, "PREFECT_RUNNER_POLL_FREQUENCY": "1", "REELLOOP_DB": str(db)}
+        command = [sys.executable, "-m", "cli.main", "serve", "--only", "ingest",
+                   "--landing", str(landing), "--ingest-every", "10", "--max-concurrent-runs", "1"]  # fmt: skip
+        with open(serve_log, "w") as log:
+            serving = subprocess.Popen(
+                command, env=serve_env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        try:
+            with httpx.Client(base_url=api, timeout=10) as client:
+                wait_until(
+                    lambda: responds(client, "/deployments/name/ingest/ingest"),
+                    SCHEDULE_SECONDS,
+                    "serve to create the ingest deployment",
+                    serve_log,
+                    server_log,
+                )
+                deployment_id = client.get("/deployments/name/ingest/ingest").json()["id"]
+
+                def a_scheduled_run_completed() -> bool:
+                    assert serving.poll() is None, f"serve exited\n{serve_log.read_text()[-3000:]}"
+                    return bool(completed_auto_scheduled_runs(client, deployment_id))
+
+                wait_until(
+                    a_scheduled_run_completed,
+                    SCHEDULE_SECONDS,
+                    "an auto-scheduled ingest run to complete",
+                    serve_log,
+                    server_log,
+                )
+                (first, *_) = completed_auto_scheduled_runs(client, deployment_id)
+            doctor = run_doctor(str(db), api, DoctorConfig(api_timeout_seconds=30))
+        finally:
+            stop(serving)
+    assert first["auto_scheduled"] and first["state"]["type"] == "COMPLETED"
+    assert snapshot_counts(db) == {"events": 3, "generations": 2}, serve_log.read_text()[-3000:]
+    server_text = server_log.read_text()
+    assert "Traceback" not in server_text, server_text[-4000:]
+    # `reelloop doctor` sees the served deployment, its active schedule and its completed runs
+    prefect = [f for f in doctor.findings if f.area == "prefect"]
+    assert prefect[0] == Finding("prefect", OK, f"API {api} answers"), prefect
+    assert any(
+        f.level == OK and f.message.startswith("deployment ingest: last run Completed")
+        for f in prefect
+    ), prefect
+    assert all(f.level != FAIL for f in doctor.findings), doctor.findings

@@ -259,9 +259,21 @@ EXPORT = ExportSummary(
         "dpo": {"train": 90, "test": 10},
         "kto": {"train": 45, "test": 5},
         "reward": {"train": 0, "test": 0},
+        "prompts": {"train": 12},
     },
-    excluded={"dpo": {"no_consent": 2, "flagged_chosen": 5}, "kto": {}, "reward": {"x": 1}},
+    excluded={
+        "dpo": {"no_consent": 2, "flagged_chosen": 5},
+        "kto": {},
+        "reward": {"x": 1},
+        "prompts": {},
+    },
     newly_recorded=True,
+    pair_merging={
+        "evidence_rows": 160,
+        "evidence_rows_merged": 158,
+        "merged_pairs": 105,
+        "exported_pairs": 100,
+    },
 )
 
 
@@ -270,6 +282,7 @@ def test_export_tables_and_markdown() -> None:
         {"dataset": "dpo", "train": 90, "test": 10, "total": 100, "excluded": 7},
         {"dataset": "kto", "train": 45, "test": 5, "total": 50, "excluded": 0},
         {"dataset": "reward", "train": 0, "test": 0, "total": 0, "excluded": 1},
+        {"dataset": "prompts", "train": 12, "test": 0, "total": 12, "excluded": 0},
     ]
     assert export_exclusions_table(EXPORT) == [
         {"dataset": "dpo", "reason": "flagged_chosen", "rows": 5},
@@ -278,4 +291,8 @@ def test_export_tables_and_markdown() -> None:
     ]
     text = export_markdown(EXPORT)
     assert text.splitlines()[0] == "# Export `ex1`"
-    assert "- **150** rows exported, **8** excluded" in text
+    assert "- **162** rows exported, **8** excluded" in text
+    assert (
+        "- DPO: **160** evidence rows, **158** merged into **105** unordered pairs, **100** exported"
+        in text
+    )

@@ -62,3 +62,32 @@ def test_pairwise_welch_matches_scipy_on_raw_samples() -> None:
         list(holm_adjusted(np.array(list(raw.values()))))
     )
     assert all(r["significant"] == (r["p_holm"] < 0.05) for r in pairs.to_dicts())
+
+
+def test_paired_version_tests_match_a_one_sample_t_test_on_the_differences() -> None:
+    from report.stats import paired_version_tests
+
+    differences = np.array([-0.2, -0.1, -0.25, 0.05, -0.15, -0.3])
+    sparse = np.array([0.1, 0.12])
+    paired = pl.DataFrame(
+        {
+            "version_a": ["v1", "v1", "v2"],
+            "version_b": ["v2", "v3", "v3"],
+            "requests": [6, 2, 1],
+            "mean_difference": [differences.mean(), sparse.mean(), 0.4],
+            "sd_difference": [differences.std(ddof=1), sparse.std(ddof=1), None],
+        }
+    )
+    got = {
+        (r["version_a"], r["version_b"]): r
+        for r in paired_version_tests(paired, 0.95, 0.05).to_dicts()
+    }
+    assert set(got) == {("v1", "v2"), ("v1", "v3")}  # one request: no spread, not tested
+    expected = stats.ttest_1samp(differences, 0.0)
+    row = got[("v1", "v2")]
+    assert row["p_value"] == pytest.approx(expected.pvalue)
+    assert row["t_statistic"] == pytest.approx(expected.statistic)
+    low, high = stats.t.interval(0.95, 5, loc=differences.mean(), scale=stats.sem(differences))
+    assert (row["ci_low"], row["ci_high"]) == (pytest.approx(low), pytest.approx(high))
+    assert row["p_holm"] == pytest.approx(min(1.0, 2 * min(r["p_value"] for r in got.values())))
+    assert row["significant"] == (row["p_holm"] < 0.05)

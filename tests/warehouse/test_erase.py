@@ -196,7 +196,7 @@ def test_a_creator_loses_generations_events_on_them_pairs_scores_exports_and_raw
     )
     con.execute("insert into scores select generation_id, 'm1', 0.5, ? from generations", [NOW])
     con.execute(
-        "insert into exports values ('x1', ?, null, '{}', 'lv', null, '{}', '{}', '/data/x1')",
+        "insert into exports values ('x1', ?, null, '{}', 'lv', null, '{}', '{}', '/data/x1', null)",
         [NOW],
     )
     con.executemany(
@@ -314,7 +314,12 @@ def test_erasing_a_warehouse_file_leaves_no_byte_of_the_person_in_it_or_any_snap
         ("viewer", "", "empty"),
         ("viewer", "   ", "empty"),
         ("creator", "x" * 129, "longer than 128"),
-        ("viewer", "a\x00b", "NUL"),
+        ("viewer", "a\x00b", "control character"),
+        ("viewer", "\t", "empty or blank"),
+        ("viewer", "\u2028", "empty or blank"),
+        ("viewer", "\u00a0\u200b", "empty or blank"),
+        ("creator", "c\n1", "control character"),
+        ("creator", "c\x851", "control character"),
         ("bot", "x", "unknown subject kind"),
     ],
 )

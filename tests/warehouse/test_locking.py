@@ -241,10 +241,10 @@ def test_nested_writers_publish_once_at_the_outermost(tmp_path: Path) -> None:
                 "insert into scores (generation_id, model_id, score, scored_at) "
                 "values ('g2', 'm', 0.5, current_timestamp)"
             )
-        snapshots = list((tmp_path / "reelloop.snapshot").glob("snapshot-*.duckdb"))
+        snapshots = list((tmp_path / "reelloop.duckdb.snapshot").glob("snapshot-*.duckdb"))
         assert snapshots == []  # the inner writer left publishing to the outer one
-    assert sorted(p.name for p in (tmp_path / "reelloop.snapshot").glob("snapshot-*.duckdb")) == [
-        "snapshot-000001.duckdb"
-    ]
+    assert sorted(
+        p.name for p in (tmp_path / "reelloop.duckdb.snapshot").glob("snapshot-*.duckdb")
+    ) == ["snapshot-000001.duckdb"]
     with warehouse.snapshot() as snap:
         assert snap.execute("select count(*) from scores").fetchone() == (2,)

@@ -235,8 +235,31 @@ def test_prompt_ngrams_count_each_ngram_once_per_prompt(con: duckdb.DuckDBPyConn
     assert got[("blue cat", 2)] == (1, pytest.approx(0.8))
     assert got[("red red", 2)] == (1, pytest.approx(0.4))
     assert ("cat!", 1) not in got
+    assert ("fox café", 2) not in got and ("red fox", 2) in got  # a 2-gram never spans a comma
     unigrams = sorted(k[0] for k in got if k[1] == 1)
     assert unigrams == sorted(["a", "red", "cat", "dog", "blue", "fox", "café"])
+    adjusted = {
+        r["ngram"]: r["mean_adjusted"]
+        for r in read_view(con, "report_prompt_ngrams").to_dicts()
+        if r["ngram_words"] == 1
+    }
+    # quality minus the mean of the serving version (v1: 0.3, v2: 0.7)
+    assert adjusted["red"] == pytest.approx((-0.1 - 0.1 + 0.1) / 3)
+    assert adjusted["dog"] == pytest.approx(-0.1) and adjusted["blue"] == pytest.approx(0.1)
+
+
+def test_model_versions_are_compared_within_requests(con: duckdb.DuckDBPyConnection) -> None:
+    paired = read_view(con, "report_model_version_paired").to_dicts()
+    # only request r1 holds two versions: g1 (v1, 0.2) and g2 (v2, 0.6)
+    assert paired == [
+        {
+            "version_a": "v1",
+            "version_b": "v2",
+            "requests": 1,
+            "mean_difference": pytest.approx(-0.4),
+            "sd_difference": None,
+        }
+    ]
 
 
 def test_funnel_counts_viewer_generation_pairs_per_stage(con: duckdb.DuckDBPyConnection) -> None:
@@ -389,7 +412,11 @@ def test_report_data_of_the_views_picks_champion_and_history(
     assert data.champion_metrics == CHAMPION_METRICS
     assert data.champion_history["model_id"].to_list() == ["m2", "m1"]
     assert "metrics" not in data.registry.columns
-    weakest = data.weakest_unigrams["ngram"].to_list()
-    assert set(weakest[:2]) == {"a", "red"} and weakest[2] == "cat"
-    assert data.weakest_bigrams["ngram"].to_list() == ["a red"]
+    # relative to their version's mean (v1 0.3, v2 0.7): red -1/30, cat 0; "a" is filler and so is
+    # any 2-gram holding it; "red red" and the others have one generation
+    assert data.weakest_unigrams["ngram"].to_list() == ["red", "cat"]
+    assert data.weakest_unigrams["mean_adjusted"].to_list() == pytest.approx([-1 / 30, 0.0])
+    assert data.weakest_bigrams["ngram"].to_list() == []
+    paired = data.version_paired  # one request (r1) holds two versions: too few to test
+    assert paired.is_empty() and data.exports.is_empty() and data.previous_run is None
     assert data.late_events == 1

@@ -52,7 +52,7 @@ def test_snapshot_holds_public_tables_and_materialised_report_views(
 ) -> None:
     published = publish_snapshot(warehouse, config=SnapshotConfig(method=method))
     assert published.path == snapshot_dir(warehouse) / "snapshot-000001.duckdb"
-    assert snapshot_dir(warehouse) == warehouse.parent / "reelloop.snapshot"
+    assert snapshot_dir(warehouse) == warehouse.parent / f"{warehouse.name}.snapshot"
     assert published.row_counts["scores"] == 2
     assert published.row_counts["report_score_summary"] == 1
     assert published.row_counts["events"] == 0
@@ -196,3 +196,54 @@ def test_corrupt_pointer_is_reported(warehouse: Path) -> None:
     (snapshot_dir(warehouse) / CURRENT_POINTER).write_text("../../etc/passwd\n", encoding="utf-8")
     with pytest.raises(ValueError, match="corrupt snapshot pointer"):
         open_snapshot(warehouse)
+
+
+def test_the_snapshot_holds_every_public_table_the_readme_lists(warehouse: Path) -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("Public (stable names; columns are only ever added):")[1].split("plus")[0]
+    named = {name.strip(" `\n,") for name in listed.split(",") if name.strip(" `\n,")}
+    assert named == set(PUBLIC_TABLES)
+    published = publish_snapshot(warehouse)
+    con = open_snapshot(warehouse)
+    try:
+        tables = {
+            row[0] for row in con.execute("select table_name from duckdb_tables()").fetchall()
+        }
+    finally:
+        con.close()
+    assert {"exports", "export_rows", "erasures"} <= tables
+    assert set(PUBLIC_TABLES) <= set(published.row_counts)
+
+
+def test_two_warehouses_of_one_stem_get_their_own_snapshots(tmp_path: Path) -> None:
+    for name, score in (("w.duckdb", 0.25), ("w.db", 0.75)):
+        con = connect(tmp_path / name)
+        add_score(con, "g1", score)
+        con.close()
+        publish_snapshot(tmp_path / name)
+    assert snapshot_dir(tmp_path / "w.duckdb") != snapshot_dir(tmp_path / "w.db")
+    for name, score in (("w.duckdb", 0.25), ("w.db", 0.75)):
+        con = open_snapshot(tmp_path / name)
+        try:
+            assert con.execute("select score from scores").fetchall() == [(score,)]
+        finally:
+            con.close()
+
+
+def test_a_snapshot_folder_of_the_old_name_goes_once_a_new_one_is_published(
+    tmp_path: Path,
+) -> None:
+    """`<stem>.snapshot` of an older version is removed when it came from this very file (an
+    erasure must not leave copies behind), kept when it came from another file of that stem."""
+    db, other = tmp_path / "w.duckdb", tmp_path / "w.db"
+    for path in (db, other):
+        con = connect(path)
+        add_score(con, "g1", 0.5)
+        con.close()
+    old = tmp_path / "w.snapshot"
+    publish_snapshot(db)
+    snapshot_dir(db).rename(old)  # as an older version named it
+    publish_snapshot(other)
+    assert old.is_dir()  # taken from w.duckdb: publishing w.db leaves it alone
+    publish_snapshot(db)
+    assert not old.exists() and current_snapshot_path(db) is not None

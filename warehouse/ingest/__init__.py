@@ -18,7 +18,14 @@ numbers, CRLF tolerated, CSV quotes respected); Parquet is scanned by DuckDB in 
 
 from __future__ import annotations
 
-from warehouse.ingest.contract import FILE_REASON_CODES, REASON_CODES, IngestRules
+from warehouse.ingest.contract import (
+    ALREADY_INGESTED,
+    FAILED_STATUSES,
+    FILE_PROBLEMS,
+    FILE_REASON_CODES,
+    REASON_CODES,
+    IngestRules,
+)
 from warehouse.ingest.discovery import (
     LandingFile,
     check_landing_dir,
@@ -45,6 +52,9 @@ from warehouse.ingest.staging import (
 )
 
 __all__ = [
+    "ALREADY_INGESTED",
+    "FAILED_STATUSES",
+    "FILE_PROBLEMS",
     "FILE_REASON_CODES",
     "REASON_CODES",
     "FileAccounting",

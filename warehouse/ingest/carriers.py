@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from functools import cache
-from pathlib import Path
 
 import duckdb
 
@@ -19,6 +18,7 @@ from warehouse.ingest.contract import (
     carrier_column,
     contract_fields,
 )
+from warehouse.ingest.parquet_source import ParquetSource
 from warehouse.snapshot import quoted_identifier
 from warehouse.sql_files import sql_statement, sql_text
 
@@ -146,15 +146,15 @@ def parquet_column_class(type_name: str) -> str:
 
 
 def parquet_carriers(
-    con: duckdb.DuckDBPyConnection, path: Path, fields: Sequence[ContractField]
+    source: ParquetSource, fields: Sequence[ContractField]
 ) -> duckdb.DuckDBPyRelation:
     """Carrier columns of a Parquet file's rows, built from its schema by relation expressions."""
     column = duckdb.ColumnExpression
     constant = duckdb.ConstantExpression
     function = duckdb.FunctionExpression
-    source = con.read_parquet(str(path), file_row_number=True)
-    types = {name: str(kind) for name, kind in zip(source.columns, source.types, strict=True)}
-    data_columns = [name for name in source.columns if name != "file_row_number"]
+    relation = source.relation
+    types = {name: str(kind) for name, kind in zip(relation.columns, relation.types, strict=True)}
+    data_columns = list(source.data_columns)
     contract_names = {f.name for f in fields}
     extra_columns = [name for name in data_columns if name not in contract_names]
 
@@ -163,21 +163,27 @@ def parquet_carriers(
             "to_json", function("struct_pack", *[column(n).alias(n) for n in names])
         ).cast("VARCHAR")
 
+    if source.bad_encoding_column is None:
+        line_reason = line_detail = constant(None).cast("VARCHAR")
+    else:
+        bad = column(source.bad_encoding_column)
+        line_reason = duckdb.CaseExpression(bad.isnotnull(), constant("bad_encoding"))
+        line_detail = function("concat", bad, constant(": not valid UTF-8"))
     expressions = [
-        (column("file_row_number") + constant(1)).alias("row_number"),
+        (column(source.row_column) + constant(1)).alias("row_number"),
         constant(None).cast("BIGINT").alias("record_bytes"),
         constant(None).cast("VARCHAR").alias("raw"),
         # the whole row; judging turns it into JSON text only for rows that need their raw record
         function("struct_pack", *[column(n).alias(n) for n in data_columns]).alias("src"),
-        constant(None).cast("VARCHAR").alias("line_reason"),
-        constant(None).cast("VARCHAR").alias("line_detail"),
+        line_reason.alias("line_reason"),
+        line_detail.alias("line_detail"),
         (as_json(extra_columns) if extra_columns else constant(None).cast("VARCHAR")).alias(
             "extra"
         ),
     ]
     for contract_field in fields:
         expressions.extend(_parquet_field_carriers(contract_field, types))
-    return source.select(*expressions)
+    return relation.select(*expressions)
 
 
 def _parquet_field_carriers(

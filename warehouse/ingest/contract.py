@@ -28,12 +28,17 @@ EMPTY = "empty"
 DUPLICATE_CONTENT = "duplicate_content"
 UNREADABLE = "unreadable"
 UNSUPPORTED = "unsupported_format"
+NOT_REGULAR = "not_regular_file"  # a FIFO, socket, device, dangling link, link loop, linked folder
+OUTSIDE_ROOT = "outside_landing_root"  # a link leading out of the landing root: never read
+NO_CSV_HEADER = "no_csv_header"  # a CSV whose header names no contract field: every row quarantined
 ALREADY_INGESTED = "already_ingested"  # returned by ingest_file for a no-op; never recorded
 STAGED = "staged"  # StagedFile.status: its judged rows are in Parquet, ready to load
 
 # reason codes of whole files (quarantine.row_number = 0)
 UNREADABLE_FILE = "unreadable_file"
 UNSUPPORTED_FILE = "unsupported_format"
+NOT_REGULAR_FILE = NOT_REGULAR
+OUTSIDE_ROOT_FILE = OUTSIDE_ROOT
 
 # Row reason codes in precedence order: a row breaking several rules gets the first (fields in
 # contract order within a rule). oversized_field comes first for a line over max_line_bytes, and
@@ -60,7 +65,20 @@ REASON_CODES: dict[str, str] = {
 FILE_REASON_CODES: dict[str, str] = {
     UNREADABLE_FILE: "row 0: the file could not be read (corrupt Parquet or gzip, I/O error)",
     UNSUPPORTED_FILE: "row 0: not .jsonl, .jsonl.gz, .csv, .csv.gz or .parquet",
+    NOT_REGULAR_FILE: "row 0: not a regular file (FIFO, socket, device, dangling link, link loop, "
+    "link to a folder): never opened",
+    OUTSIDE_ROOT_FILE: "row 0: a symbolic link leading outside the landing root: never read",
 }
+# file status -> the reason code of its quarantine row 0 (the whole-file problems)
+FILE_PROBLEMS: dict[str, str] = {
+    UNREADABLE: UNREADABLE_FILE,
+    UNSUPPORTED: UNSUPPORTED_FILE,
+    NOT_REGULAR: NOT_REGULAR_FILE,
+    OUTSIDE_ROOT: OUTSIDE_ROOT_FILE,
+}
+# statuses of files ingest could not load as their producer meant (the command exits non-zero)
+FAILED_STATUSES: frozenset[str] = frozenset({*FILE_PROBLEMS, NO_CSV_HEADER})
+
 
 # Errors meaning "this file cannot be read": it is recorded as unreadable, the run goes on.
 FILE_ERRORS: tuple[type[BaseException], ...] = (
@@ -91,8 +109,9 @@ class IngestRules:
     watch_ms_required_for: tuple[str, ...] = ("view",)
     read_chunk_bytes: int = 8 << 20
     batch_rows: int = 16_384  # records per Arrow batch handed to DuckDB (its unit of parallel work)
-    # a file with the path, size and mtime of an ingested one is not hashed again
-    skip_unchanged_by_mtime: bool = True
+    # a file with the path, device, inode, size, mtime and ctime of an ingested one is not hashed
+    # again (writing a file, even with its mtime restored, changes its ctime)
+    skip_unchanged_by_stat: bool = True
     memory_limit: str | None = "1536MB"  # DuckDB spills beyond it; RSS stays well under 3 GB
     threads: int | None = None
 

@@ -3,13 +3,24 @@ format by name, their content hash, and what `ingest_files` already holds."""
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from common.hashing import file_sha256
-from warehouse.ingest.contract import DEFAULT_RULES, KINDS, IngestRules, check_kind
+from warehouse.ingest.contract import (
+    DEFAULT_RULES,
+    KINDS,
+    NOT_REGULAR,
+    OUTSIDE_ROOT,
+    UNREADABLE,
+    IngestRules,
+    check_kind,
+)
 from warehouse.sql_files import sql_statement
 
 # file formats by (lower-case) name ending, longest ending first
@@ -25,7 +36,13 @@ UNSUPPORTED_FORMAT = "unsupported"
 
 @dataclass(frozen=True)
 class LandingFile:
-    """A landing file, identified by its path under the landing root and its content hash."""
+    """A landing file, identified by its path under the landing root and its content hash.
+
+    `problem` is a whole-file status found before reading (not a regular file, a link out of the
+    landing root, unreadable): such a file is recorded with that status and never opened; its
+    sha256 is empty. `identity` (device, inode, size, mtime, ctime) lets a later run skip hashing
+    a file it can prove unchanged.
+    """
 
     path: Path
     source_file: str
@@ -34,6 +51,21 @@ class LandingFile:
     sha256: str
     bytes: int
     mtime_ns: int
+    identity: str = ""
+    problem: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class LandingEntry:
+    """A directory entry under <landing>/events or /generations, before its content is read."""
+
+    path: Path
+    kind: str
+    source_file: str
+    identity: str
+    problem: str | None = None
+    detail: str | None = None
 
 
 def file_format_of(path: Path) -> str:
@@ -45,40 +77,152 @@ def file_format_of(path: Path) -> str:
     return UNSUPPORTED_FORMAT
 
 
+def display_name(relative: Path) -> str:
+    """A path as valid UTF-8 text: bytes of a name that are not UTF-8 become `\\xNN` escapes."""
+    return os.fsencode(relative.as_posix()).decode("utf-8", "backslashreplace")
+
+
+def stat_identity(st: os.stat_result) -> str:
+    """What proves a file unchanged without reading it: any write changes its ctime."""
+    return f"{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}"
+
+
 def landing_file(
     path: Path, kind: str, source_file: str, *, chunk_bytes: int = 8 << 20
 ) -> LandingFile:
-    """Describe one file (hashing its content)."""
+    """Describe one regular file (hashing its content); one that cannot be read is described with
+    the UNREADABLE problem instead of raising."""
     check_kind(kind)
-    stat = path.stat()
-    return LandingFile(
-        path=path,
-        source_file=source_file,
-        kind=kind,
-        file_format=file_format_of(path),
-        sha256=file_sha256(path, chunk_bytes),
-        bytes=stat.st_size,
-        mtime_ns=stat.st_mtime_ns,
+    return describe(
+        LandingEntry(path, kind, source_file, stat_identity(path.stat())), chunk_bytes=chunk_bytes
     )
 
 
-def landing_paths(landing_dir: str | Path) -> list[tuple[Path, str, str]]:
-    """(path, kind, source_file) of every file under <landing>/events and /generations, sorted.
+def describe(entry: LandingEntry, *, chunk_bytes: int = 8 << 20) -> LandingFile:
+    """The LandingFile of an entry: its content hashed, or its problem (nothing is read then)."""
+    problem, detail, sha256, size, mtime_ns = entry.problem, entry.detail, "", 0, 0
+    if problem is None:
+        try:
+            st = entry.path.stat()
+            size, mtime_ns = st.st_size, st.st_mtime_ns
+            sha256 = file_sha256(entry.path, chunk_bytes)
+        except OSError as exc:
+            problem, detail, sha256 = UNREADABLE, f"{type(exc).__name__}: {exc.strerror or exc}", ""
+    return LandingFile(
+        path=entry.path,
+        source_file=entry.source_file,
+        kind=entry.kind,
+        file_format=file_format_of(entry.path),
+        sha256=sha256,
+        bytes=size,
+        mtime_ns=mtime_ns,
+        identity=entry.identity,
+        problem=problem,
+        detail=detail,
+    )
 
-    Names starting with a dot are skipped: writers write dot-files and rename them when complete.
-    """
+
+def landing_entries(landing_dir: str | Path) -> list[LandingEntry]:
+    """Every entry under <landing>/events and /generations, in path order, links not followed
+    into folders. Names starting with a dot are skipped: writers write dot-files and rename them
+    when complete."""
     root = check_landing_dir(landing_dir)
-    found = []
+    real_root = root.resolve()
+    found: list[LandingEntry] = []
     for kind in KINDS:
         folder = root / kind
-        if not folder.is_dir():
-            continue
-        for path in sorted(folder.rglob("*")):
-            relative = path.relative_to(root)
-            if any(part.startswith(".") for part in relative.parts) or not path.is_file():
-                continue
-            found.append((path, kind, relative.as_posix()))
+        if folder.is_dir():
+            found += [
+                _entry(path, kind, root, real_root, problem) for path, problem in _walk(folder)
+            ]
     return found
+
+
+def landing_paths(landing_dir: str | Path) -> list[tuple[Path, str, str]]:
+    """(path, kind, source_file) of every readable regular file of the landing zone, in order."""
+    return [
+        (entry.path, entry.kind, entry.source_file)
+        for entry in landing_entries(landing_dir)
+        if entry.problem is None
+    ]
+
+
+def _walk(folder: Path) -> list[tuple[Path, str | None]]:
+    """(path, problem) of every entry under `folder` that is not a folder, depth first in name
+    order, never descending into a linked folder; a folder that cannot be listed is a problem."""
+    try:
+        with os.scandir(folder) as listing:
+            entries = sorted(listing, key=lambda e: os.fsencode(e.name))
+    except OSError as exc:
+        return [(folder, f"{type(exc).__name__}: {exc.strerror or exc}")]
+    found: list[tuple[Path, str | None]] = []
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            found += _walk(path)
+        else:
+            found.append((path, None))
+    return found
+
+
+def _entry(
+    path: Path, kind: str, root: Path, real_root: Path, listing_problem: str | None
+) -> LandingEntry:
+    """A walked path with what can be known without opening it: its identity, and whether it is a
+    regular file inside the landing root."""
+    source_file = display_name(path.relative_to(root))
+    if listing_problem is not None:
+        return LandingEntry(path, kind, source_file, "", UNREADABLE, listing_problem)
+    try:
+        own = os.lstat(path)
+    except OSError as exc:
+        return LandingEntry(path, kind, source_file, "", UNREADABLE, str(exc.strerror or exc))
+    if stat.S_ISLNK(own.st_mode):
+        return _link_entry(path, kind, source_file, own, real_root)
+    if not stat.S_ISREG(own.st_mode):
+        detail = f"not a regular file ({_file_type(own.st_mode)}): never opened"
+        return LandingEntry(path, kind, source_file, stat_identity(own), NOT_REGULAR, detail)
+    return LandingEntry(path, kind, source_file, stat_identity(own))
+
+
+def _link_entry(
+    path: Path, kind: str, source_file: str, own: os.stat_result, real_root: Path
+) -> LandingEntry:
+    """A symbolic link: read only when it leads to a regular file inside the landing root."""
+    identity = f"link:{stat_identity(own)}:{os.fsencode(os.readlink(path)).hex()}"
+    try:
+        target = path.resolve(strict=True)
+        target_stat = os.stat(path)
+    except (OSError, RuntimeError) as exc:
+        why = "a symbolic link loop" if _is_loop(exc) else "a dangling symbolic link"
+        return LandingEntry(path, kind, source_file, identity, NOT_REGULAR, f"{why}: never read")
+    if not target.is_relative_to(real_root):
+        detail = "a symbolic link to a file outside the landing root: never read"
+        return LandingEntry(path, kind, source_file, identity, OUTSIDE_ROOT, detail)
+    if not stat.S_ISREG(target_stat.st_mode):
+        detail = f"a symbolic link to a {_file_type(target_stat.st_mode)}: never opened"
+        return LandingEntry(path, kind, source_file, identity, NOT_REGULAR, detail)
+    return LandingEntry(path, kind, source_file, stat_identity(target_stat))
+
+
+def _is_loop(exc: BaseException) -> bool:
+    return isinstance(exc, RuntimeError) or getattr(exc, "errno", None) == errno.ELOOP
+
+
+def _file_type(mode: int) -> str:
+    """What a non-regular file is, in words."""
+    for test, name in (
+        (stat.S_ISDIR, "folder"),
+        (stat.S_ISFIFO, "FIFO"),
+        (stat.S_ISSOCK, "socket"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+    ):
+        if test(mode):
+            return name
+    return "special file"
 
 
 def check_landing_dir(landing_dir: str | Path) -> Path:
@@ -94,29 +238,43 @@ def check_landing_dir(landing_dir: str | Path) -> Path:
 def discover_new_files(
     con: duckdb.DuckDBPyConnection, landing_dir: str | Path, rules: IngestRules = DEFAULT_RULES
 ) -> list[LandingFile]:
-    """Landing files not ingested yet: (source_file, sha256) unseen in `ingest_files`."""
+    """Landing files not recorded yet: neither their (source_file, identity) nor, once hashed,
+    their (source_file, sha256) is in `ingest_files`. A file with a problem is described without
+    being read (and, its identity unchanged, recorded once)."""
     ingested = con.execute(sql_statement("ingest/ingested", "files")).fetchall()
-    seen_content = {(source, sha) for source, sha, _, _ in ingested}
-    seen_stat = {(source, size, mtime) for source, _, size, mtime in ingested if mtime is not None}
+    seen_content = {(source, sha) for source, sha, _ in ingested if sha}
+    seen_identity = {(source, identity) for source, _, identity in ingested if identity}
     new_files = []
-    for path, kind, source_file in landing_paths(landing_dir):
-        stat = path.stat()
-        if (
-            rules.skip_unchanged_by_mtime
-            and (source_file, stat.st_size, stat.st_mtime_ns) in seen_stat
-        ):
+    for entry in landing_entries(landing_dir):
+        known = (entry.source_file, entry.identity) in seen_identity
+        if known and (rules.skip_unchanged_by_stat or entry.problem is not None):
             continue
-        described = landing_file(path, kind, source_file, chunk_bytes=rules.read_chunk_bytes)
-        if (source_file, described.sha256) not in seen_content:
-            new_files.append(described)
+        described = describe(entry, chunk_bytes=rules.read_chunk_bytes)
+        if described.sha256 and (described.source_file, described.sha256) in seen_content:
+            con.execute(
+                sql_statement("ingest/record_file", "refresh_identity"),
+                {
+                    "source_file": described.source_file,
+                    "sha256": described.sha256,
+                    "identity": described.identity,
+                },
+            )
+            continue
+        new_files.append(described)
     return new_files
 
 
 def already_ingested(con: duckdb.DuckDBPyConnection, landing: LandingFile) -> bool:
-    """Whether this exact file (same source_file, same content) is recorded in `ingest_files`."""
+    """Whether this exact file is recorded in `ingest_files` (same source_file and content, or
+    for a file with a problem the same identity): checked under the writer lock, so two runs
+    that discovered the same file record it once."""
     row = con.execute(
         sql_statement("ingest/ingested", "same_file"),
-        {"source_file": landing.source_file, "sha256": landing.sha256},
+        {
+            "source_file": landing.source_file,
+            "sha256": landing.sha256,
+            "identity": landing.identity,
+        },
     ).fetchone()
     return bool(row and row[0])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from contextlib import ExitStack
 from datetime import datetime
 
 import duckdb
@@ -14,6 +15,7 @@ from landing.contract import EVENTS, GENERATIONS
 from warehouse.ingest.carriers import parquet_carriers, records_carriers_sql
 from warehouse.ingest.contract import IngestRules, contract_fields
 from warehouse.ingest.discovery import LandingFile
+from warehouse.ingest.parquet_source import is_encoding_error, parquet_source
 from warehouse.ingest.records import BATCH_VIEW, RECORDS_VIEW, text_records
 from warehouse.sql_files import sql_statement
 
@@ -52,12 +54,36 @@ def judge_file(
     carriers_view = CARRIERS_VIEWS[kind]
     judge = sql_statement(STAGED_SQL[kind], "judge")
     if landing.file_format == "parquet":
-        con.register(carriers_view, parquet_carriers(con, landing.path, fields))
-        con.execute(judge, judge_params(kind, rules, now))
+        try:
+            _judge_parquet(con, landing, rules, now, via_arrow=False)
+        except duckdb.InvalidInputException as exc:
+            if not is_encoding_error(exc):
+                raise
+            # DuckDB refuses the whole file for one string that is not UTF-8: judge it row by row
+            con.execute(sql_statement(STAGED_SQL[kind], "create"))
+            _judge_parquet(con, landing, rules, now, via_arrow=True)
     else:
         with text_records(con, landing.path, landing.file_format, fields, rules):
             con.register(carriers_view, con.sql(records_carriers_sql(kind)))
             con.execute(judge, judge_params(kind, rules, now))
+
+
+def _judge_parquet(
+    con: duckdb.DuckDBPyConnection,
+    landing: LandingFile,
+    rules: IngestRules,
+    now: datetime,
+    *,
+    via_arrow: bool,
+) -> None:
+    """Judge a Parquet file's rows into `ingest_staged` (read by DuckDB or, `via_arrow`, pyarrow)."""
+    kind = landing.kind
+    with ExitStack() as stack:
+        source = parquet_source(
+            con, landing.path, stack, via_arrow=via_arrow, batch_rows=rules.batch_rows
+        )
+        con.register(CARRIERS_VIEWS[kind], parquet_carriers(source, contract_fields(kind)))
+        con.execute(sql_statement(STAGED_SQL[kind], "judge"), judge_params(kind, rules, now))
 
 
 def check_embedding_dims(con: duckdb.DuckDBPyConnection, kind: str) -> None:

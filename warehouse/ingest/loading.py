@@ -21,11 +21,12 @@ from warehouse.ingest.contract import (
     DUPLICATE_CONTENT,
     EMPTY,
     FILE_ERRORS,
+    FILE_PROBLEMS,
     FILE_REASON_CODES,
     LOADED,
+    NO_CSV_HEADER,
     STAGED,
     UNREADABLE,
-    UNREADABLE_FILE,
     UNSUPPORTED,
     UNSUPPORTED_FILE,
     IngestRules,
@@ -48,12 +49,16 @@ from warehouse.ingest.judging import (
     unreadable_detail,
     unregister_views,
 )
+from warehouse.ingest.records import staged_csv_is_headless
 from warehouse.ingest.staging import StagedFile, remove_staged_file, restage_file
 from warehouse.sql_files import sql_statement
 
 log = logging.getLogger(__name__)
 
 RECORD_FILE = "ingest/record_file"
+NO_HEADER_DETAIL = (
+    "the CSV header names no contract field: every row quarantined as malformed_record"
+)
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,8 @@ def ingest_landing_file(
     """Load one landing file in one transaction and record its accounting; bad data never raises."""
     now = ingested_at or datetime.now(UTC)
     started = time.perf_counter()
+    if already_ingested(con, landing):  # a concurrent run recorded it since discovery
+        return _accounting(landing, ALREADY_INGESTED, detail="recorded by another run")
     accounting = _whole_file_outcome(con, landing)
     if accounting is not None:
         _record_without_rows(con, accounting, landing, now)
@@ -142,6 +149,8 @@ def load_staged_file(
         )
     started = time.perf_counter()
     try:
+        if already_ingested(con, landing):  # a concurrent run recorded it since discovery
+            return _accounting(landing, ALREADY_INGESTED, detail="recorded by another run")
         accounting = _whole_file_outcome(con, landing)
         if accounting is None and staged.status == UNREADABLE:
             accounting = _accounting(landing, UNREADABLE, detail=staged.detail)
@@ -164,14 +173,12 @@ def _judge_here(
 ) -> None:
     """Fill temp table `ingest_staged` with every row of the file, judged (null reason = valid)."""
     judge_file(con, landing, rules, now)
-    check_embedding_dims(con, landing.kind)
 
 
 def _judged_on_worker(con: duckdb.DuckDBPyConnection, kind: str, staged: StagedFile) -> None:
-    """Fill temp table `ingest_staged` from a worker's Parquet, then the checks that need the
-    warehouse."""
+    """Fill temp table `ingest_staged` from a worker's Parquet (the checks that need the
+    warehouse run in the load transaction)."""
     restage_file(con, kind, staged)
-    check_embedding_dims(con, kind)
 
 
 def _logged(accounting: FileAccounting) -> FileAccounting:
@@ -198,7 +205,10 @@ def _logged(accounting: FileAccounting) -> FileAccounting:
 def _whole_file_outcome(
     con: duckdb.DuckDBPyConnection, landing: LandingFile
 ) -> FileAccounting | None:
-    """Empty, unsupported, or a copy of content already ingested: recorded without its rows."""
+    """A problem found at discovery, empty, unsupported, or a copy of content already ingested:
+    recorded without its rows."""
+    if landing.problem is not None:
+        return _accounting(landing, landing.problem, detail=landing.detail)
     if landing.bytes == 0:
         return _accounting(landing, EMPTY)
     if landing.file_format == UNSUPPORTED_FORMAT:
@@ -240,8 +250,8 @@ def _duplicate_content(
 def _record_without_rows(
     con: duckdb.DuckDBPyConnection, accounting: FileAccounting, landing: LandingFile, now: datetime
 ) -> None:
-    """Record a file not loaded row by row; unreadable / unsupported ones get a quarantine row 0."""
-    reason = {UNREADABLE: UNREADABLE_FILE, UNSUPPORTED: UNSUPPORTED_FILE}.get(accounting.status)
+    """Record a file not loaded row by row; a whole-file problem gets a quarantine row 0."""
+    reason = FILE_PROBLEMS.get(accounting.status)
     with transaction(con):
         if reason is not None:
             con.execute(
@@ -276,6 +286,7 @@ def _insert_ingest_file(
             "status": accounting.status,
             "detail": accounting.detail,
             "file_mtime_ns": landing.mtime_ns,
+            "file_identity": landing.identity,
         },
     )
 
@@ -290,11 +301,13 @@ def _load_in_transaction(
     now: datetime,
     stage: Callable[[], None],
 ) -> FileAccounting:
-    """Stage (`stage` fills `ingest_staged`), load and record one file in one transaction; an
+    """Stage (`stage` fills temp table `ingest_staged` from the file alone, before the
+    transaction, so a reader may retry), then load and record the file in one transaction; an
     unreadable file is recorded."""
     try:
+        stage()
         with transaction(con):
-            stage()
+            check_embedding_dims(con, landing.kind)
             drop_erased_staged_rows(con, landing.kind)  # never load an erased person's rows again
             accounting = _load_staged(con, landing, now)
             _insert_ingest_file(con, accounting, landing, now)
@@ -332,11 +345,12 @@ def _load_staged(
     valid = counts.pop(None, 0)
     by_reason = {str(code): n for code, n in sorted(counts.items())}
     rows_quarantined = sum(by_reason.values())
+    headless = landing.file_format.startswith("csv") and staged_csv_is_headless(con)
     return FileAccounting(
         source_file=landing.source_file,
         kind=landing.kind,
         file_format=landing.file_format,
-        status=LOADED,
+        status=NO_CSV_HEADER if headless else LOADED,
         sha256=landing.sha256,
         bytes=landing.bytes,
         rows_read=valid + rows_quarantined,
@@ -344,4 +358,5 @@ def _load_staged(
         rows_duplicate=valid - rows_loaded,
         rows_quarantined=rows_quarantined,
         quarantined_by_reason=by_reason,
+        detail=NO_HEADER_DETAIL if headless else None,
     )

@@ -5,7 +5,6 @@ DuckDB as Arrow batches it pulls while it decodes them (`records_from_jsonl` / `
 from __future__ import annotations
 
 import csv
-import gzip
 import itertools
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -19,23 +18,20 @@ import pyarrow as pa
 
 from landing.contract import ContractField
 from warehouse.ingest.contract import IngestRules
+from warehouse.ingest.csv_records import iter_csv_record_batches
+from warehouse.ingest.gzip_stream import open_gzip
+from warehouse.ingest.record_batches import (
+    BOM,
+    CARRIAGE_RETURN,
+    NEWLINE,
+    RECORD_SCHEMA,
+    record_batch,
+)
 from warehouse.sql_files import sql_statement, sql_text
 
 # names the relations of the file being loaded are registered under (session-local, never stored)
 BATCH_VIEW = "ingest_batch"  # the record batches of a text file
 RECORDS_VIEW = "ingest_records"  # its records, decoded, with line-level problems
-
-NEWLINE = ord("\n")
-CARRIAGE_RETURN = ord("\r")
-QUOTE = ord('"')
-
-RECORD_SCHEMA = pa.schema(
-    [
-        ("row_number", pa.int64()),
-        ("record", pa.large_binary()),
-        ("record_bytes", pa.int64()),
-    ]
-)
 
 
 @contextmanager
@@ -51,7 +47,7 @@ def text_records(
     is_csv = file_format.startswith("csv")
     with open_text(path, file_format) as stream:
         batches = iter_record_batches(
-            stream,
+            skip_bom(stream),
             quoted=is_csv,
             chunk_bytes=rules.read_chunk_bytes,
             max_record_bytes=rules.max_line_bytes,
@@ -70,7 +66,7 @@ def text_records(
 def open_text(path: Path, file_format: str) -> BinaryIO:
     """The file's bytes, gunzipped for the `.gz` formats."""
     if file_format.endswith(".gz"):
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return open_gzip(path)
     return path.open("rb")
 
 
@@ -81,7 +77,15 @@ class _Pending:
     record: bytearray = field(default_factory=bytearray)
     bytes: int = 0  # its true length
     line: int = 1
-    quotes: int = 0  # parity of the quotes in it
+
+
+def skip_bom(stream: BinaryIO) -> BinaryIO:
+    """The stream past a UTF-8 byte order mark at its start, if it has one."""
+    peek = getattr(stream, "peek", None)
+    head = peek(len(BOM))[: len(BOM)] if peek is not None else b""
+    if head == BOM:
+        stream.read(len(BOM))
+    return stream
 
 
 def iter_record_batches(
@@ -95,29 +99,28 @@ def iter_record_batches(
     """Newline-separated records of a byte stream as (row_number, record, record_bytes) batches.
 
     row_number is the physical line on which the record starts; a trailing CR is dropped (CRLF
-    files); with `quoted` (CSV) a newline inside double quotes does not end the record. A record
-    longer than max_record_bytes that spans chunks keeps only its first max_record_bytes bytes
-    (record_bytes has its true length), so memory stays bounded by the chunk size.
+    files); with `quoted` (CSV) a newline inside a quoted cell does not end the record
+    (`csv_records`). A record longer than max_record_bytes keeps only its first max_record_bytes
+    bytes (record_bytes has its true length), so memory stays bounded by the chunk size.
     """
+    if quoted:
+        yield from iter_csv_record_batches(
+            stream,
+            chunk_bytes=chunk_bytes,
+            max_record_bytes=max_record_bytes,
+            max_batch_rows=max_batch_rows,
+        )
+        return
     line_at_chunk = 1  # physical line of the first byte of the next chunk
     pending = _Pending()
     while chunk := stream.read(chunk_bytes):
         data = np.frombuffer(chunk, dtype=np.uint8)
-        newlines = np.flatnonzero(data == NEWLINE)
-        quotes = np.flatnonzero(data == QUOTE) if quoted else np.empty(0, dtype=np.int64)
-        if quoted:
-            ends_index = np.flatnonzero(
-                ((np.searchsorted(quotes, newlines) + pending.quotes) & 1) == 0
-            )
-        else:
-            ends_index = np.arange(len(newlines))
-        if len(ends_index) == 0:
+        ends = np.flatnonzero(data == NEWLINE)
+        if len(ends) == 0:
             _extend_capped(pending.record, chunk, max_record_bytes)
             pending.bytes += len(chunk)
-            pending.quotes = (pending.quotes + len(quotes)) & 1
-            line_at_chunk += len(newlines)
             continue
-        ends = newlines[ends_index]
+        ends_index = np.arange(len(ends))
         batch = _chunk_records(
             chunk, data, ends, ends_index, pending, line_at_chunk, max_record_bytes
         )
@@ -125,13 +128,9 @@ def iter_record_batches(
             yield batch.slice(offset, max_batch_rows)
 
         tail = memoryview(chunk)[int(ends[-1]) + 1 :]
-        pending = _Pending(
-            line=line_at_chunk + int(ends_index[-1]) + 1,
-            bytes=len(tail),
-            quotes=(len(quotes) - int(np.searchsorted(quotes, int(ends[-1]) + 1))) & 1,
-        )
+        pending = _Pending(line=line_at_chunk + len(ends), bytes=len(tail))
         _extend_capped(pending.record, tail, max_record_bytes)
-        line_at_chunk += len(newlines)
+        line_at_chunk += len(ends)
     if pending.bytes:
         yield _last_record(pending)
 
@@ -175,7 +174,7 @@ def _chunk_records(
         np.int64
     )
     record_bytes = np.concatenate([[first_bytes], lengths]).astype(np.int64)
-    return _record_batch(row_numbers, offsets, values, record_bytes)
+    return record_batch(row_numbers, offsets, values, record_bytes)
 
 
 def _last_record(pending: _Pending) -> pa.RecordBatch:
@@ -184,7 +183,7 @@ def _last_record(pending: _Pending) -> pa.RecordBatch:
     if last_bytes == len(last) and last.endswith(b"\r"):
         last, last_bytes = last[:-1], last_bytes - 1
     values = np.frombuffer(last, dtype=np.uint8)
-    return _record_batch(
+    return record_batch(
         np.array([pending.line], dtype=np.int64),
         np.array([0, len(last)], dtype=np.int64),
         values,
@@ -196,18 +195,6 @@ def _extend_capped(buffer: bytearray, more: bytes | memoryview, cap: int) -> Non
     room = cap - len(buffer)
     if room > 0:
         buffer += more[:room]
-
-
-def _record_batch(
-    row_numbers: np.ndarray, offsets: np.ndarray, values: np.ndarray, record_bytes: np.ndarray
-) -> pa.RecordBatch:
-    records = pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(), len(row_numbers), [None, pa.py_buffer(offsets), pa.py_buffer(values)]
-    )
-    return pa.RecordBatch.from_arrays(
-        [pa.array(row_numbers, pa.int64()), records, pa.array(record_bytes, pa.int64())],
-        schema=RECORD_SCHEMA,
-    )
 
 
 def after_csv_header(
@@ -252,3 +239,10 @@ def csv_header_names(header: bytes) -> list[str]:
             name = f"{cell}__{n}"
         names.append(name)
     return names
+
+
+def staged_csv_is_headless(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the CSV file judged into `ingest_staged` had no header naming a contract field
+    (its rows carry the no-header detail, here and when a worker judged them)."""
+    row = con.execute(sql_statement("ingest/records_from_csv", "headless")).fetchone()
+    return bool(row and row[0])

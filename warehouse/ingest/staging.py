@@ -91,6 +91,8 @@ def stage_landing_file(
             seconds=seconds,
         )
 
+    if landing.problem is not None:
+        return outcome(landing.problem, landing.detail)
     if landing.bytes == 0:
         return outcome(EMPTY)
     if landing.file_format == UNSUPPORTED_FORMAT:

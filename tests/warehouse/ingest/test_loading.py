@@ -461,7 +461,7 @@ def test_a_row_breaking_several_rules_gets_the_first_by_precedence(con, tmp_path
         1: ("missing_field", "viewer_id: required field is missing"),
         2: ("bad_type", "event_id: expected a string"),
         3: ("unknown_event_type", 'event_type: "superlike" is not a known event type'),
-        4: ("empty_id", "event_id: empty"),
+        4: ("empty_id", "event_id: empty or blank"),
         5: ("bad_enum", 'surface: "tv" is not one of feed, studio, profile, search, share'),
         6: ("future_timestamp", got[6][1]),
         7: ("missing_field", "event_type: required field is missing"),
@@ -489,14 +489,17 @@ def test_csv_rows_quotes_line_numbers_and_broken_rows(con, tmp_path):
 
     files = by_file(run(con, tmp_path))
 
-    assert (files["generations/g.csv"].rows_read, files["generations/g.csv"].rows_loaded) == (3, 1)
-    assert con.execute("select generation_id, prompt, source_row from generations").fetchall() == [
-        ("g1", "a fox, in the snow\nsecond line of the prompt", 2)
+    assert (files["generations/g.csv"].rows_read, files["generations/g.csv"].rows_loaded) == (4, 2)
+    loaded = "select generation_id, prompt, source_row from generations order by source_row"
+    assert con.execute(loaded).fetchall() == [
+        ("g1", "a fox, in the snow\nsecond line of the prompt", 2),
+        ("g4", "p", 6),
     ]
     got = quarantined(con, "generations/g.csv")
     assert got[4][:2] == ("malformed_record", "row has 4 cells, the header has 7")
     assert got[4][2] == "g2,r1,c1,too few cells"
-    # an unclosed quote swallows the rest of the file into one record
+    # an unclosed quote costs its own row only: the next row loads
+    assert got[5][2] == 'g3,r1,c1,"unclosed quote,m1,2024-05-01T11:00:00Z,5000'
     assert got[5][:2] == (
         "malformed_record",
         "unbalanced quotes or a quote inside an unquoted cell",

@@ -11,19 +11,42 @@ from warehouse.ingest.records import csv_header_names, iter_record_batches
 
 
 def reference_records(data: bytes, quoted: bool) -> list[tuple[int, bytes]]:
-    """(line, record) pairs by a plain Python scan: the oracle for iter_record_batches."""
-    records, start, line, start_line, in_quotes = [], 0, 1, 1, False
-    for i, byte in enumerate(data):
-        if quoted and byte == ord('"'):
-            in_quotes = not in_quotes
-        if byte == ord("\n"):
-            if not in_quotes:
-                records.append((start_line, data[start:i].removesuffix(b"\r")))
-                start, start_line = i + 1, line + 1
-            line += 1
-    if start < len(data):
-        records.append((start_line, data[start:].removesuffix(b"\r")))
+    """(line, record) pairs by a plain byte-by-byte scan: the oracle for iter_record_batches.
+
+    CSV: a quote opens a cell only at a cell start, closes at the next undoubled quote; a cell
+    spanning lines that does not close, or closes before anything but a comma or line end, had a
+    stray opening quote: the scan restarts right after it."""
+    records, start, line_of = [], 0, lambda at: data.count(b"\n", 0, at) + 1
+    i = 0
+    while i <= len(data):
+        if i == len(data) or data[i] == ord("\n"):
+            if start < i or i < len(data):
+                records.append((line_of(start), data[start:i].removesuffix(b"\r")))
+            start, i = i + 1, i + 1
+            continue
+        if quoted and data[i] == ord('"') and (i == start or data[i - 1] in b",\n"):
+            close = quoted_cell_end(data, i)
+            if close is not None:
+                i = close + 1
+                continue
+        i += 1
     return records
+
+
+def quoted_cell_end(data: bytes, opening: int) -> int | None:
+    """The closing quote of the cell opened at `opening`, or None if the opening quote is stray."""
+    j = opening + 1
+    while j < len(data):
+        if data[j] == ord('"'):
+            if j + 1 < len(data) and data[j + 1] == ord('"'):
+                j += 2
+                continue
+            spans_lines = b"\n" in data[opening:j]
+            if spans_lines and j + 1 < len(data) and data[j + 1] not in b",\r\n":
+                return None
+            return j
+        j += 1
+    return None
 
 
 def split(
@@ -52,6 +75,29 @@ def test_record_splitting_matches_a_plain_scan_at_any_chunk_size(chunk_bytes, qu
     )
     expected = [(line, record, len(record)) for line, record in reference_records(data, quoted)]
     assert split(data, quoted=quoted, chunk_bytes=chunk_bytes) == expected
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 3, 7, 64, 4096])
+def test_a_broken_quote_costs_only_its_own_rows(chunk_bytes):
+    rows = [f"e{i},v{i}".encode() for i in range(40)]
+    rows[3] = b'e3,v"3'  # a stray quote inside an unquoted cell
+    rows[10] = b'e10,"never closed'  # an opening quote that never closes
+    rows[20] = b'e20,"x\ny"z'  # a quoted cell spanning lines, text after its closing quote
+    rows[30] = b'e30,"multi\nline",ok'  # a well-formed quoted newline
+    data = b"\n".join(rows) + b"\n"
+    got = split(data, quoted=True, chunk_bytes=chunk_bytes)
+    expected = [(line, record, len(record)) for line, record in reference_records(data, True)]
+    assert got == expected
+    assert len(got) == data.count(b"\n") - 1  # every physical line but the quoted newline
+    assert (32, b'e30,"multi\nline",ok', 19) in got
+    assert (4, b'e3,v"3', 6) in got and (11, b'e10,"never closed', 17) in got
+
+
+def test_an_unterminated_quote_never_swallows_more_than_max_record_bytes():
+    data = b'e0,"open\n' + b"".join(f"e{i},v{i}\n".encode() for i in range(1, 5000))
+    got = split(data, quoted=True, chunk_bytes=1000, max_record_bytes=500)
+    assert len(got) == 5000
+    assert got[0] == (1, b'e0,"open', 8) and got[-1] == (5000, b"e4999,v4999", 11)
 
 
 def test_a_long_record_spanning_chunks_keeps_a_bounded_prefix_and_its_true_length():

@@ -5,6 +5,8 @@
 -- erased_subjects kind it holds.
 -- registered inputs: ingest_staged (the staged rows of one landing file, a temp table of warehouse.ingest)
 -- parameters: $person_kind (quarantine_erased)
+-- redact_raw_naming_erased: rejected staged rows whose raw record names an erased subject anywhere keep their reason
+-- but not their raw record
 
 -- name: erased_subject_count
 -- how many subjects are erased (none: ingest skips the erased-subject check entirely)
@@ -42,5 +44,50 @@ from (
     from staged
     where staged.person_hash in (select subject_hash from erased where subject_kind = $person_kind)
         or staged.generation_hash in (select subject_hash from erased where subject_kind = 'generation')
+) as hit
+where ingest_staged.row_number = hit.row_number
+
+-- name: redact_raw_naming_erased
+-- rejected staged rows whose raw record names an erased person or generation in any form (any key, a misspelled or
+-- duplicate one, JSON-escaped, a CSV cell, a cut line, free text): each JSON string of the raw text (escapes
+-- decoded), each comma-separated cell and each word between blanks and punctuation is hashed with the salt and
+-- looked up; a hit drops the raw record and keeps the row's reason, so the file's rows still add up and the id never
+-- lands again
+update ingest_staged
+set
+    raw = null,
+    detail = coalesce(ingest_staged.detail || ' ', '') || '(raw record removed: it names an erased subject)'
+from (
+    with salt as (
+        select salt from erasure_salt
+    ),
+
+    erased as (
+        select subject_hash from erased_subjects
+    ),
+
+    tokens as (
+        select
+            ingest_staged.row_number,
+            unnest(list_concat(
+                list_transform(
+                    regexp_extract_all(ingest_staged.raw, '"((?:[^"\\]|\\.)*)"', 1),
+                    lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
+                ),
+                list_concat(
+                    list_transform(string_split(ingest_staged.raw, ','), lambda cell: trim(cell, '" ')),
+                    -- text that is not JSON: the words between blanks and punctuation
+                    regexp_split_to_array(ingest_staged.raw, '[\s,;:=&|"''(){}<>\[\]]+')
+                )
+            )) as token
+        from ingest_staged
+        where ingest_staged.reason_code is not null
+            and ingest_staged.raw is not null
+    )
+
+    select distinct tokens.row_number
+    from tokens
+    cross join salt
+    where sha256(tokens.token || salt.salt) in (select subject_hash from erased)
 ) as hit
 where ingest_staged.row_number = hit.row_number

@@ -2,7 +2,7 @@
 -- they run. The deletes are generated per table and column of warehouse.erase.ERASURE_TABLES from the two
 -- delete_* templates ({table} and {column}: quoted identifiers from that allowlist only).
 -- working sets (temp tables made here): erase_subject_generations, erase_touched_generations
--- parameters: $subject_kind, $subject_id, $salt, $created_at, $erased_at; $erasure_id, $subject_hash,
+-- parameters: $subject_kind, $subject_id, $subject_forms, $salt, $created_at, $erased_at; $erasure_id, $subject_hash,
 -- $requested_at, $completed_at, $deleted_rows, $redacted_quarantine_rows, $affected_exports, $reason (insert_erasure)
 
 -- name: insert_salt
@@ -88,32 +88,59 @@ select subject_kind, subject_hash, $erased_at
 from new_subjects
 
 -- name: redact_quarantine
--- drop the raw record (and any id in the detail) of quarantined rows that hold the subject: JSON records whose
--- viewer_id / creator_id is the subject or whose generation_id is theirs; records that are not JSON when their text
--- contains the id; the row itself stays, so file accounting still adds up
+-- drop the raw record (and the detail) of quarantined rows that name the subject or one of their generations in any
+-- form the raw text can hold: the id's bytes as they are, JSON-escaped ($subject_forms: made by
+-- warehouse.erase.id_forms), CSV-quoted, as the \xNN escapes of a line that is not UTF-8, or inside any JSON string of
+-- the record once its escapes are decoded (any key, a misspelled one, a duplicate, a cut line); the row itself stays,
+-- so file accounting still adds up
 update quarantine
 set
     raw = null,
     detail = 'erased subject: raw record removed'
-where raw is not null
-    and (
-        case
-            when json_valid(raw)
-                then coalesce(
-                    json_extract_string(case when json_valid(raw) then raw end, '$.viewer_id') = $subject_id
-                    or json_extract_string(case when json_valid(raw) then raw end, '$.creator_id') = $subject_id
-                    or json_extract_string(case when json_valid(raw) then raw end, '$.generation_id')
-                    in (select generation_id from erase_subject_generations),
-                    false
-                )
-            else contains(raw, $subject_id)
-                or exists (
-                    select 1
-                    from erase_subject_generations
-                    where contains(quarantine.raw, erase_subject_generations.generation_id)
-                )
-        end
+from (
+    with needles as (
+        select unnest($subject_forms) as needle
+        union all
+        select generation_id from erase_subject_generations
+        union all
+        select (to_json(generation_id)::varchar)[2:-2] from erase_subject_generations
+        union all
+        select replace(replace(encode(generation_id)::varchar, '\x22', '"'), '\x27', '''')
+        from erase_subject_generations
+    ),
+
+    ids as (
+        select $subject_id as id
+        union all
+        select generation_id from erase_subject_generations
+    ),
+
+    candidates as (
+        select rowid as quarantine_row, raw
+        from quarantine
+        where raw is not null
+    ),
+
+    decoded_strings as (
+        select
+            quarantine_row,
+            unnest(list_transform(
+                regexp_extract_all(raw, '"((?:[^"\\]|\\.)*)"', 1),
+                lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
+            )) as text
+        from candidates
+        where contains(raw, '\')
     )
+
+    select candidates.quarantine_row
+    from candidates
+    where exists (select 1 from needles where needles.needle <> '' and contains(candidates.raw, needles.needle))
+    union
+    select decoded_strings.quarantine_row
+    from decoded_strings
+    where exists (select 1 from ids where contains(decoded_strings.text, ids.id))
+) as hit
+where quarantine.rowid = hit.quarantine_row
 
 -- name: delete_viewer_rows
 -- erase the rows of {table} whose {column} holds the subject as a viewer (a creator's own events as a viewer too)

@@ -1,4 +1,5 @@
--- one row per generation that has a label or is in a preference pair: everything the export filters on and writes
+-- one row per generation that has a label or is in a preference pair: everything the export filters on and writes,
+-- with the conditioning the generator was given (duration, resolution, fps, seed, reference inputs) as recorded
 -- (no creator or viewer ids leave this query; `names_creator` says whether the output_uri or prompt embeds the creator id)
 -- registered inputs: stg_generations (temp view, model/stg_generations.sql); parameters: none
 with
@@ -28,6 +29,12 @@ generations as (
         prompt,
         model_version,
         created_at,
+        duration_ms,
+        width,
+        height,
+        fps,
+        seed,
+        reference_inputs,
         output_uri,
         training_consent,
         content_flags
@@ -42,6 +49,12 @@ final as (
         generations.prompt,
         generations.model_version,
         generations.created_at,
+        generations.duration_ms,
+        generations.width,
+        generations.height,
+        generations.fps,
+        generations.seed,
+        generations.reference_inputs,
         generations.output_uri,
         generations.training_consent,
         coalesce(len(generations.content_flags), 0) as content_flag_count,

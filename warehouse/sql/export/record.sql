@@ -2,7 +2,7 @@
 -- order: was it recorded before, the exports row, the export_rows rows.
 -- registered inputs: export_membership (dataset, split, row_index, role, generation_id, pair_id, label_version)
 -- parameters: $export_id, $path (export_recorded); $export_id, $as_of, $parameters, $label_version,
--- $champion_model_id, $counts, $exclusions, $path (insert_export); $export_id (insert_export_rows)
+-- $champion_model_id, $counts, $exclusions, $pair_merging, $path (insert_export); $export_id (insert_export_rows)
 
 -- name: export_recorded
 -- how many times this export_id is recorded at this path (0 or 1)
@@ -13,10 +13,12 @@ where export_id = $export_id and path = $path
 -- name: insert_export
 -- record one export; re-recording the same export_id at the same path changes nothing (first created_at kept)
 insert into exports (
-    export_id, created_at, as_of, parameters, label_version, champion_model_id, counts, exclusions, path
+    export_id, created_at, as_of, parameters, label_version, champion_model_id, counts, exclusions, pair_merging,
+    path
 )
 values (
-    $export_id, current_timestamp, $as_of, $parameters, $label_version, $champion_model_id, $counts, $exclusions, $path
+    $export_id, current_timestamp, $as_of, $parameters, $label_version, $champion_model_id, $counts, $exclusions,
+    $pair_merging, $path
 )
 on conflict do nothing
 

@@ -36,6 +36,29 @@ parsed as (
     from records
 ),
 
+strict as (
+    -- NaN and Infinity are not JSON: a contract field holding one fails its type check; in the other keys (extra,
+    -- usually absent) the record is malformed, so `extra` only ever holds JSON
+    select
+        * replace (
+            coalesce(line_reason, case when lenient_extra then 'malformed_record' end) as line_reason,
+            coalesce(line_detail, case when lenient_extra then 'line is not strict JSON (NaN or Infinity)' end)
+                as line_detail
+        )
+    from (
+        select
+            *,
+            case
+                when extra is not null
+                    then regexp_matches(
+                        regexp_replace(extra, '"(?:[^"\\]|\\.)*"', '""', 'g'), '[:\[,]\s*[+-]?(?i:nan|inf)'
+                    )
+                else false
+            end as lenient_extra
+        from parsed
+    )
+),
+
 field_values as (
     select
         row_number,
@@ -44,9 +67,9 @@ field_values as (
         text_typed,
         line_reason,
         line_detail,
-        extra,
+        case when lenient_extra then null else extra end as extra,
         {field_values}
-    from parsed
+    from strict
 )
 
 select

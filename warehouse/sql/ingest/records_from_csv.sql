@@ -2,7 +2,8 @@
 -- header: the file's header into temp table `ingest_csv_header` (parameters $names: its column names,
 -- deduplicated; $has_header: whether they name a contract field);
 -- records: one record per CSV row of the registered batch relation `ingest_batch` (row_number, record blob,
--- record_bytes), read with `ingest_csv_header`.
+-- record_bytes), read with `ingest_csv_header`;
+-- headless: whether the judged rows in temp table `ingest_staged` are those of a CSV without a header.
 
 -- name: header
 -- the header of the CSV file being loaded: its column names (deduplicated) and whether it names a contract field
@@ -98,3 +99,10 @@ select
     line_reason,
     line_detail
 from classified
+
+-- name: headless
+-- whether the CSV file judged into `ingest_staged` had no header naming a contract field: its rows carry the
+-- detail `records` gives them (so a file a worker judged is recognised too)
+select count(*) > 0 as headless
+from ingest_staged
+where detail = 'the CSV header names no contract field (file without a header?)'

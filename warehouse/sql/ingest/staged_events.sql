@@ -39,12 +39,18 @@ timed as (
         *,
         coalesce(
             occurred_at__t,
+            -- RFC 3339 strictly: hours < 24, minutes < 60, offsets within +-23:59; a leap second (:60) is the next second
             case
                 when regexp_full_match(
                     occurred_at__s,
-                    '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})'
+                    '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])'
                 )
-                    then try_cast(upper(occurred_at__s) as timestamptz)
+                    then case
+                        when substr(occurred_at__s, 18, 2) = '60'
+                            then try_cast(upper(left(occurred_at__s, 17) || '59' || substr(occurred_at__s, 20)) as timestamptz)
+                                + interval 1 second
+                        else try_cast(upper(occurred_at__s) as timestamptz)
+                    end
             end,
             try(epoch_ms(occurred_at__i))::timestamptz
         ) as occurred_at
@@ -83,9 +89,20 @@ judged as (
                 then {'code': 'bad_type', 'detail': 'session_id: expected a string'}
             when app_version__present and app_version__s is null
                 then {'code': 'bad_type', 'detail': 'app_version: expected a string'}
-            when trim(event_id__s) = '' then {'code': 'empty_id', 'detail': 'event_id: empty'}
-            when trim(generation_id__s) = '' then {'code': 'empty_id', 'detail': 'generation_id: empty'}
-            when trim(viewer_id__s) = '' then {'code': 'empty_id', 'detail': 'viewer_id: empty'}
+            when not regexp_matches(event_id__s, '[^\p{Z}\p{Cc}\p{Cf}]')
+                then {'code': 'empty_id', 'detail': 'event_id: empty or blank'}
+            when not regexp_matches(generation_id__s, '[^\p{Z}\p{Cc}\p{Cf}]')
+                then {'code': 'empty_id', 'detail': 'generation_id: empty or blank'}
+            when not regexp_matches(viewer_id__s, '[^\p{Z}\p{Cc}\p{Cf}]')
+                then {'code': 'empty_id', 'detail': 'viewer_id: empty or blank'}
+            when regexp_matches(event_id__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'event_id: contains a control character'}
+            when regexp_matches(generation_id__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'generation_id: contains a control character'}
+            when regexp_matches(viewer_id__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'viewer_id: contains a control character'}
+            when regexp_matches(session_id__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'session_id: contains a control character'}
             when length(event_id__s) > $max_id_chars
                 then {'code': 'oversized_field', 'detail': 'event_id: over ' || $max_id_chars || ' characters'}
             when length(generation_id__s) > $max_id_chars

@@ -46,12 +46,18 @@ timed as (
         *,
         coalesce(
             created_at__t,
+            -- RFC 3339 strictly: hours < 24, minutes < 60, offsets within +-23:59; a leap second (:60) is the next second
             case
                 when regexp_full_match(
                     created_at__s,
-                    '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}([.][0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})'
+                    '[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)([.][0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])'
                 )
-                    then try_cast(upper(created_at__s) as timestamptz)
+                    then case
+                        when substr(created_at__s, 18, 2) = '60'
+                            then try_cast(upper(left(created_at__s, 17) || '59' || substr(created_at__s, 20)) as timestamptz)
+                                + interval 1 second
+                        else try_cast(upper(created_at__s) as timestamptz)
+                    end
             end,
             try(epoch_ms(created_at__i))::timestamptz
         ) as created_at
@@ -110,10 +116,22 @@ judged as (
                     content_flags__l, lambda flag: flag is not null
                 )), content_flags__l is not null)
                 then {'code': 'bad_type', 'detail': 'content_flags: expected a list of strings'}
-            when trim(generation_id__s) = '' then {'code': 'empty_id', 'detail': 'generation_id: empty'}
-            when trim(request_id__s) = '' then {'code': 'empty_id', 'detail': 'request_id: empty'}
-            when trim(creator_id__s) = '' then {'code': 'empty_id', 'detail': 'creator_id: empty'}
-            when trim(model_version__s) = '' then {'code': 'empty_id', 'detail': 'model_version: empty'}
+            when not regexp_matches(generation_id__s, '[^\p{Z}\p{Cc}\p{Cf}]')
+                then {'code': 'empty_id', 'detail': 'generation_id: empty or blank'}
+            when not regexp_matches(request_id__s, '[^\p{Z}\p{Cc}\p{Cf}]')
+                then {'code': 'empty_id', 'detail': 'request_id: empty or blank'}
+            when not regexp_matches(creator_id__s, '[^\p{Z}\p{Cc}\p{Cf}]')
+                then {'code': 'empty_id', 'detail': 'creator_id: empty or blank'}
+            when not regexp_matches(model_version__s, '[^\p{Z}\p{Cc}\p{Cf}]')
+                then {'code': 'empty_id', 'detail': 'model_version: empty or blank'}
+            when regexp_matches(generation_id__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'generation_id: contains a control character'}
+            when regexp_matches(request_id__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'request_id: contains a control character'}
+            when regexp_matches(creator_id__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'creator_id: contains a control character'}
+            when regexp_matches(model_version__s, '[\x00-\x1f\x7f-\x9f\x{2028}\x{2029}]')
+                then {'code': 'bad_type', 'detail': 'model_version: contains a control character'}
             when length(generation_id__s) > $max_id_chars
                 then {'code': 'oversized_field', 'detail': 'generation_id: over ' || $max_id_chars || ' characters'}
             when length(request_id__s) > $max_id_chars

@@ -19,6 +19,7 @@ generations as (
         width,
         height,
         fps,
+        seed,
         reference_inputs,
         output_uri,
         output_embedding,

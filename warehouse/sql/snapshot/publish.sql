@@ -45,3 +45,8 @@ insert into {snapshot}.snapshot_info (
     relation, source_kind, row_count, snapshot_number, schema_version, source_db, published_at
 )
 values (?, ?, ?, ?, ?, ?, ?)
+
+-- name: source_of_info
+-- the warehouse file a published snapshot was taken from (read in a snapshot, from its snapshot_info)
+select max(source_db) as source_db
+from snapshot_info
