@@ -43,12 +43,15 @@ BINARY_RATES = (
 
 
 def per_video(log: pl.DataFrame) -> pl.DataFrame:
-    """Every raw rate per video: binary columns per impression, completion (play / duration, capped
+    """Every raw rate per video: binary columns per impression, the view rate the label stage reads
+    (play_time_ms > 0 per impression), play time per impression, completion (play / duration, capped
     at 1) per click, and the impressions."""
     known = pl.col("duration_ms") > 1
     return log.group_by("video_id").agg(
         impressions=pl.len(),
         **{f"{c}_rate": pl.col(c).mean() for c in BINARY_RATES},
+        play_rate=(pl.col("play_time_ms") > 0).mean(),
+        play_ms_per_impression_rate=pl.col("play_time_ms").mean(),
         completion=(pl.col("play_time_ms") / pl.col("duration_ms"))
         .clip(0, 1)
         .filter(known & (pl.col("is_click") == 1))
