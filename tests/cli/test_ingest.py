@@ -92,7 +92,7 @@ def test_failed_files_are_counted_listed_and_make_the_command_exit_3(monkeypatch
     assert "files not loaded: 3" in table and "  events/d.csv (no_csv_header)" in table
 
     (tmp_path / "events").mkdir()
-    monkeypatch.setattr(cli.ingest, "run_flow", lambda *args, **kwargs: summary)
+    monkeypatch.setattr(cli.ingest, "run_stage", lambda *args, **kwargs: summary)
     args = argparse.Namespace(
         landing_dir=str(tmp_path),
         db="w.duckdb",
@@ -105,5 +105,5 @@ def test_failed_files_are_counted_listed_and_make_the_command_exit_3(monkeypatch
     )
     assert cli.ingest.run(args) == cli.ingest.FAILED_FILES_EXIT == 3
     clean = summarize(files[:1], seconds=1.0)
-    monkeypatch.setattr(cli.ingest, "run_flow", lambda *args, **kwargs: clean)
+    monkeypatch.setattr(cli.ingest, "run_stage", lambda *args, **kwargs: clean)
     assert cli.ingest.run(args) == 0

@@ -259,8 +259,10 @@ def test_without_prefect_the_dask_step_runner_gives_the_local_tables(
     label's event passes run on both workers."""
     db = tmp_path / "direct-dask.duckdb"
     cluster = ["--no-prefect", "--runner", "dask", "--dask-address", ingested.scheduler_address]
-    assert main(["--db", str(db), *cluster, "--json", "ingest", str(ingested.landing)]) == 0
+    # the simulated zone holds a corrupt Parquet file and a text file: exit 3 names them
+    assert main(["--db", str(db), *cluster, "--json", "ingest", str(ingested.landing)]) == 3
     summary = json.loads(capsys.readouterr().out)
+    assert sorted(summary["failed_files"].values()) == ["unreadable", "unsupported_format"]
     assert len(summary["staged_by_worker"]) == WORKERS
     assert sum(summary["staged_by_worker"].values()) == summary["total"]["files"]
     for table in INGEST_TABLES:
