@@ -131,9 +131,11 @@ def read_report_views(con: duckdb.DuckDBPyConnection, with_truth: bool = False) 
 
 def read_previous_run(con: duckdb.DuckDBPyConnection) -> PreviousRun | None:
     """The latest recorded report run and the figures it showed, or None before the first."""
-    row = con.execute(sql_statement("report/runs/record", "previous_run")).fetchone()
-    if row is None:
+    # fetch until the result is exhausted: the connection reads further views after this one
+    rows = con.execute(sql_statement("report/runs/record", "previous_run")).fetchall()
+    if not rows:
         return None
+    row = rows[0]
     run_id, run_at, figures = row
     return PreviousRun(run_id=run_id, run_at=run_at, figures=json.loads(figures))
 
