@@ -22,7 +22,8 @@ def summary_lines(summary: ErasureSummary) -> list[str]:
             if deleted
             else " (no rows held this id)"
         )
-        + f"; {summary.redacted_quarantine_rows} quarantined raw records blanked",
+        + f"; {summary.redacted_quarantine_rows} quarantined raw records blanked"
+        + f"; {summary.redacted_extra_rows} rows' extra fields naming them dropped",
     ]
     relabel = summary.relabel
     if relabel is None:

@@ -131,6 +131,8 @@ def configure_logging(verbose: bool) -> None:
     """Quiet by default (warnings and errors only; Prefect's too); `-v` shows every INFO line."""
     level = logging.INFO if verbose else logging.WARNING
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", logging.getLevelName(level))
+    if not verbose:  # Dask reads its config when imported: its INFO lines (a LocalCluster's) too
+        os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     detailed = "%(asctime)s %(levelname)s %(name)s: %(message)s"
     logging.basicConfig(level=level, format=detailed if verbose else "reelloop: %(message)s")
 

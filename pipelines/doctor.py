@@ -161,11 +161,15 @@ def age(moment: datetime | None, now: datetime) -> str:
 def warehouse_findings(facts: WarehouseFacts, now: datetime, config: DoctorConfig) -> list[Finding]:
     """The file is DuckDB, its schema current, its snapshot published, fresh and current."""
     where = str(facts.path)
+    if not facts.exists and facts.path.is_dir():
+        return [Finding("warehouse", FAIL, f"{where} is a folder, not a DuckDB database file (check --db)")]  # fmt: skip
     if not facts.exists:
         return [Finding("warehouse", WARN, f"no warehouse at {where} yet: run `reelloop ingest`")]
     if not facts.is_duckdb:
         return [Finding("warehouse", FAIL, f"{where} is not a DuckDB database file (check --db)")]
     findings = [Finding("warehouse", OK, f"writer lock held by {facts.lock_holder}" if facts.lock_holder else "writer lock free")]  # fmt: skip
+    if facts.opened_by:
+        findings.append(Finding("warehouse", FAIL, f"the warehouse file is held open by {facts.opened_by}: every writer waits for it, then fails; close it (analysts query the snapshot)"))  # fmt: skip
     snapshot = facts.snapshot
     if facts.snapshot_error:
         return [

@@ -56,7 +56,9 @@ def erase(
             result = erase_subject(con, kind, subject_id, reason=reason)
             labeled = was_labeled(con)
         # an id that held no rows is recorded (so it never lands) without rewriting anything
-        held_rows = bool(result.total_deleted or result.redacted_quarantine_rows)
+        held_rows = bool(
+            result.total_deleted or result.redacted_quarantine_rows or result.redacted_extra_rows
+        )
         relabel = label(warehouse, label_config) if labeled and held_rows else None
         compaction = compact_database(warehouse.path) if config.compact and held_rows else None
         snapshot = config.snapshot if held_rows else warehouse.snapshot_config
@@ -69,6 +71,7 @@ def erase(
         total_deleted=result.total_deleted,
         erased_generations=result.erased_generations,
         redacted_quarantine_rows=result.redacted_quarantine_rows,
+        redacted_extra_rows=result.redacted_extra_rows,
         relabel=relabel,
         compaction=compaction,
         snapshot=str(published.path),

@@ -24,3 +24,4 @@ class ErasureSummary:
     snapshot: str
     removed_snapshots: tuple[str, ...]
     affected_exports: tuple[AffectedExport, ...]
+    redacted_extra_rows: int = 0

@@ -93,6 +93,8 @@ class ErasureResult:
     redacted_quarantine_rows: int
     erased_generations: int
     affected_exports: tuple[AffectedExport, ...] = field(default_factory=tuple)
+    redacted_extra_rows: int = 0
+    """loaded events and generations kept, whose `extra` fields named the subject (dropped)"""
 
     @property
     def total_deleted(self) -> int:
@@ -199,6 +201,10 @@ def _erase_rows(
     }
     if any(deleted.values()):
         _run(con, _erasure_step("reset_label_state"), values)
+    redacted_extra = sum(
+        _count(con, _erasure_step(block), values)
+        for block in ("redact_event_extra", "redact_generation_extra")
+    )
     return ErasureResult(
         erasure_id=erasure_id,
         subject_kind=str(values["subject_kind"]),
@@ -208,6 +214,7 @@ def _erase_rows(
         redacted_quarantine_rows=redacted,
         erased_generations=int(erased_generations or 0),
         affected_exports=affected,
+        redacted_extra_rows=redacted_extra,
     )
 
 
@@ -407,6 +414,7 @@ def drop_erased_staged_rows(con: duckdb.DuckDBPyConnection, kind: str) -> None:
         {"person_kind": person_kind},
     )
     con.execute(sql_statement("erase/drop_erased_staged_rows", "redact_raw_naming_erased"))
+    con.execute(sql_statement("erase/drop_erased_staged_rows", "redact_extra_naming_erased"))
 
 
 def was_labeled(con: duckdb.DuckDBPyConnection) -> bool:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from warehouse.locking import lock_holder
+from warehouse.locking import file_opener, lock_holder
 from warehouse.snapshot import current_snapshot_path, open_snapshot, snapshot_is_current
 from warehouse.sql_files import schema_migration_names, sql_statement
 
@@ -46,6 +46,8 @@ class WarehouseFacts:
     latest_schema: str
     snapshot: SnapshotFacts | None
     snapshot_error: str | None = None
+    opened_by: str | None = None
+    """a process holding the file open while no reelloop writer holds the lock (writers wait)"""
 
 
 def is_duckdb_file(path: Path) -> bool:
@@ -91,4 +93,5 @@ def warehouse_facts(db_path: str | Path) -> WarehouseFacts:
         except (duckdb.Error, OSError, ValueError) as exc:
             error = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     holder = lock_holder(path) if exists else None
-    return WarehouseFacts(path, exists, is_duckdb, holder, latest, snapshot, error)
+    opened_by = file_opener(path) if is_duckdb and holder is None else None
+    return WarehouseFacts(path, exists, is_duckdb, holder, latest, snapshot, error, opened_by)

@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -205,3 +206,31 @@ def _release_file_lock(handle: Any) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     finally:
         handle.close()
+
+
+# struct flock of Linux (64-bit): l_type, l_whence, l_start, l_len, l_pid
+FLOCK_LAYOUT = "hhqqi4x"
+
+
+def file_opener(db_path: str | Path) -> str | None:
+    """Another process holding the DuckDB file `db_path` open (DuckDB locks the whole file: shared
+    for a read-only client, exclusive for a writer), as "pid N (program)", or None. Asks the
+    kernel (F_GETLK) without taking any lock; None where it cannot tell."""
+    try:
+        fd = os.open(db_path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        probe = struct.pack(FLOCK_LAYOUT, fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
+        lock_type, _, _, _, pid = struct.unpack(FLOCK_LAYOUT, fcntl.fcntl(fd, fcntl.F_GETLK, probe))
+    except (OSError, struct.error):
+        return None
+    finally:
+        os.close(fd)
+    if lock_type == fcntl.F_UNLCK or pid <= 0:
+        return None
+    try:
+        program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0].decode() or "?"
+    except (OSError, UnicodeDecodeError):
+        program = "unknown program"
+    return f"pid {pid} ({program})"

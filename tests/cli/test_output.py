@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,3 +39,21 @@ def test_an_ingest_summary_keeps_its_nesting() -> None:
     document = json.loads(as_json(summary))
     assert document["by_kind"]["events"]["rows_loaded"] == 2
     assert document["total"]["rows_read"] == 3 and document["files_by_status"] == {"loaded": 1}
+
+
+def test_quiet_by_default_silences_a_local_dask_clusters_info_lines() -> None:
+    """`--runner dask` without an address starts a LocalCluster: its scheduler and nannies log
+    every start and stop at INFO, which only `-v` shows."""
+    probe = (
+        "import logging, sys; from cli.main import configure_logging; "
+        "configure_logging(sys.argv[1] == 'v'); import distributed; "
+        "print(logging.getLogger('distributed.scheduler').getEffectiveLevel())"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASK_")}
+    levels = [
+        subprocess.run(
+            [sys.executable, "-c", probe, mode], env=env, capture_output=True, text=True, check=True
+        ).stdout.split()
+        for mode in ("quiet", "v")
+    ]
+    assert levels == [["30"], ["20"]]

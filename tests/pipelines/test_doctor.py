@@ -4,6 +4,8 @@ problem. (Against a real Prefect server with a served deployment: tests/flows/te
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -112,3 +114,32 @@ def test_a_held_lock_a_stale_snapshot_and_an_old_schema_are_reported(healthy_db)
 def test_no_api_configured_is_fine():
     (finding,) = prefect_findings(None, DoctorConfig())
     assert finding.level == OK and "no Prefect API configured" in finding.message
+
+
+def test_a_reader_holding_the_warehouse_file_open_is_a_problem(healthy_db, capsys, monkeypatch):
+    """An analyst's read-only DuckDB session on the warehouse file makes every writer wait, then
+    fail: doctor names it (pid and program) and exits 1."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    holder = "import duckdb, sys; c = duckdb.connect(sys.argv[1], read_only=True); print(1, flush=True); sys.stdin.read()"  # fmt: skip
+    reader = subprocess.Popen(
+        [sys.executable, "-c", holder, str(healthy_db)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert reader.stdout.readline().strip() == "1"
+        assert main(["--db", str(healthy_db), "doctor"]) == 1
+    finally:
+        reader.communicate("")
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "held open by" in ln]
+    assert line.startswith("FAIL") and f"pid {reader.pid} (" in line
+    assert warehouse_facts(healthy_db).opened_by is None  # closed: nothing to report
+
+
+def test_a_folder_given_as_the_warehouse_is_a_problem(tmp_path, capsys, monkeypatch):
+    """Every writer fails on it ("Is a directory"): not a warehouse still to be made."""
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    assert main(["--db", str(tmp_path), "doctor"]) == 1
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "is a folder" in ln]
+    assert line.startswith("FAIL")

@@ -373,3 +373,39 @@ def test_a_fresh_export_after_erasure_holds_nothing_of_the_erased_creator(
     assert after, "the export after the erasure still holds the other creators' rows"
     assert not after & identifiers
     assert creator not in after
+
+
+def test_extra_fields_naming_an_erased_viewer_are_dropped_now_and_on_re_delivery(
+    tmp_path: Path,
+) -> None:
+    """A kept row's `extra` (a misspelled key, an escaped id in a note) named the erased viewer."""
+    con = connect()
+    base = {"event_type": "like", "generation_id": "g1", "occurred_at": "2026-10-01T00:00:00Z"}
+    escaped = "".join(f"\\u{ord(c):04x}" for c in "zq7")
+    lines = [
+        json.dumps({**base, "event_id": "E1", "viewer_id": "zq7"}),
+        json.dumps({**base, "event_id": "E2", "viewer_id": "v1", "viewerId": "zq7"}),
+        json.dumps({**base, "event_id": "E3", "viewer_id": "v1"})[:-1] + f', "n": "{escaped}"}}',
+        json.dumps({**base, "event_id": "E4", "viewer_id": "v1", "note": "kept"}),
+    ]
+
+    def deliver(name: str) -> None:
+        path = tmp_path / "events" / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("\n".join(lines).replace('"E', f'"{name[0]}e') + "\n")
+        ingest_landing_zone(con, tmp_path, RULES, ingested_at=NOW)
+
+    deliver("a.jsonl")
+    result = erase_subject(con, "viewer", "zq7")
+    deliver("b.jsonl")
+    assert result.redacted_extra_rows == 2
+    extras = con.execute("select event_id, extra from events order by event_id").fetchall()
+    assert extras == [
+        ("ae2", None),
+        ("ae3", None),
+        ("ae4", '{"note":"kept"}'),
+        ("be2", None),
+        ("be3", None),
+        ("be4", '{"note":"kept"}'),
+    ]
+    assert scalar(con, "select count(*) from events where extra::varchar like '%zq7%'") == 0

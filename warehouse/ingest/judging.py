@@ -132,6 +132,11 @@ def unregister_views(con: duckdb.DuckDBPyConnection) -> None:
 
 def unreadable_detail(landing: LandingFile, exc: BaseException) -> str:
     """The ingest_files detail of a file that could not be read: the error, on one line."""
-    message = " ".join(str(exc).split())[:500] or type(exc).__name__
+    text = str(exc)
+    # DuckDB appends the traceback of an error raised while it read a Python stream: keep the error
+    head, marker, _ = text.partition("Detail: Python exception: Traceback")
+    if marker:
+        text = head.rstrip(" .") + "."
+    message = " ".join(text.split())[:500] or type(exc).__name__
     log.warning("ingest %s: unreadable file: %s", landing.source_file, message)
     return f"{type(exc).__name__}: {message}"

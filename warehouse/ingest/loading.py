@@ -38,6 +38,7 @@ from warehouse.ingest.discovery import (
     discover_new_files,
     first_with_content,
     landing_file,
+    stat_identity,
 )
 from warehouse.ingest.judging import (
     STAGED_ROWS_SQL,
@@ -168,11 +169,32 @@ def load_staged_file(
     return _logged(replace(accounting, seconds=seconds))
 
 
+class FileChangedWhileRead(OSError):
+    """The file was written to between discovery (its identity and hash) and the end of reading
+    it: its rows may mix two contents, none of which the recorded hash would describe."""
+
+
 def _judge_here(
     con: duckdb.DuckDBPyConnection, landing: LandingFile, rules: IngestRules, now: datetime
 ) -> None:
-    """Fill temp table `ingest_staged` with every row of the file, judged (null reason = valid)."""
+    """Fill temp table `ingest_staged` with every row of the file, judged (null reason = valid);
+    a file written to since it was hashed is refused (FileChangedWhileRead)."""
     judge_file(con, landing, rules, now)
+    if _written_in_place(landing):
+        raise FileChangedWhileRead(
+            "the file was written to while it was read: nothing loaded; the next run reads it again"
+        )
+
+
+def _written_in_place(landing: LandingFile) -> bool:
+    """Whether the file (same device and inode) was written to since discovery took its identity.
+    (A file replaced by a rename is another inode: the reader kept the one it opened.)"""
+    try:
+        now = stat_identity(landing.path.stat())
+    except FileNotFoundError:  # removed after it was read: what was read is what was hashed
+        return False
+    same_inode = now.split(":")[:2] == landing.identity.split(":")[:2]
+    return same_inode and now != landing.identity
 
 
 def _judged_on_worker(con: duckdb.DuckDBPyConnection, kind: str, staged: StagedFile) -> None:
@@ -314,6 +336,8 @@ def _load_in_transaction(
             con.execute(sql_statement(STAGED_ROWS_SQL, "drop"))
         return accounting
     except FILE_ERRORS as exc:
+        if isinstance(exc, FileChangedWhileRead):  # its hash names content that was not loaded
+            landing = replace(landing, sha256="")
         failed = _accounting(landing, UNREADABLE, detail=unreadable_detail(landing, exc))
         _record_without_rows(con, failed, landing, now)
         return failed

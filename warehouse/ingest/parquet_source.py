@@ -87,9 +87,6 @@ def _arrow_source(
     row_column = ARROW_ROW_COLUMN
     while row_column in columns:
         row_column += "_"
-    texts = [
-        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-    ]
     as_bytes = pa.schema(
         [f.with_type(_bytes_type(f.type)) for f in schema] + [pa.field(row_column, pa.int64())]
     )
@@ -106,6 +103,11 @@ def _arrow_source(
             first += batch.num_rows
 
     raw = con.from_arrow(pa.RecordBatchReader.from_batches(as_bytes, batches()))
+    # DuckDB names an empty column and repeated (case-insensitive) names on its own (`v2`, `a_1`):
+    # address the columns by the names the relation holds, matched to the schema by position
+    *names, row_column = raw.columns
+    texts = [names[i] for i, f in enumerate(schema) if _is_text(f.type)]
+    columns = tuple(names)
     column = duckdb.ColumnExpression
     function = duckdb.FunctionExpression
     decoded = {name: function("try", function("decode", column(name))) for name in texts}
@@ -118,6 +120,10 @@ def _arrow_source(
         )
     selected += [column(row_column), first_bad.cast("VARCHAR").alias(BAD_ENCODING_COLUMN)]
     return ParquetSource(raw.select(*selected), columns, row_column, BAD_ENCODING_COLUMN)
+
+
+def _is_text(value_type: pa.DataType) -> bool:
+    return pa.types.is_string(value_type) or pa.types.is_large_string(value_type)
 
 
 def _bytes_type(value_type: pa.DataType) -> pa.DataType:

@@ -16,6 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import warehouse.ingest.discovery as discovery
+import warehouse.ingest.loading as loading
 from warehouse.connection import connect
 from warehouse.ingest import FileAccounting, IngestRules, discover_new_files, ingest_landing_zone
 from warehouse.ingest.loading import ingest_landing_file
@@ -343,3 +344,51 @@ def test_a_touched_file_is_hashed_once_then_skipped_by_its_new_identity(con, tmp
     monkeypatch.setattr(discovery, "file_sha256", counting)
     assert run(con, tmp_path) == {} and hashed == [path]
     assert run(con, tmp_path) == {} and hashed == [path]  # its identity was refreshed
+
+
+def test_2_a_parquet_with_an_empty_and_an_internal_column_name_loads(con, tmp_path):
+    """The pyarrow path (taken for `file_row_number`) addresses the columns DuckDB renamed: an
+    empty name and names repeated up to case."""
+    table = pa.Table.from_arrays(
+        [pa.array(v) for v in (["e1"], ["like"], ["g1"], ["v1"], ["2024-05-01T12:00:00Z"])]
+        + [pa.array(["blank"]), pa.array([7]), pa.array(["x"]), pa.array(["y"])],
+        names=[*event(1), "", "file_row_number", "note", "NOTE"],
+    )
+    write(tmp_path / "events/e.parquet", b"")
+    pq.write_table(table, tmp_path / "events/e.parquet")
+    write(tmp_path / "events/good.jsonl", jsonl(event(2)))
+    files = run(con, tmp_path)
+    assert {name: f.status for name, f in files.items()} == {
+        "events/e.parquet": "loaded",
+        "events/good.jsonl": "loaded",
+    }
+    assert loaded_ids(con) == ["e1", "e2"]
+    (extra,) = con.execute("select extra from events where event_id = 'e1'").fetchone()
+    assert set(json.loads(extra).values()) >= {"blank", 7, "x", "y"}
+
+
+def test_a_file_written_in_place_while_it_is_read_is_not_recorded_as_loaded(
+    con, tmp_path, monkeypatch
+):
+    """Rewritten in place between hashing and the end of reading: its rows may mix two contents
+    and its hash names content that was not loaded. Nothing of it loads; the next run (its
+    identity changed) loads what it holds then, every row."""
+    path = write(tmp_path / "events/big.jsonl", jsonl(*(event(f"a{n}") for n in range(3))))
+    write(tmp_path / "events/other.jsonl", jsonl(event("o1")))
+    judge = loading.judge_file
+
+    def judge_then_rewrite(con, landing, *args):
+        judge(con, landing, *args)
+        if landing.path == path:
+            with path.open("r+b") as handle:  # same inode, same size: the b-rows
+                handle.write(jsonl(*(event(f"b{n}") for n in range(3))))
+
+    monkeypatch.setattr(loading, "judge_file", judge_then_rewrite)
+    files = run(con, tmp_path)
+    assert files["events/big.jsonl"].status == "unreadable"
+    assert "written to while it was read" in files["events/big.jsonl"].detail
+    assert files["events/other.jsonl"].status == "loaded"
+    assert loaded_ids(con) == ["eo1"]
+    monkeypatch.setattr(loading, "judge_file", judge)
+    assert run(con, tmp_path)["events/big.jsonl"].status == "loaded"
+    assert loaded_ids(con) == ["eb0", "eb1", "eb2", "eo1"]

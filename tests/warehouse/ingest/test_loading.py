@@ -861,3 +861,12 @@ def test_killed_ingest_reruns_to_the_same_tables_as_an_uninterrupted_run(tmp_pat
     finally:
         reference.close()
         resumed.close()
+
+
+def test_a_truncated_gzip_is_recorded_with_its_error_and_no_traceback(con, tmp_path):
+    whole = gzip.compress(b"".join(json.dumps(event(n)).encode() + b"\n" for n in range(200)))
+    write_text(tmp_path / "events/truncated.jsonl.gz", whole[:-30])
+    run(con, tmp_path)
+    (detail,) = con.execute("select detail from ingest_files").fetchone()
+    assert "end-of-stream marker" in detail
+    assert "Traceback" not in detail and ".py" not in detail

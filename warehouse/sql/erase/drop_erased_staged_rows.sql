@@ -91,3 +91,37 @@ from (
     where sha256(tokens.token || salt.salt) in (select subject_hash from erased)
 ) as hit
 where ingest_staged.row_number = hit.row_number
+
+-- name: redact_extra_naming_erased
+-- valid staged rows whose `extra` fields (outside the contract) name an erased person or generation under any key:
+-- each JSON string of the text (escapes decoded, keys too) is hashed with the salt and looked up; a hit drops `extra`
+-- and keeps the row
+update ingest_staged
+set extra = null
+from (
+    with salt as (
+        select salt from erasure_salt
+    ),
+
+    erased as (
+        select subject_hash from erased_subjects
+    ),
+
+    tokens as (
+        select
+            ingest_staged.row_number,
+            unnest(list_transform(
+                regexp_extract_all(ingest_staged.extra::varchar, '"((?:[^"\\]|\\.)*)"', 1),
+                lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
+            )) as token
+        from ingest_staged
+        where ingest_staged.reason_code is null
+            and ingest_staged.extra is not null
+    )
+
+    select distinct tokens.row_number
+    from tokens
+    cross join salt
+    where sha256(tokens.token || salt.salt) in (select subject_hash from erased)
+) as hit
+where ingest_staged.row_number = hit.row_number

@@ -142,6 +142,102 @@ from (
 ) as hit
 where quarantine.rowid = hit.quarantine_row
 
+-- name: redact_event_extra
+-- drop the `extra` JSON (fields outside the contract) of loaded events that name the subject or one of their
+-- generations under any key (a misspelled `viewerId`, a note, a nested list): as text in any form of
+-- $subject_forms, or inside any JSON string once its escapes are decoded; the row itself stays
+update events
+set extra = null
+from (
+    with needles as (
+        select unnest($subject_forms) as needle
+        union all
+        select generation_id from erase_subject_generations
+        union all
+        select (to_json(generation_id)::varchar)[2:-2] from erase_subject_generations
+    ),
+
+    ids as (
+        select $subject_id as id
+        union all
+        select generation_id from erase_subject_generations
+    ),
+
+    candidates as (
+        select rowid as extra_row, extra::varchar as extra_text
+        from events
+        where extra is not null
+    ),
+
+    decoded_strings as (
+        select
+            extra_row,
+            unnest(list_transform(
+                regexp_extract_all(extra_text, '"((?:[^"\\]|\\.)*)"', 1),
+                lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
+            )) as text
+        from candidates
+        where contains(extra_text, '\')
+    )
+
+    select candidates.extra_row
+    from candidates
+    where exists (select 1 from needles where needles.needle <> '' and contains(candidates.extra_text, needles.needle))
+    union
+    select decoded_strings.extra_row
+    from decoded_strings
+    where exists (select 1 from ids where contains(decoded_strings.text, ids.id))
+) as hit
+where events.rowid = hit.extra_row
+
+-- name: redact_generation_extra
+-- drop the `extra` JSON (fields outside the contract) of loaded generations that name the subject or one of their
+-- generations under any key (a misspelled `viewerId`, a note, a nested list): as text in any form of
+-- $subject_forms, or inside any JSON string once its escapes are decoded; the row itself stays
+update generations
+set extra = null
+from (
+    with needles as (
+        select unnest($subject_forms) as needle
+        union all
+        select generation_id from erase_subject_generations
+        union all
+        select (to_json(generation_id)::varchar)[2:-2] from erase_subject_generations
+    ),
+
+    ids as (
+        select $subject_id as id
+        union all
+        select generation_id from erase_subject_generations
+    ),
+
+    candidates as (
+        select rowid as extra_row, extra::varchar as extra_text
+        from generations
+        where extra is not null
+    ),
+
+    decoded_strings as (
+        select
+            extra_row,
+            unnest(list_transform(
+                regexp_extract_all(extra_text, '"((?:[^"\\]|\\.)*)"', 1),
+                lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
+            )) as text
+        from candidates
+        where contains(extra_text, '\')
+    )
+
+    select candidates.extra_row
+    from candidates
+    where exists (select 1 from needles where needles.needle <> '' and contains(candidates.extra_text, needles.needle))
+    union
+    select decoded_strings.extra_row
+    from decoded_strings
+    where exists (select 1 from ids where contains(decoded_strings.text, ids.id))
+) as hit
+where generations.rowid = hit.extra_row
+
 -- name: delete_viewer_rows
 -- erase the rows of {table} whose {column} holds the subject as a viewer (a creator's own events as a viewer too)
 delete from {table}
