@@ -23,14 +23,13 @@ when a bound of the issue's "Done when" fails in any world:
   generations.
 
 The long-run label is the label model applied to the truth's expected rates (`rate_<signal>`):
-`long_run_scores(model, rates)` of the label stage (`features.label_model` or `features.labels`) once it
-exists; until then coverage is reported as unavailable, which fails the coverage bound.
+`features.label_model.long_run_scores(model, rates)` with the model the run stored; a run that stored
+no model reports coverage as unavailable, which fails the coverage bound.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import math
 import shutil
 import sys
@@ -46,6 +45,7 @@ import world_metrics as metrics
 
 from features.label_config import LabelConfig
 from features.label_evaluation import format_table
+from features.label_model import long_run_scores
 from landing.simulate import DEFAULT_CATEGORIES, SimulationConfig, simulate_landing_zone
 from pipelines.ingest import ingest
 from pipelines.label import label, read_label_inputs
@@ -151,9 +151,7 @@ def draw_world(
         formats=("parquet",),
         event_files_per_day=1,
         truth_watch_ratio_cap=label_config.watch_ratio_cap,
-        truth_long_view_ms=getattr(
-            label_config, "long_view_ms", SimulationConfig.truth_long_view_ms
-        ),
+        truth_long_view_ms=label_config.long_view_ms,
         **examination,
         **signals,
         **product,
@@ -179,34 +177,20 @@ class WorldResult:
     failures: list[str] = field(default_factory=list)
 
 
-LONG_RUN_MODULES: tuple[str, ...] = ("features.label_model", "features.labels")
-"""Where the label stage's `long_run_scores(model, rates)` may live (the first that has it)."""
-
-
 def long_run_labels(
     warehouse: Warehouse, mark: StateMark, rates: pl.DataFrame
 ) -> np.ndarray | None:
     """The long-run label (quality_score scale) of each row of `rates`: this run's label model
-    applied to the truth's expected rates; None while the label stage offers no `long_run_scores`.
+    applied to the truth's expected rates (None when the run stored no model).
 
     `rates`: generation_id, impressions (the label's), model_version, duration_ms and one column per
     signal named as the signal (the truth's `rate_<signal>`). The model is the one the label run
-    stored, as `pipelines.label.read_label_inputs` reads it back (`.fit.model`, or `.model`).
+    stored, as `pipelines.label.read_label_inputs` reads it back.
     """
-    long_run_scores = None
-    for module in LONG_RUN_MODULES:
-        try:
-            long_run_scores = getattr(importlib.import_module(module), "long_run_scores", None)
-        except ImportError:
-            continue
-        if long_run_scores is not None:
-            break
-    if long_run_scores is None:
+    fit = read_label_inputs(warehouse, mark).fit
+    if fit is None:
         return None
-    inputs = read_label_inputs(warehouse, mark)
-    fit = getattr(inputs, "fit", None)
-    model = fit.model if fit is not None else getattr(inputs, "model", None)
-    return np.asarray(long_run_scores(model, rates), dtype=np.float64)
+    return long_run_scores(fit.model, rates).to_numpy()
 
 
 def truth_rates(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
@@ -338,7 +322,7 @@ def bound_failures(result: WorldResult) -> list[str]:
             failures.append(f"{scope}: label {label_rho:.3f} < {floor} at default exposure")
     low, high = COVERAGE_BOUNDS
     if result.coverage is None:
-        failures.append("coverage unavailable (the label stage offers no long_run_scores)")
+        failures.append("coverage unavailable (the label run stored no model)")
     elif not all(low <= c <= high for c in result.coverage.held()):
         held = ", ".join(f"{c:.3f}" for c in result.coverage.held())
         failures.append(f"coverage outside [{low}, {high}] (overall, then buckets): {held}")
@@ -370,7 +354,7 @@ def print_world(result: WorldResult) -> None:
     ]
     print(_indent(format_table(pl.DataFrame(rows).fill_nan(None))))
     if result.coverage is None:
-        print("   coverage: unavailable (the label stage offers no long_run_scores yet)")
+        print("   coverage: unavailable (the label run stored no model)")
     else:
         buckets = ", ".join(f"{name}: {c:.3f} (n={n})" for name, n, c in result.coverage.buckets)
         print(f"   coverage of the long-run label: {result.coverage.overall:.3f}; {buckets}")

@@ -28,8 +28,29 @@ def format_label_summary(summary: LabelSummary) -> str:
     ]
     if summary.labels is not None:
         counts = ", ".join(f"{k} {v}" for k, v in summary.label_counts.items())
-        lines.append(f"labels: {summary.labels} ({counts}); pairs: {summary.pairs}")
+        sources = ", ".join(f"{k} {v}" for k, v in summary.pair_counts.items())
+        lines.append(f"labels: {summary.labels} ({counts}); pairs: {summary.pairs} ({sources})")
+    lines.extend(diagnostics_lines(summary))
     return "\n".join(lines)
+
+
+def diagnostics_lines(summary: LabelSummary) -> list[str]:
+    """The label's truth-free checks beside the best raw rate, and the warning when it does worse."""
+    if summary.diagnostics is None or summary.diagnostics.is_empty():
+        return []
+    label = summary.diagnostics.row(0, named=True)
+    raws = summary.diagnostics.slice(1)
+    parts = []
+    for check in ("split_half", "temporal", "studio_agreement"):
+        best = raws.drop_nulls(check).sort(check, descending=True).head(1)
+        if label[check] is not None and best.height:
+            parts.append(
+                f"{check} {label[check]:.3f} (best raw {best[check][0]:.3f}, {best['score'][0]})"
+            )
+    lines = [f"diagnostics: {'; '.join(parts)}"] if parts else []
+    if summary.warning:
+        lines.append(f"WARNING: {summary.warning}")
+    return lines
 
 
 def format_label_evaluation(evaluation: LabelEvaluation) -> str:

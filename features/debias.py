@@ -13,6 +13,8 @@ import numpy as np
 import polars as pl
 from scipy import sparse
 
+from features.curve_shrinkage import SlotEstimates, raw_log_propensity, shrunk_log_propensity
+
 ROBUST_SD_PER_MAD: float = 1.4826
 """MAD * 1.4826 estimates the standard deviation of a normal distribution."""
 
@@ -185,107 +187,87 @@ def exposure_cells(positions: pl.DataFrame) -> ExposureCells:
     )
 
 
-def examination_curve(
-    positions: pl.DataFrame,
-    *,
-    min_impressions: int,
-    iterations: int,
-    tolerance: float = 0.0,
-    anchor: tuple[str, int] = ("feed", 0),
-) -> pl.DataFrame:
-    """Examination propensity per exposure slot relative to `anchor` (surface, position, impressions, views, propensity).
+@dataclass(frozen=True)
+class CurveShape:
+    """How the examination curve is fitted: fixed-point rounds and the shrinkage toward a smooth shape."""
+
+    iterations: int
+    tolerance: float = 0.0
+    smooth_degree: int = 2
+    shrink_passes: int = 5
+    anchor: tuple[str, int] = ("feed", 0)
+
+
+def examination_curve(positions: pl.DataFrame, shape: CurveShape) -> pl.DataFrame:
+    """Examination propensity per exposure slot relative to the anchor (surface, position, impressions, views, propensity).
 
     `positions` holds impressions and views per (generation_id, surface, position), optionally with a
     dense integer `generation_index` (saves hashing the ids); see `fitted_examination`.
     """
     if positions.is_empty() or positions["impressions"].sum() == 0:
         return pl.DataFrame(schema=CURVE_SCHEMA)
-    return fitted_examination(
-        exposure_cells(positions),
-        min_impressions=min_impressions,
-        iterations=iterations,
-        tolerance=tolerance,
-        anchor=anchor,
-    )
+    return fitted_examination(exposure_cells(positions), shape)
 
 
-def fitted_examination(
-    cells: ExposureCells,
-    *,
-    min_impressions: int,
-    iterations: int,
-    tolerance: float = 0.0,
-    anchor: tuple[str, int] = ("feed", 0),
-) -> pl.DataFrame:
-    """Examination propensity per exposure slot of `cells`, relative to `anchor`.
+def _expected_views(cells: ExposureCells, shape: CurveShape) -> np.ndarray:
+    """Per slot: the views it would get at examination 1, from the rank-one fixed point
+    views ~ impressions * propensity[slot] * attractiveness[generation] (impressions without rounds)."""
+    shown = cells.shown
+    views_by_slot = cells.slots["views"].to_numpy()
+    expected = cells.slots["impressions"].to_numpy().astype(np.float64)
+    examination = views_by_slot / np.maximum(expected, 1.0)
+    for _ in range(shape.iterations):
+        previous = examination
+        exposure = shown @ examination
+        attractiveness = np.divide(
+            cells.views_by_generation, exposure, out=np.zeros(exposure.size), where=exposure > 0
+        )
+        expected = shown.T @ attractiveness
+        examination = np.divide(
+            views_by_slot, expected, out=np.zeros(expected.size), where=expected > 0
+        )
+        if np.max(np.abs(examination - previous)) <= shape.tolerance * np.max(previous):
+            break
+    return expected
 
-    With iterations = 0 the propensity is the pooled view rate of the slot over that of the anchor;
-    each iteration refits views ~ impressions * propensity[slot] * attractiveness[generation] (a
-    rank-one Poisson fixed point), so a feed that ranks better videos higher does not inflate the
-    top slots; the iterations stop early once no propensity moves by more than `tolerance` times
-    the largest (the fixed point is reached). A slot with fewer than `min_impressions` impressions
-    takes the propensity of the nearest reliable slot above it on the same surface.
+
+def fitted_examination(cells: ExposureCells, shape: CurveShape) -> pl.DataFrame:
+    """Examination propensity per exposure slot of `cells`, relative to the anchor.
+
+    With iterations = 0 the raw propensity is the pooled view rate of the slot; each iteration refits
+    views ~ impressions * propensity[slot] * attractiveness[generation] (a rank-one Poisson fixed point),
+    so a feed that ranks better videos higher does not inflate the top slots; the iterations stop
+    early once no propensity moves by more than `tolerance` times the largest. The raw values are then
+    shrunk toward a smooth non-increasing shape (features.curve_shrinkage): no sparse slot swings it.
     """
     slots = cells.slots
     if slots.is_empty() or slots["impressions"].sum() == 0:
         return pl.DataFrame(schema=CURVE_SCHEMA)
-    slots = slots.with_columns(reliable=pl.col("impressions") >= min_impressions)
-    views_by_slot = slots["views"].to_numpy()
-    examination = views_by_slot / np.maximum(slots["impressions"].to_numpy(), 1.0)
-    shown = cells.shown
-    for _ in range(iterations):
-        previous = examination
-        exposure = shown @ examination
-        attractiveness = np.divide(
-            cells.views_by_generation,
-            exposure,
-            out=np.zeros(exposure.size),
-            where=exposure > 0,
-        )
-        weighted = shown.T @ attractiveness
-        examination = np.divide(
-            views_by_slot, weighted, out=np.zeros(weighted.size), where=weighted > 0
-        )
-        if np.max(np.abs(examination - previous)) <= tolerance * np.max(previous):
-            break
-    propensity = _normalised_to_anchor(
-        slots.select(*SLOT, propensity=pl.Series(examination)), slots, anchor
+    views = slots["views"].to_numpy().astype(np.float64)
+    estimates = SlotEstimates(
+        on_feed=(slots["surface"] == "feed").to_numpy(),
+        position=slots["position"].to_numpy(),
+        impressions=slots["impressions"].to_numpy().astype(np.float64),
+        views=views,
+        log_raw=raw_log_propensity(views, _expected_views(cells, shape)),
     )
-    curve = (
-        slots.join(propensity, on=SLOT, how="left")
-        .sort(SLOT)
-        .with_columns(
-            fallback=pl.when(pl.col("reliable"))
-            .then(pl.col("propensity"))
-            .forward_fill()
-            .over("surface")
-        )
-        .with_columns(propensity=pl.coalesce("fallback", "propensity"))
+    log_propensity = shrunk_log_propensity(estimates, shape.smooth_degree, shape.shrink_passes)
+    surface, position = shape.anchor
+    anchor = (
+        (estimates.on_feed & (estimates.position == position))
+        if surface == "feed"
+        else ((slots["surface"] == surface).to_numpy() & (estimates.position == position))
     )
-    curve = _normalised_to_anchor(curve, slots, anchor).with_columns(
-        pl.col("propensity").fill_null(1.0)
+    reference = (
+        int(np.flatnonzero(anchor)[0]) if anchor.any() else int(np.argmax(estimates.impressions))
     )
-    return curve.select(
+    return slots.select(
         "surface",
         "position",
         pl.col("impressions").cast(pl.Int64),
         pl.col("views").cast(pl.Int64),
-        pl.col("propensity").cast(pl.Float64),
-    )
-
-
-def _normalised_to_anchor(
-    propensity: pl.DataFrame, slots: pl.DataFrame, anchor: tuple[str, int]
-) -> pl.DataFrame:
-    """Divide the propensities by that of the anchor slot (else of the most shown reliable slot)."""
-    surface, position = anchor
-    chosen = slots.filter((pl.col("surface") == surface) & (pl.col("position") == position))
-    if chosen.is_empty():
-        chosen = slots.sort("impressions", descending=True).head(1)
-    key = chosen.select(SLOT)
-    value = propensity.join(key, on=SLOT)["propensity"]
-    scale = float(value[0]) if len(value) and value[0] is not None and value[0] > 0 else 1.0
-    return propensity.with_columns(pl.col("propensity") / scale)
+        propensity=pl.Series(np.exp(log_propensity - log_propensity[reference]), dtype=pl.Float64),
+    ).sort(SLOT)
 
 
 def slotted_exposure(cells: ExposureCells, curve: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:

@@ -10,12 +10,13 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-2"
+METHOD_VERSION: str = "labels-3"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
-FEED_SIGNALS: tuple[str, ...] = (
+MODEL_SIGNALS: tuple[str, ...] = (
     "view",
     "completion",
+    "long_view",
     "like",
     "favorite",
     "share",
@@ -24,15 +25,28 @@ FEED_SIGNALS: tuple[str, ...] = (
     "dislike",
     "report",
 )
-STUDIO_SIGNALS: tuple[str, ...] = ("select", "regenerate")
-SIGNALS: tuple[str, ...] = FEED_SIGNALS + STUDIO_SIGNALS
+"""The engagement signals the label model reads (each a rate per generation; see features.label_signals)."""
+STUDIO_SOURCES: tuple[str, ...] = ("select", "regenerate")
+"""Studio choices: pair sources (a softmax choice among siblings), and held-out evidence for the diagnostics."""
 MAX_POSITION_LIMIT: int = 90
 """Feed positions from max_position on share one slot; the bound keeps the curve (one propensity per slot) small."""
+DEFAULT_ORIENTATION: tuple[tuple[str, int], ...] = (
+    ("view", 1),
+    ("completion", 1),
+    ("long_view", 1),
+    ("like", 1),
+    ("favorite", 1),
+    ("share", 1),
+    ("comment", 1),
+    ("download", 1),
+    ("dislike", -1),
+    ("report", -1),
+)
 
 
 @dataclass(frozen=True)
 class LabelConfig:
-    """Thresholds and parameters of debiasing, smoothing, scoring and pair building."""
+    """Thresholds and parameters of debiasing, the label model, the diagnostics and pair building."""
 
     # --- abnormal viewers (excluded from every feed signal) ---
     bot_min_events: int = 200
@@ -51,59 +65,88 @@ class LabelConfig:
     # --- position (examination) bias ---
     max_position: int = 50
     """Feed positions at or beyond this are pooled into one slot (at most 90)."""
-    position_min_impressions: int = 200
-    """Slots with fewer impressions take the propensity of the slot above (too noisy to estimate)."""
     position_em_iterations: int = 20
     """Rounds of the examination/attractiveness fixed point (0 = pooled view rate by slot)."""
     position_em_tolerance: float = 1e-10
     """...fewer once a round moves no propensity by more than this times the largest (converged)."""
+    position_smooth_degree: int = 2
+    """The smooth shape thin slots shrink toward: a polynomial of this degree in log(1 + position)."""
+    position_shrink_passes: int = 5
+    """Rounds of the between-slot variance estimate that sets how far a slot may leave the smooth shape."""
     examination_sample_buckets: int = 8
     """The curve is fitted on the generations whose stable id hash divides by this (1 = all of them):
     the per-slot cells it needs are the costliest aggregate, and a sample pins 51 slots just as well."""
 
-    # --- duration bias of completion (D2Q: completion relative to videos of similar duration) ---
+    # --- signals ---
     duration_quantile_buckets: int = 8
-    """Equal-frequency duration buckets, fitted from generation durations; completion priors are per bucket."""
+    """Equal-frequency buckets of known durations: duration-driven signals are centred per bucket."""
     watch_ratio_cap: float = 2.0
     """A view's watch ratio (watch_ms / duration_ms; loops make it exceed 1) counts up to this."""
+    min_known_duration_ms: int = 100
+    """A shorter duration is a placeholder (an importer's 1 ms for a missing one): completion and long
+    view of that generation are unknown, never zero or perfect."""
+    long_view_ms: int = 18_000
+    """A view is long when it reaches the end of the video or this much watch time (KuaiRand's rule)."""
+    min_signal_generations: int = 30
+    """A signal observed on fewer generations is left out of the model (it cannot be told from noise)..."""
+    min_signal_events: int = 100
+    """...and so is one with fewer events in all."""
     completion_quantile_levels: int = 100
-    """Resolution of the stored D2Q reference distribution of completion per duration bucket."""
+    """Resolution of the stored reference distribution of completion per duration bucket (completion_score)."""
 
-    # --- empirical-Bayes smoothing ---
+    # --- the label model: one latent quality, fitted from split halves every run ---
+    signal_orientation: tuple[tuple[str, int], ...] = DEFAULT_ORIENTATION
+    """+1 where more of a signal means better, -1 where it means worse: only orients the fitted factor
+    (quality, not its opposite); never a weight."""
+    max_quality_share: float = 0.98
+    """A signal's long-run variance is at most this share quality (no signal is taken as exact)."""
+    residual_floor: float = 0.05
+    """A signal's persistent non-quality variance is at least this share of its median sampling
+    variance (a near-empty signal cannot become a near-exact one)."""
+    loading_min_t: float = 2.0
+    """A signal whose long-run variance is not this many standard errors above 0 gets no loading."""
+    local_dependence_t: float = 3.0
+    """A residual covariance this many standard errors from 0 is kept (local dependence: e.g. a signal
+    counted twice) and, when also large, left out of the loading fit..."""
+    local_dependence_correlation: float = 0.1
+    """...large meaning a residual correlation above this."""
+    dependent_pairs: tuple[tuple[str, str], ...] = (("completion", "long_view"),)
+    """Pairs of signals read from the same events (completion and long view are both the watch time):
+    locally dependent by construction, so left out of the loading fit, their residual covariance kept."""
+    residual_eigen_floor: float = 0.1
+    """Least eigenvalue of the persistent residual correlation matrix (0.1: two signals' residuals
+    correlate at most 0.9), so no difference of near-copies is taken as an exact measurement."""
+    copy_correlation: float = 0.98
+    """A signal whose long-run rates and sampling noise both correlate beyond this with an earlier
+    signal repeats it (the same events counted twice) and is left out of the model."""
+    max_freed_pairs: int = 6
+    """At most this many signal pairs are left out of the loading fit."""
+    factor_iterations: int = 500
+    """Rounds of the loading fit (alternating least squares on the cross-half covariances)."""
+    factor_tolerance: float = 1e-12
+    dispersion_bounds: tuple[float, float] = (0.5, 20.0)
+    """Bounds on each signal's sampling-variance multiplier, estimated from viewer-half differences."""
     prior_min_generations: int = 30
-    """A segment (model_version) with fewer observed generations uses the global prior."""
-    prior_min_strength: float = 2.0
-    prior_max_strength: float = 100_000.0
-    """Bounds on alpha + beta of a fitted Beta prior."""
-    prior_fit_max_rows: int = 50_000
-    """Priors are fitted on at most this many generations per segment (a fixed-seed sample)."""
-    prior_newton_steps: int = 40
-    """At most this many Newton steps fit the priors (all at once); a prior still moving after them is refitted by L-BFGS-B."""
-    prior_warm_start_rows: int = 512
-    """The Newton fit of the priors starts from a fit on about this many rows of each (every k-th; 0: none)."""
-    prior_step_tolerance: float = 1e-5
-    """A prior's fit stops once a Newton step (in logit mean and log strength) is below this: convergence is
-    quadratic, so what remains is of the order of its square."""
+    """A model_version or exposure group with fewer generations has no prior effect of its own."""
+    prior_exposure_groups: int = 8
+    """Equal-frequency groups of feed impressions, each with its own prior mean of quality."""
+    prior_var_bounds: tuple[float, float] = (0.05, 4.0)
+    """Bounds on the within-model-version variance of quality."""
+    residual_dof: float = 10.0
+    """Degrees of freedom of the Student-t persistent residuals (inf: Gaussian): a rate far from what the
+    generation's quality predicts weighs less, so one heavy-tailed signal cannot drag a label."""
+    robust_rounds: int = 3
+    """Reweighting rounds of those residuals per posterior."""
+    fit_passes: int = 3
+    """Rounds of (sampling variances, cross-half covariance, loadings, noise, intercepts)."""
+    temporal_split_hours: float = 24.0
+    """The temporal diagnostic compares a generation's engagement in its first this many hours with the rest."""
     prior_tolerance: float = 0.02
-    """Keep the stored priors unless a refit moves a prior mean or sd by more than this (relative)."""
+    """Keep the stored model unless a refit moves a parameter by more than this (relative to its scale)."""
 
     # --- score ---
-    signal_weights: tuple[tuple[str, float], ...] = (
-        ("view", 1.0),
-        ("completion", 1.0),
-        ("like", 1.0),
-        ("favorite", 0.5),
-        ("share", 0.5),
-        ("comment", 0.3),
-        ("download", 0.5),
-        ("dislike", -0.7),
-        ("report", -0.7),
-        ("select", 0.0),
-        ("regenerate", 0.0),
-    )
-    """Weights of the standardised posterior means in the quality z (negative: a signal of badness)."""
     interval_probability: float = 0.90
-    """Central posterior probability of [quality_low, quality_high] (0.90: the 5% and 95% quantiles)."""
+    """Central probability of [quality_low, quality_high] for the generation's long-run label."""
     good_min_low: float = 0.6
     """label = good when quality_low reaches this..."""
     bad_max_high: float = 0.4
@@ -111,13 +154,17 @@ class LabelConfig:
 
     # --- pairs ---
     sibling_min_probability: float = 0.9
-    """A sibling pair is emitted when the posterior probability that one beats the other reaches this."""
+    """A sibling or cross pair is emitted when the posterior probability that one beats the other reaches this."""
     studio_min_confidence: float = 0.5
     """select/regenerate pairs whose combined confidence falls below this are not emitted."""
     studio_noise_bounds: tuple[float, float] = (0.01, 100.0)
     """Bounds on the fitted noise sd (quality-z units) of studio votes (select / regenerate)."""
     confidence_cap: float = 0.999
     """Pair confidences are capped below 1 (no pair is certain)."""
+    cross_window_hours: float = 24.0
+    """Generations without siblings are paired with others created in the same window of this length..."""
+    cross_partners: int = 8
+    """...each with this many partners at most, chosen by a stable hash of the pair."""
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_position <= MAX_POSITION_LIMIT:
@@ -134,15 +181,28 @@ class LabelConfig:
             raise ValueError(
                 f"interval_probability must be in (0, 1), got {self.interval_probability}"
             )
-        self.weights()
+        if not 0.0 < self.max_quality_share < 1.0:
+            raise ValueError(f"max_quality_share must be in (0, 1), got {self.max_quality_share}")
+        for name, hours in (
+            ("temporal_split_hours", self.temporal_split_hours),
+            ("cross_window_hours", self.cross_window_hours),
+        ):
+            if hours <= 0:
+                raise ValueError(f"{name} must be positive, got {hours}")
+        if self.cross_partners < 0:
+            raise ValueError(f"cross_partners must be at least 0, got {self.cross_partners}")
+        self.orientation()
 
-    def weights(self) -> dict[str, float]:
-        """signal -> weight, every known signal present (missing ones weigh 0)."""
-        given = dict(self.signal_weights)
-        unknown = sorted(set(given) - set(SIGNALS))
+    def orientation(self) -> dict[str, float]:
+        """signal -> +1 or -1 for every model signal (+1 where the config names none)."""
+        given = dict(self.signal_orientation)
+        unknown = sorted(set(given) - set(MODEL_SIGNALS))
         if unknown:
-            raise ValueError(f"signal_weights names unknown signals: {', '.join(unknown)}")
-        return {name: float(given.get(name, 0.0)) for name in SIGNALS}
+            raise ValueError(f"signal_orientation names unknown signals: {', '.join(unknown)}")
+        bad = sorted(name for name, sign in given.items() if sign not in (1, -1))
+        if bad:
+            raise ValueError(f"signal_orientation must be +1 or -1, not for: {', '.join(bad)}")
+        return {name: float(given.get(name, 1)) for name in MODEL_SIGNALS}
 
     def canonical_json(self) -> str:
         """Sorted-key compact JSON of the parameters plus METHOD_VERSION."""

@@ -4,6 +4,7 @@
   Phi((z_a - z_b) / sqrt(var_a + var_b)), reaches `sibling_min_probability`; confidence = that probability.
 - select: in the studio the creator kept a candidate over a sibling shown with it.
 - regenerate: the creator regenerated a candidate and not a sibling shown with it (the sibling wins).
+(Generations without siblings are paired across requests by features.cross_pairs.)
 A studio pair's confidence combines the vote with the feed posterior of the same pair through a
 probit choice model: the studio picks the truly better side unless noise of sd s (in quality-z
 units, fitted per source by maximum likelihood on all its votes) flips a small gap. Close pairs thus
@@ -311,7 +312,14 @@ def preference_pairs(
             "prompt": table["prompt"].gather(pairs.request_head[chosen]),
         },
         schema_overrides={"confidence": pl.Float64},
-    ).with_columns(
+    )
+    return finished_pairs(frame, config, label_version)
+
+
+def finished_pairs(frame: pl.DataFrame, config: LabelConfig, label_version: str) -> pl.DataFrame:
+    """Pair rows (request_id, chosen/rejected_generation_id, source, confidence, prompt) with their
+    capped, rounded confidence, label_version and pair_id, in pair_id order (PAIR_COLUMNS)."""
+    frame = frame.with_columns(
         pl.col("confidence").clip(upper_bound=config.confidence_cap).round(CONFIDENCE_DECIMALS),
         label_version=pl.lit(label_version, dtype=pl.String),
     )

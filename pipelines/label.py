@@ -35,17 +35,19 @@ from results.label import LabelSummary
 from warehouse import engagement as events_sql
 from warehouse import label_store
 from warehouse.connection import transaction
-from warehouse.engagement import EventAggregation, WarehouseAggregation
+from warehouse.engagement import EngagementRules, EventAggregation, WarehouseAggregation
 from warehouse.label_store import StateMark, StoredModel
 from warehouse.resource import Warehouse
 
 if TYPE_CHECKING:  # the label math (scipy, scikit-learn) is imported when there is work to do
     from features.label_pipeline import LabelOutputs
-    from features.labels import LabelModel
+    from features.labels import LabelFit
 
 LABEL_PASSES = 4  # refresh the engagement state, read, compute, write
 
 log = logging.getLogger(__name__)
+
+HOUR_MS: int = 3_600_000
 
 
 @dataclass(frozen=True)
@@ -66,10 +68,11 @@ class RefreshResult:
 
 @dataclass(frozen=True)
 class LabelInputs:
-    """The clean engagement of every generation plus what is stored of the model."""
+    """The clean engagement of every generation (whole and per cell) plus what is stored of the model."""
 
     engagement: pl.DataFrame
-    model: LabelModel | None
+    cells: pl.DataFrame
+    fit: LabelFit | None
     reliability: pl.DataFrame | None
 
 
@@ -81,6 +84,17 @@ class Written:
     pairs_added: int
     pairs_removed: int
     model_refit: bool
+
+
+def engagement_rules(config: LabelConfig) -> EngagementRules:
+    """How the config has events summed per generation cell."""
+    return EngagementRules(
+        max_position=config.max_position,
+        ratio_cap=config.watch_ratio_cap,
+        long_view_ms=config.long_view_ms,
+        min_known_duration_ms=config.min_known_duration_ms,
+        period_split_ms=int(round(config.temporal_split_hours * HOUR_MS)),
+    )
 
 
 def flagged_viewers(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> pl.DataFrame:
@@ -178,7 +192,7 @@ def _reaggregate(
 
     Returns the generations re-aggregated (all of them when the curve moved) and whether it did.
     """
-    from features.engagement import generation_engagement
+    from features.engagement import engagement_cells, generation_engagement
     from features.label_pipeline import adopted_examination
 
     version = config.label_version
@@ -200,18 +214,12 @@ def _reaggregate(
         if not full:  # every generation's impressions are weighed anew
             touched = events_sql.touched_generations(con, None, current, reclassified)
     sums, net_likes = passes.engagement(
-        touched,
-        flagged,
-        examination,
-        current,
-        max_position=config.max_position,
-        ratio_cap=config.watch_ratio_cap,
+        touched, flagged, examination, current, engagement_rules(config)
     )
+    cells = engagement_cells(sums, net_likes)
+    label_store.replace_touched_rows(con, "label_engagement_cells", touched, cells)
     label_store.replace_touched_rows(
-        con,
-        "label_engagement",
-        touched,
-        generation_engagement(touched["generation_id"], sums, net_likes),
+        con, "label_engagement", touched, generation_engagement(touched["generation_id"], cells)
     )
     return touched, examination_refit
 
@@ -275,25 +283,30 @@ def refresh_engagement_state(
 def read_label_inputs(warehouse: Warehouse, mark: StateMark) -> LabelInputs:
     """The clean state of every generation known at `mark`, and the stored model and reliability
     of its label version."""
-    from features.labels import LabelModel
+    from features.label_parameters import label_model_from
+    from features.labels import LabelFit
 
     with warehouse.writer(publish=False) as con:
         stored = label_store.stored_model(con, mark.label_version)
+        through = mark.ingest.generations_through
         return LabelInputs(
-            engagement=label_store.engagement_state(con, mark.ingest.generations_through),
-            model=None
+            engagement=label_store.engagement_state(con, through),
+            cells=label_store.engagement_cells(con, through),
+            fit=None
             if stored is None
-            else LabelModel(completion_quantiles=stored.completion_quantiles, priors=stored.priors),
+            else LabelFit(label_model_from(stored.parameters), stored.completion_quantiles),
             reliability=label_store.stored_source_reliability(con, mark.label_version),
         )
 
 
 @step()
 def compute_labels(inputs: LabelInputs, config: LabelConfig) -> LabelOutputs:
-    """Refit, keep or adopt the model, score every generation and build the pairs (pure)."""
+    """Refit, keep or adopt the model, score every generation, build the pairs, check (pure)."""
     from features.label_pipeline import compute_label_outputs
 
-    return compute_label_outputs(inputs.engagement, inputs.model, inputs.reliability, config)
+    return compute_label_outputs(
+        inputs.engagement, inputs.cells, inputs.fit, inputs.reliability, config
+    )
 
 
 @step(IO_RETRY)
@@ -302,16 +315,19 @@ def write_label_outputs(
 ) -> Written:
     """Write changed labels and pairs, the (re)adopted model, and the run record, in one
     transaction (publishes the snapshot)."""
+    from features.label_parameters import model_parameters
+
     with warehouse.writer() as con, transaction(con):
         now = datetime.now(UTC)
-        if outputs.model_refit and outputs.model is not None:
-            model = outputs.model
+        if outputs.model_refit and outputs.fit is not None:
+            fit = outputs.fit
             label_store.store_model(
                 con,
-                StoredModel(model.completion_quantiles, model.priors),
+                StoredModel(fit.completion_quantiles, model_parameters(fit.model)),
                 mark.label_version,
                 now,
             )
+        label_store.store_diagnostics(con, outputs.diagnostics, mark.label_version, now)
         if outputs.reliability_refit:
             label_store.store_source_reliability(con, outputs.reliability, mark.label_version, now)
         labels_written = label_store.write_labels(con, outputs.labels, now)
@@ -336,10 +352,15 @@ def label_summary(
     computed = {}
     if outputs is not None:
         counts = outputs.labels.group_by("label").len().sort("label").iter_rows()
+        sources = outputs.pairs.group_by("source").len().sort("source").iter_rows()
+        label_row = outputs.diagnostics.filter(pl.col("kind") == "label")
         computed = {
             "labels": outputs.labels.height,
             "pairs": outputs.pairs.height,
             "label_counts": dict(counts),
+            "pair_counts": dict(sources),
+            "diagnostics": outputs.diagnostics,
+            "warning": label_row["warning"][0] if label_row.height else None,
         }
     return LabelSummary(
         label_version=refreshed.mark.label_version,
@@ -385,5 +406,14 @@ def label(
     written = runner.run(write_label_outputs, warehouse, outputs, refreshed.mark, started_at)
     runner.progress("label: passes", LABEL_PASSES, LABEL_PASSES)
     summary = label_summary(refreshed, outputs, written)
-    runner.log.info("label %s: %s", config.label_version, summary)
+    runner.log.info(
+        "label %s: %d labels %s, %d pairs %s",
+        config.label_version,
+        summary.labels,
+        summary.label_counts,
+        summary.pairs,
+        summary.pair_counts,
+    )
+    if summary.warning:
+        runner.log.warning("label %s: %s", config.label_version, summary.warning)
     return summary

@@ -70,13 +70,10 @@ def engagement_of_partition(
     abnormal: pl.DataFrame,
     examination: pl.DataFrame,
     through: events_sql.IngestMark,
-    max_position: int,
-    ratio_cap: float,
+    rules: events_sql.EngagementRules,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """On a worker: clean sums and net likes of one partition's generations."""
-    return partition_engagement(
-        partition, abnormal, examination, through, max_position=max_position, ratio_cap=ratio_cap
-    )
+    """On a worker: clean sums and net likes per cell of one partition's generations."""
+    return partition_engagement(partition, abnormal, examination, through, rules)
 
 
 @dataclass
@@ -165,30 +162,17 @@ class WorkerAggregation:
         abnormal_viewers: pl.DataFrame,
         examination: pl.DataFrame,
         through: events_sql.IngestMark,
-        *,
-        max_position: int,
-        ratio_cap: float,
+        rules: events_sql.EngagementRules,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(clean sums, net likes) of the touched generations, partition by partition."""
+        """(clean sums, net likes) per cell of the touched generations, partition by partition."""
         parts = self._partitions_of(touched, through)
         if not parts:
             return WarehouseAggregation(self.con).engagement(
-                touched,
-                abnormal_viewers,
-                examination,
-                through,
-                max_position=max_position,
-                ratio_cap=ratio_cap,
+                touched, abnormal_viewers, examination, through, rules
             )
         futures = [
             self.runner.submit(
-                engagement_of_partition,
-                part,
-                abnormal_viewers,
-                examination,
-                through,
-                max_position,
-                ratio_cap,
+                engagement_of_partition, part, abnormal_viewers, examination, through, rules
             )
             for part in parts
         ]

@@ -22,6 +22,7 @@ INGEST_ROWS = "ingest-rows"
 INGEST_QUARANTINE = "ingest-quarantine"
 LABEL_SUMMARY = "label-summary"
 LABEL_COUNTS = "label-counts"
+LABEL_DIAGNOSTICS = "label-diagnostics"
 LABEL_EVALUATION = "label-evaluation"
 LABEL_SPEARMAN = "label-spearman"
 LABEL_PAIR_AGREEMENT = "label-pair-agreement"
@@ -148,15 +149,60 @@ def label_markdown(summary: LabelSummary) -> str:
             "",
             markdown_table(label_counts_table(summary)),
             "",
+            *diagnostics_markdown(summary),
         ]
     )
 
 
-def label_artifacts(summary: LabelSummary) -> list[Artifact]:
+def diagnostics_table(summary: LabelSummary) -> list[dict[str, object]]:
+    """One row per score (the label first, then every raw rate): the run's truth-free checks."""
+    if summary.diagnostics is None:
+        return []
+    columns = ["score", "kind", "split_half", "temporal", "studio_agreement", "weight"]
     return [
+        {k: round(v, 4) if isinstance(v, float) else v for k, v in row.items()}
+        for row in summary.diagnostics.select(columns).iter_rows(named=True)
+    ]
+
+
+def diagnostics_markdown(summary: LabelSummary) -> list[str]:
+    """The diagnostics section: the verdict first (a warning when a raw rate does better), the table."""
+    table = diagnostics_table(summary)
+    if not table:
+        return []
+    verdict = (
+        f"**Warning: {summary.warning}**"
+        if summary.warning
+        else "The label beats every raw rate on every check it could be computed on."
+    )
+    return [
+        "## Diagnostics (no truth needed)",
+        "",
+        verdict,
+        "",
+        "split_half: Spearman between the score from one viewer half and from the other; temporal: "
+        "between each generation's early and later engagement; studio_agreement: share of studio "
+        "choices ordered the same way; weight: the signal's share of the label.",
+        "",
+        markdown_table(table),
+        "",
+    ]
+
+
+def label_artifacts(summary: LabelSummary) -> list[Artifact]:
+    artifacts: list[Artifact] = [
         (LABEL_SUMMARY, "label: labels and pairs of the run", label_markdown(summary)),
         (LABEL_COUNTS, "label: current labels per class", label_counts_table(summary)),
     ]
+    if summary.diagnostics is not None:
+        artifacts.append(
+            (
+                LABEL_DIAGNOSTICS,
+                "label: truth-free checks of the label beside every raw rate",
+                diagnostics_table(summary),
+            )
+        )
+    return artifacts
 
 
 def spearman_table(evaluation: LabelEvaluation) -> list[dict[str, object]]:

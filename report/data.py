@@ -43,6 +43,8 @@ class ReportData:
     figures: list[dict[str, Any]] = field(
         default_factory=list
     )  # what this report shows (report_runs)
+    label_diagnostics: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The latest label run's truth-free checks: the label first, then every raw rate."""
 
 
 @dataclass(frozen=True)

@@ -67,6 +67,7 @@ def derive_report_data(
         previous_run=views.previous_run,
         truth=truth,
         config=config,
+        label_diagnostics=views.label_diagnostics,
     )
     return replace(data, figures=run_figures(data))
 

@@ -28,6 +28,12 @@ class LabelSummary:
     pairs: int | None = None
     label_counts: dict[str, int] = field(default_factory=dict)
     """Current labels per label value (good / bad / uncertain)."""
+    pair_counts: dict[str, int] = field(default_factory=dict)
+    """Current pairs per source (sibling / select / regenerate / cross)."""
+    diagnostics: pl.DataFrame | None = None
+    """The run's truth-free checks (features.label_diagnostics): the label, then every raw rate."""
+    warning: str | None = None
+    """Set when the label does worse than a raw rate on a diagnostic (what and by how much)."""
 
 
 @dataclass(frozen=True)

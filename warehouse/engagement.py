@@ -16,10 +16,35 @@ import polars as pl
 
 from warehouse.sql_files import sql_statement, sql_text
 
+FIXED_POINT: int = 2**32
+"""Float sums are summed as integers in units of 1 / FIXED_POINT (order-independent, so deterministic)."""
+
 TOUCHED_RELATION: str = "label_touched_generations"
 RECLASSIFIED_RELATION: str = "label_reclassified_viewers"
 NEW_VIEWER_ACTIVITY_RELATION: str = "label_new_viewer_activity"
 EXAMINATION_RELATION: str = "label_adopted_examination"
+
+
+@dataclass(frozen=True)
+class EngagementRules:
+    """How events are summed per generation cell (see `sql/label/generation_engagement.sql`)."""
+
+    max_position: int
+    ratio_cap: float
+    long_view_ms: int
+    min_known_duration_ms: int
+    period_split_ms: int
+
+    def parameters(self) -> dict[str, object]:
+        """The SQL parameters of these rules."""
+        return {
+            "max_position": self.max_position,
+            "ratio_cap": float(self.ratio_cap),
+            "long_view_ms": self.long_view_ms,
+            "min_known_duration_ms": self.min_known_duration_ms,
+            "period_split_ms": self.period_split_ms,
+            "fixed_point": FIXED_POINT,
+        }
 
 
 @dataclass(frozen=True)
@@ -159,12 +184,10 @@ def touched_engagement(
     touched: pl.DataFrame,
     examination: pl.DataFrame,
     through: IngestMark,
-    *,
-    max_position: int,
-    ratio_cap: float,
+    rules: EngagementRules,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(clean sums per generation, net likes per generation) of the touched generations, impressions
-    weighted by the `examination` curve (surface, position, propensity)."""
+    """(clean sums, net likes) per (generation, viewer half, period) cell of the touched generations,
+    impressions weighted by the `examination` curve (surface, position, propensity)."""
     register(con, TOUCHED_RELATION, touched.select(pl.col("generation_id").cast(pl.String)))
     register(
         con,
@@ -176,12 +199,9 @@ def touched_engagement(
         ),
     )
     at = {"through": through.events_through}
-    sums = query(
-        con,
-        "label/generation_engagement",
-        {**at, "max_position": max_position, "ratio_cap": float(ratio_cap)},
-    )
-    return sums, query(con, "label/net_likes", at)
+    sums = query(con, "label/generation_engagement", {**at, **rules.parameters()})
+    likes = query(con, "label/net_likes", {**at, "period_split_ms": rules.period_split_ms})
+    return sums, likes
 
 
 def naive_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
@@ -214,11 +234,9 @@ class EventAggregation(Protocol):
         abnormal_viewers: pl.DataFrame,
         examination: pl.DataFrame,
         through: IngestMark,
-        *,
-        max_position: int,
-        ratio_cap: float,
+        rules: EngagementRules,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(clean sums, net likes) of the touched generations without the abnormal viewers."""
+        """(clean sums, net likes) per cell of the touched generations without the abnormal viewers."""
         ...
 
 
@@ -254,18 +272,9 @@ class WarehouseAggregation:
         abnormal_viewers: pl.DataFrame,
         examination: pl.DataFrame,
         through: IngestMark,
-        *,
-        max_position: int,
-        ratio_cap: float,
+        rules: EngagementRules,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(clean sums, net likes) of the touched generations (abnormal viewers: the stored table)."""
+        """(clean sums, net likes) per cell of the touched generations (abnormal viewers: the stored table)."""
         # the caller stored them in label_abnormal_viewers, which the SQL reads
         del abnormal_viewers
-        return touched_engagement(
-            self.con,
-            touched,
-            examination,
-            through,
-            max_position=max_position,
-            ratio_cap=ratio_cap,
-        )
+        return touched_engagement(self.con, touched, examination, through, rules)

@@ -53,6 +53,7 @@ ERASURE_TABLES: dict[str, tuple[tuple[str, str], ...]] = {
     "label_abnormal_viewers": (("viewer_id", VIEWER),),
     "label_engagement": (("generation_id", GENERATION),),
     "label_engagement_slots": (("generation_id", GENERATION),),
+    "label_engagement_cells": (("generation_id", GENERATION),),
 }
 # the block of erase/erase_subject.sql deleting a column's rows, by what the column holds
 DELETE_BLOCKS: dict[str, str] = {

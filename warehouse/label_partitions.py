@@ -23,7 +23,7 @@ import polars as pl
 
 from warehouse import engagement
 from warehouse.connection import use_utc
-from warehouse.engagement import IngestMark, query, register
+from warehouse.engagement import EngagementRules, IngestMark, query, register
 from warehouse.sql_files import sql_text
 
 PARTITION_COLUMN: str = "partition"
@@ -145,16 +145,12 @@ def partition_engagement(
     abnormal_viewers: pl.DataFrame,
     examination: pl.DataFrame,
     through: IngestMark,
-    *,
-    max_position: int,
-    ratio_cap: float,
+    rules: EngagementRules,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(worker) Clean sums and net likes of every generation in the partition."""
+    """(worker) Clean sums and net likes per cell of every generation in the partition."""
     with partition_connection(partition, abnormal_viewers) as con:
         generations = query(con, "label/partition_generation_ids")
-        return engagement.touched_engagement(
-            con, generations, examination, through, max_position=max_position, ratio_cap=ratio_cap
-        )
+        return engagement.touched_engagement(con, generations, examination, through, rules)
 
 
 def combined_viewer_activity(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:

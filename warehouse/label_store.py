@@ -19,11 +19,13 @@ APPENDABLE_TABLES: frozenset[str] = frozenset(
         "label_viewer_activity",
         "label_abnormal_viewers",
         "label_engagement",
+        "label_engagement_cells",
         "label_engagement_slots",
-        "label_priors",
+        "label_model_parameters",
         "label_examination",
         "label_completion_quantiles",
         "label_source_reliability",
+        "label_diagnostics",
     }
 )
 CANDIDATE_RELATIONS: frozenset[str] = frozenset(
@@ -47,10 +49,11 @@ class StateMark:
 
 @dataclass(frozen=True)
 class StoredModel:
-    """The fitted label model stored for a label version (frames as `features.labels.LabelModel` holds them)."""
+    """The fitted label model stored for a label version: its parameters (one row each, as
+    `features.label_parameters` writes them) and the completion reference of completion_score."""
 
     completion_quantiles: pl.DataFrame
-    priors: pl.DataFrame
+    parameters: pl.DataFrame
 
 
 def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame) -> int:
@@ -138,13 +141,14 @@ def replace_abnormal_viewers(
 TOUCHED_ROW_TABLES: dict[str, str] = {
     "label_engagement_slots": "delete_touched_slots",
     "label_engagement": "delete_touched_engagement",
+    "label_engagement_cells": "delete_touched_cells",
 }
 """State tables keyed by generation, with the block of `label/replace_state` that drops the touched
 generations' rows."""
 FIT_TABLES: dict[str, str] = {
     "label_examination": "delete_examination",
     "label_completion_quantiles": "delete_completion_quantiles",
-    "label_priors": "delete_priors",
+    "label_model_parameters": "delete_model_parameters",
     "label_source_reliability": "delete_source_reliability",
 }
 """Tables of the fitted label model, with the block of `label/replace_state` that drops a label version's rows."""
@@ -177,6 +181,13 @@ def engagement_state(
     return query(con, "label/engagement_state", {"generations_through": generations_through})
 
 
+def engagement_cells(
+    con: duckdb.DuckDBPyConnection, generations_through: datetime | None
+) -> pl.DataFrame:
+    """The engagement cells (viewer half x period) of every generation known by the mark."""
+    return query(con, "label/engagement_cells", {"generations_through": generations_through})
+
+
 def stored_examination(con: duckdb.DuckDBPyConnection, label_version: str) -> pl.DataFrame | None:
     """The examination curve adopted for `label_version` (surface, position, impressions, views, propensity), or None."""
     curve = query(con, "label/adopted_examination", {"label_version": label_version})
@@ -199,12 +210,12 @@ def store_examination(
 def stored_model(con: duckdb.DuckDBPyConnection, label_version: str) -> StoredModel | None:
     """The label model adopted for `label_version`, or None if there is none yet."""
     at = {"label_version": label_version}
-    priors = query(con, "label/adopted_priors", at)
-    if priors.is_empty():
+    parameters = query(con, "label/adopted_model_parameters", at)
+    if parameters.is_empty():
         return None
     return StoredModel(
         completion_quantiles=query(con, "label/adopted_completion_quantiles", at),
-        priors=priors,
+        parameters=parameters,
     )
 
 
@@ -213,7 +224,15 @@ def store_model(
 ) -> None:
     """Replace the model stored for `label_version`."""
     _replace_fit(con, "label_completion_quantiles", model.completion_quantiles, label_version, now)
-    _replace_fit(con, "label_priors", model.priors, label_version, now)
+    _replace_fit(con, "label_model_parameters", model.parameters, label_version, now)
+
+
+def store_diagnostics(
+    con: duckdb.DuckDBPyConnection, diagnostics: pl.DataFrame, label_version: str, now: datetime
+) -> int:
+    """Append a run's truth-free diagnostics (one row per score) to `label_diagnostics`."""
+    stamped = diagnostics.with_columns(computed_at=pl.lit(now), label_version=pl.lit(label_version))
+    return append_rows(con, "label_diagnostics", stamped)
 
 
 def stored_source_reliability(

@@ -45,6 +45,7 @@ REPORT_VIEW_FILES: dict[str, str] = {
     "report_abnormal_viewers": "report/report_abnormal_viewers",
     "report_model_registry": "report/report_model_registry",
     "report_champion_history": "report/report_champion_history",
+    "report_label_diagnostics": "report/report_label_diagnostics",
     "report_exports": "report/report_exports",
     "report_truth_agreement": "report/report_truth_agreement",
     "report_truth_hist2d": "report/report_truth_hist2d",
@@ -124,14 +125,17 @@ def read_report_views(con: duckdb.DuckDBPyConnection, with_truth: bool = False) 
         exports=read_view(con, "report_exports"),
         previous_run=read_previous_run(con),
         truth=truth,
+        label_diagnostics=read_view(con, "report_label_diagnostics"),
     )
 
 
 def read_previous_run(con: duckdb.DuckDBPyConnection) -> PreviousRun | None:
     """The latest recorded report run and the figures it showed, or None before the first."""
-    row = con.execute(sql_statement("report/runs/record", "previous_run")).fetchone()
-    if row is None:
+    # fetch until the result is exhausted: the connection reads further views after this one
+    rows = con.execute(sql_statement("report/runs/record", "previous_run")).fetchall()
+    if not rows:
         return None
+    row = rows[0]
     run_id, run_at, figures = row
     return PreviousRun(run_id=run_id, run_at=run_at, figures=json.loads(figures))
 

@@ -6,7 +6,7 @@ frames into the page's figures, depends on this dataclass and polars only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,3 +55,5 @@ class ReportViews:
     exports: pl.DataFrame
     previous_run: PreviousRun | None = None
     truth: TruthViews | None = None
+    label_diagnostics: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """The latest label run's truth-free checks (empty before the first label run)."""

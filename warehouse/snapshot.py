@@ -44,6 +44,7 @@ PUBLIC_TABLES: tuple[str, ...] = (
     "ingest_files",
     "labels",
     "preference_pairs",
+    "label_diagnostics",
     "model_registry",
     "champion_history",
     "scores",

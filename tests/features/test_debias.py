@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 from features.debias import (
+    CurveShape,
     abnormal_viewers,
     completion_quantile,
     completion_quantile_grid,
@@ -92,8 +93,8 @@ def ranked_feed(n_generations: int, seed: int) -> tuple[pl.DataFrame, np.ndarray
 
 def test_examination_curve_recovers_propensities_despite_ranking() -> None:
     positions, true_curve = ranked_feed(300, seed=1)
-    pooled = examination_curve(positions, min_impressions=50, iterations=0)
-    fitted = examination_curve(positions, min_impressions=50, iterations=30)
+    pooled = examination_curve(positions, CurveShape(iterations=0))
+    fitted = examination_curve(positions, CurveShape(iterations=30))
     truth = true_curve[:8]
     fitted_error = np.abs(fitted["propensity"].to_numpy()[:8] - truth).max()
     pooled_error = np.abs(pooled["propensity"].to_numpy()[:8] - truth).max()
@@ -151,8 +152,8 @@ def test_completion_quantile_is_relative_to_videos_of_similar_duration() -> None
 
 def test_examination_stops_once_converged_at_the_same_curve() -> None:
     positions, _ = ranked_feed(200, seed=2)
-    every_round = examination_curve(positions, min_impressions=50, iterations=60)
-    early = examination_curve(positions, min_impressions=50, iterations=60, tolerance=1e-10)
+    every_round = examination_curve(positions, CurveShape(iterations=60))
+    early = examination_curve(positions, CurveShape(iterations=60, tolerance=1e-10))
     np.testing.assert_allclose(
         early["propensity"].to_numpy(), every_round["propensity"].to_numpy(), atol=1e-8
     )
@@ -166,7 +167,7 @@ def test_cells_in_any_order_with_or_without_an_index_give_the_same_curve_and_exp
     )
     shuffled = positions.sample(fraction=1.0, shuffle=True, seed=4)
     curves = [
-        examination_curve(frame, min_impressions=50, iterations=20)
+        examination_curve(frame, CurveShape(iterations=20))
         for frame in (positions, indexed, shuffled)
     ]
     for curve in curves[1:]:
@@ -194,3 +195,26 @@ def test_cells_in_any_order_with_or_without_an_index_give_the_same_curve_and_exp
     np.testing.assert_allclose(
         exposures[0]["effective_slotted"].to_numpy(), by_hand["effective"].to_numpy(), rtol=1e-12
     )
+
+
+def test_a_sparse_slot_cannot_swing_the_curve_and_the_curve_never_rises() -> None:
+    """Slot 7 seen 3 times, all viewed: its raw propensity is far above its neighbours; shrunk toward the
+    smooth shape it stays below slot 6, and no slot deeper in the feed is examined more."""
+    positions, true_curve = ranked_feed(300, seed=5)
+    thin = positions.filter(pl.col("position") != 7).vstack(
+        pl.DataFrame(
+            {
+                "generation_id": ["g0"],
+                "surface": ["feed"],
+                "position": [7],
+                "impressions": [3],
+                "views": [3],
+            }
+        )
+    )
+    curve = examination_curve(thin, CurveShape(iterations=30))
+    propensity = dict(curve.select("position", "propensity").iter_rows())
+    assert propensity[7] <= propensity[6] + 1e-12
+    assert propensity[7] == pytest.approx(true_curve[7], abs=0.06)
+    values = curve.sort("position")["propensity"].to_numpy()
+    assert np.all(np.diff(values) <= 1e-12)

@@ -1,44 +1,99 @@
-"""Per-generation engagement from the clean sums the warehouse aggregates."""
+"""Per-generation engagement from the clean per-cell sums the warehouse aggregates."""
 
 from __future__ import annotations
 
 import polars as pl
 import pytest
 
-from features.engagement import ENGAGEMENT_COLUMNS, FLOAT_COLUMNS, generation_engagement
+from features.engagement import (
+    CELL_COLUMNS,
+    ENGAGEMENT_COLUMNS,
+    FLOAT_COLUMNS,
+    cells_summed,
+    engagement_cells,
+    generation_engagement,
+)
 
 
-def test_generation_engagement_fills_zeros_and_takes_likes_from_net_likes() -> None:
-    sums = pl.DataFrame(
+def sums() -> pl.DataFrame:
+    return pl.DataFrame(
         {
-            "generation_id": ["a"],
-            "impressions": [17],
-            "effective_impressions": [9.5],
-            "views": [4],
-            "watch_ms": [20_000],
-            "ratio_sum": [2.0],
-            "ratio_sq_sum": [1.5],
-            "unlikes": [1],
-            "shares": [1],
-            "studio_impressions": [1],
-            "selects": [1],
+            "generation_id": ["a", "a", "b"],
+            "half": [0, 1, 1],
+            "period": [0, 1, 0],
+            "impressions": [10, 7, 3],
+            "effective_impressions": [6.0, 3.5, 3.0],
+            "views": [3, 1, 2],
+            "watch_ms": [15_000, 5_000, 1_000],
+            "ratio_sum": [1.5, 0.5, 0.25],
+            "ratio_sq_sum": [1.0, 0.5, 0.05],
+            "long_views": [1, 0, 0],
+            "unlikes": [1, 0, 0],
+            "shares": [1, 0, 0],
+            "studio_impressions": [0, 1, 0],
+            "selects": [0, 1, 0],
         }
     )
-    net_likes = pl.DataFrame({"generation_id": ["a"], "likes": [2]})
-    frame = generation_engagement(pl.Series(["a", "quiet"]), sums, net_likes)
+
+
+def test_cells_take_likes_net_in_their_period_and_generations_the_net_likes_of_the_window() -> None:
+    """A viewer liked a in period 0 and unliked it in period 1: the early cell keeps the like, the
+    generation's net likes do not."""
+    likes = pl.DataFrame(
+        {
+            "generation_id": ["a", "a"],
+            "half": [0, 1],
+            "period": [0, 1],
+            "likes": [2, 0],
+            "net_likes": [1, 0],
+        }
+    )
+    cells = engagement_cells(sums(), likes)
+    assert tuple(cells.columns) == CELL_COLUMNS
+    assert cells.select("generation_id", "half", "period", "likes").rows() == [
+        ("a", 0, 0, 2),
+        ("a", 1, 1, 0),
+        ("b", 1, 0, 0),
+    ]
+    frame = generation_engagement(pl.Series(["a", "b", "quiet"]), cells)
     assert tuple(frame.columns) == ENGAGEMENT_COLUMNS
-    a = frame.filter(pl.col("generation_id") == "a").row(0, named=True)
-    assert (a["impressions"], a["views"], a["watch_ms"], a["likes"], a["unlikes"], a["shares"]) == (
+    a = frame.row(0, named=True)
+    assert (a["impressions"], a["views"], a["watch_ms"], a["likes"], a["long_views"]) == (
         17,
         4,
         20_000,
-        2,
         1,
         1,
     )
-    assert (a["studio_impressions"], a["selects"], a["regenerates"], a["favorites"]) == (1, 1, 0, 0)
+    assert (a["unlikes"], a["shares"], a["studio_impressions"], a["selects"], a["favorites"]) == (
+        1,
+        1,
+        1,
+        1,
+        0,
+    )
     assert a["effective_impressions"] == pytest.approx(9.5)
-    quiet = frame.filter(pl.col("generation_id") == "quiet").row(0, named=True)
+    assert a["ratio_sum"] == pytest.approx(2.0)
+    quiet = frame.row(2, named=True)
     assert all(v == 0 for k, v in quiet.items() if k != "generation_id")
     assert all(frame.schema[c] == pl.Float64 for c in FLOAT_COLUMNS)
     assert frame.schema["impressions"] == pl.Int64
+
+
+def test_a_part_of_the_cells_sums_to_one_row_per_generation_in_the_given_order() -> None:
+    cells = engagement_cells(
+        sums(),
+        pl.DataFrame(
+            schema={
+                "generation_id": pl.String,
+                "half": pl.Int32,
+                "period": pl.Int32,
+                "likes": pl.Int64,
+                "net_likes": pl.Int64,
+            }
+        ),
+    )
+    half_b = cells_summed(cells, pl.col("half") == 1, pl.Series(["b", "a", "c"]))
+    assert half_b["generation_id"].to_list() == ["b", "a", "c"]
+    assert half_b["impressions"].to_list() == [3, 7, 0]
+    assert half_b["selects"].to_list() == [0, 1, 0]

@@ -454,4 +454,9 @@ def test_dask_label_ran_its_event_passes_on_both_workers_both_times(labeled: Lab
         assert all(w.startswith("tcp://127.0.0.1:") for w in summary.event_pass_workers)
     assert all(summary.event_pass_workers == () for summary in labeled.local)
     for local, on_dask in zip(labeled.local, labeled.on_dask, strict=True):
-        assert replace(on_dask, event_pass_workers=()) == local
+        # the diagnostics are a frame (no == of its own): compared on their own, values exactly
+        assert replace(on_dask, event_pass_workers=(), diagnostics=None) == replace(
+            local, diagnostics=None
+        )
+        assert local.diagnostics is not None and local.diagnostics.height > 0
+        assert_frame_equal(on_dask.diagnostics, local.diagnostics)

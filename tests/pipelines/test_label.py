@@ -16,7 +16,7 @@ from warehouse.connection import connect
 from warehouse.resource import Warehouse
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
-CONFIG = LabelConfig(position_min_impressions=30, prior_min_generations=20)
+CONFIG = LabelConfig(prior_min_generations=20)
 
 
 def label_on(con: duckdb.DuckDBPyConnection, config: LabelConfig | None = None) -> LabelSummary:
@@ -177,9 +177,7 @@ def test_new_events_relabel_only_the_generations_they_touch_when_the_model_is_ke
     generations, events = world
     early, late = split_at(events, 19_000)
     late = late.filter(pl.col("generation_id").is_in(["g001", "g002", "g040"]))
-    keep_model = LabelConfig(
-        position_min_impressions=30, prior_min_generations=20, prior_tolerance=1e9
-    )
+    keep_model = LabelConfig(prior_min_generations=20, prior_tolerance=1e9)
     con = connect()
     load(con, generations, early, T0 + timedelta(days=20))
     label_on(con, keep_model)
@@ -202,9 +200,7 @@ def test_new_events_relabel_only_the_generations_they_touch_when_the_model_is_ke
 
 def test_incremental_runs_equal_a_full_rebuild_when_the_model_is_refit(world) -> None:
     generations, events = world
-    always_refit = LabelConfig(
-        position_min_impressions=30, prior_min_generations=20, prior_tolerance=0.0
-    )
+    always_refit = LabelConfig(prior_min_generations=20, prior_tolerance=0.0)
     late_records = generations.filter(
         pl.col("request_id") == "r004"
     )  # records arrive after their events

@@ -42,14 +42,20 @@ def test_folded_alter_patches_keep_the_columns_where_they_were_added() -> None:
         ("file_mtime_ns", "BIGINT", None),
         ("file_identity", "VARCHAR", None),
     ]
-    assert [c[0] for c in columns(con, "labels")][-3:] == [
+    # 0134 appends the label model's columns after the earlier patches' ones
+    assert [c[0] for c in columns(con, "labels")][-6:] == [
         "labeled_at",
         "effective_impressions",
         "watch_ms",
+        "long_views",
+        "quality_z",
+        "long_run_sd",
     ]
-    assert columns(con, "label_engagement")[-2:] == [
+    # 0130 appends long_views (default 0, like effective_impressions) after the earlier patch
+    assert columns(con, "label_engagement")[-3:] == [
         ("regenerates", "BIGINT", None),
         ("effective_impressions", "DOUBLE", "0"),
+        ("long_views", "BIGINT", "0"),
     ]
     # labels_history keeps the labels columns in the same order, then superseded_at
     history = [c[0] for c in columns(con, "labels_history")]

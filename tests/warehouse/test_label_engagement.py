@@ -8,7 +8,7 @@ import polars as pl
 import pytest
 
 from features.debias import CURVE_SCHEMA
-from features.engagement import generation_engagement
+from features.engagement import engagement_cells, generation_engagement
 from warehouse import engagement, label_store
 from warehouse.connection import connect
 
@@ -65,6 +65,13 @@ def add_events(con, rows: list[tuple], ingested_at: datetime = BATCH_1) -> None:
 
 
 NO_CURVE = pl.DataFrame(schema=CURVE_SCHEMA)
+RULES = engagement.EngagementRules(
+    max_position=10,
+    ratio_cap=2.0,
+    long_view_ms=18_000,
+    min_known_duration_ms=100,
+    period_split_ms=24 * 3600 * 1000,
+)
 
 
 def aggregate(con, generation_ids: list[str], examination: pl.DataFrame = NO_CURVE) -> pl.DataFrame:
@@ -73,13 +80,12 @@ def aggregate(con, generation_ids: list[str], examination: pl.DataFrame = NO_CUR
     mark = engagement.ingest_mark(con)
     touched = pl.DataFrame({"generation_id": generation_ids})
     exposure = engagement.touched_slots(con, touched, mark, max_position=10, sample_buckets=1)
-    sums, net_likes = engagement.touched_engagement(
-        con, touched, examination, mark, max_position=10, ratio_cap=2.0
-    )
+    sums, net_likes = engagement.touched_engagement(con, touched, examination, mark, RULES)
     slots = exposure.group_by("generation_id").agg(
         pl.struct("surface", "position", "impressions", "views").alias("slots")
     )
-    return generation_engagement(touched["generation_id"], sums, net_likes).join(
+    cells = engagement_cells(sums, net_likes)
+    return generation_engagement(touched["generation_id"], cells).join(
         slots, on="generation_id", how="left"
     )
 
@@ -303,8 +309,7 @@ def test_events_of_an_unknown_generation_wait_for_its_record(con) -> None:
         pl.DataFrame({"generation_id": ["ghost"]}),
         NO_CURVE,
         mark,
-        max_position=10,
-        ratio_cap=2.0,
+        RULES,
     )
     assert sums.is_empty() and net_likes.is_empty()
 

@@ -1,10 +1,10 @@
 -- the clean engagement of every generation ingested by $generations_through, with the record fields labels
--- need (a generation without engagement yet gets zeros)
+-- need, created_at included (a generation without engagement yet gets zeros)
 -- registered inputs: none; parameters: $generations_through
 with
 
 generations as (
-    select generation_id, request_id, model_version, duration_ms, prompt, ingested_at from generations
+    select generation_id, request_id, model_version, duration_ms, prompt, created_at, ingested_at from generations
 ),
 
 label_engagement as (
@@ -12,7 +12,7 @@ label_engagement as (
 ),
 
 known as (
-    select generation_id, request_id, model_version, duration_ms, prompt
+    select generation_id, request_id, model_version, duration_ms, prompt, created_at
     from generations
     where ingested_at <= $generations_through
 ),
@@ -26,6 +26,7 @@ final as (
         coalesce(label_engagement.watch_ms, 0) as watch_ms,
         coalesce(label_engagement.ratio_sum, 0) as ratio_sum,
         coalesce(label_engagement.ratio_sq_sum, 0) as ratio_sq_sum,
+        coalesce(label_engagement.long_views, 0) as long_views,
         coalesce(label_engagement.likes, 0) as likes,
         coalesce(label_engagement.unlikes, 0) as unlikes,
         coalesce(label_engagement.favorites, 0) as favorites,

@@ -1,13 +1,16 @@
--- per generation in `label_touched_generations`: organic viewers whose latest like/unlike (by occurred_at, an
--- unlike winning a tie) is a like, so an unlike cancels the same viewer's earlier like and nobody counts twice;
--- abnormal viewers and the creator excluded; events ingested by $through
+-- per (generation in `label_touched_generations`, viewer half, period) cell: organic viewers whose latest
+-- like/unlike (by occurred_at, an unlike winning a tie) is a like, so an unlike cancels the same viewer's earlier
+-- like and nobody counts twice. `likes`: the latest within the cell's period; `net_likes`: the viewer's latest
+-- over the whole window, counted in the period it happened in (summed over cells: the generation's net likes).
+-- half and period as in generation_engagement.sql; abnormal viewers and the creator excluded; events ingested
+-- by $through
 -- registered inputs: label_touched_generations
 --     (on a worker also events, generations and label_abnormal_viewers: its partition's frames)
--- parameters: $through
+-- parameters: $period_split_ms, $through
 with
 
 generations as (
-    select generation_id, creator_id from generations
+    select generation_id, creator_id, created_at from generations
 ),
 
 label_touched_generations as (
@@ -19,13 +22,18 @@ label_abnormal_viewers as (
 ),
 
 touched as (
-    select generations.*
+    select generations.generation_id, generations.creator_id, epoch_ms(generations.created_at) as created_ms
     from generations
     semi join label_touched_generations using (generation_id)
 ),
 
 like_events as (
-    select events.generation_id, events.viewer_id, events.event_type, events.occurred_at
+    select
+        events.generation_id,
+        events.viewer_id,
+        events.event_type,
+        {'at': events.occurred_at, 'unlike': events.event_type = 'unlike'} as ordering,
+        (epoch_ms(events.occurred_at) - touched.created_ms >= $period_split_ms)::integer as period
     from events
     inner join touched using (generation_id)
     anti join label_abnormal_viewers using (viewer_id)
@@ -38,17 +46,31 @@ like_events as (
 latest as (
     select
         generation_id,
-        viewer_id,
-        arg_max(event_type, {'at': occurred_at, 'unlike': event_type = 'unlike'}) as last_action
+        (hash(viewer_id) % 2)::integer as half,
+        arg_max(event_type, ordering) as last_action,
+        arg_max(period, ordering) as last_period,
+        arg_max(event_type, ordering) filter (where period = 0) as last_early,
+        arg_max(event_type, ordering) filter (where period = 1) as last_late
     from like_events
     group by generation_id, viewer_id
 ),
 
-final as (
-    select generation_id, count(*) as likes
+by_half as (
+    select
+        generation_id,
+        half,
+        count(*) filter (where last_early = 'like') as early_likes,
+        count(*) filter (where last_late = 'like') as late_likes,
+        count(*) filter (where last_action = 'like' and last_period = 0) as early_net_likes,
+        count(*) filter (where last_action = 'like' and last_period = 1) as late_net_likes
     from latest
-    where last_action = 'like'
-    group by generation_id
+    group by generation_id, half
+),
+
+final as (
+    select generation_id, half, 0 as period, early_likes as likes, early_net_likes as net_likes from by_half
+    union all
+    select generation_id, half, 1 as period, late_likes as likes, late_net_likes as net_likes from by_half
 )
 
 select * from final

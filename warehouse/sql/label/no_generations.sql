@@ -8,6 +8,7 @@ final as (
         null::varchar as generation_id,
         null::varchar as creator_id,
         null::bigint as duration_ms,
+        null::timestamptz as created_at,
         null::timestamptz as ingested_at
     where false
 )

@@ -4,7 +4,7 @@
 with
 
 generations as (
-    select generation_id, creator_id, duration_ms, ingested_at from generations
+    select generation_id, creator_id, duration_ms, created_at, ingested_at from generations
 ),
 
 final as (
@@ -12,6 +12,7 @@ final as (
         generation_id,
         creator_id,
         duration_ms,
+        created_at,
         ingested_at,
         (hash(generation_id) % $partitions)::integer as partition
     from generations

@@ -26,6 +26,11 @@ where generation_id in (select generation_id from label_touched_generations)
 delete from label_engagement
 where generation_id in (select generation_id from label_touched_generations)
 
+-- name: delete_touched_cells
+-- drop the engagement cells of the generations in `label_touched_generations` (re-aggregated next)
+delete from label_engagement_cells
+where generation_id in (select generation_id from label_touched_generations)
+
 -- name: delete_examination
 -- drop the label_examination rows of label version $label_version (the refit is inserted next)
 delete from label_examination
@@ -36,9 +41,9 @@ where label_version = $label_version
 delete from label_completion_quantiles
 where label_version = $label_version
 
--- name: delete_priors
--- drop the label_priors rows of label version $label_version (the refit is inserted next)
-delete from label_priors
+-- name: delete_model_parameters
+-- drop the label_model_parameters rows of label version $label_version (the refit is inserted next)
+delete from label_model_parameters
 where label_version = $label_version
 
 -- name: delete_source_reliability

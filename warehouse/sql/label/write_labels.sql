@@ -7,14 +7,14 @@
 -- name: archive_changed
 -- copy the current rows of the generations in `label_changes` to labels_history before they are replaced
 insert into labels_history (
-    generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms,
+    generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms, long_views, quality_z, long_run_sd,
     labeled_at, superseded_at
 )
 with
 
 labels as (
     select
-        generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms,
+        generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms, long_views, quality_z, long_run_sd,
         labeled_at
     from labels
 ),
@@ -39,14 +39,14 @@ where generation_id in (select generation_id from label_changes)
 -- name: insert_changed
 -- insert the candidate rows of the generations in `label_changes`, labeled now
 insert into labels (
-    generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms,
+    generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms, long_views, quality_z, long_run_sd,
     labeled_at
 )
 with
 
 label_candidates as (
     select
-        generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms
+        generation_id, request_id, model_version, label_version, impressions, views, completion_score, likes, favorites, shares, comments, downloads, dislikes, reports, studio_impressions, selects, regenerates, quality_score, quality_low, quality_high, label, effective_impressions, watch_ms, long_views, quality_z, long_run_sd
     from label_candidates
 ),
 

@@ -24,5 +24,9 @@ create table if not exists labels_history (
     labeled_at timestamptz not null,
     effective_impressions double,
     watch_ms bigint,
+    -- the label model's columns (0134 adds them to a labels_history created before it, after superseded_at)
+    long_views bigint,
+    quality_z double,
+    long_run_sd double,
     superseded_at timestamptz not null
 );

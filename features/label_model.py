@@ -1,0 +1,221 @@
+"""The label model: one latent quality per generation, every signal a noisy linear image of it,
+fitted from the data of each run (see features.label_factor for the estimation, features.label_posterior
+for the scores).
+
+Fitting, in `fit_passes` rounds: sampling variances at each generation's rate shrunk toward its
+intercept -> cross-half covariance -> loadings, persistent covariance -> sampling dispersion and noise
+correlation -> intercepts (duration-driven signals per duration bucket: the duration bias goes)
+-> the prior of quality by model_version and exposure (features.label_prior).
+
+Hand-set `signal_orientation` only decides which end of the factor is "good".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import ndtr
+
+from features.debias import duration_buckets
+from features.label_config import LabelConfig
+from features.label_posterior import Evidence, FactorParameters, Posterior, long_run_mean, posterior
+from features.label_prior import group_columns
+from features.label_signals import (
+    SignalCounts,
+    known_duration,
+    unit_variance,
+)
+
+
+@dataclass(frozen=True)
+class LabelModel:
+    """A fitted label model: everything needed to score any generation's counts."""
+
+    signals: tuple[str, ...]
+    duration_edges: tuple[int, ...]
+    """Lower edges of the duration buckets (the first is 0)."""
+    intercept: np.ndarray
+    """K x buckets: each signal's mean rate at average quality (the same in every bucket unless duration-driven)."""
+    loading: np.ndarray
+    long_run_variance: np.ndarray
+    """Each signal's between-generation variance of its long-run rate (cross-half covariance diagonal)."""
+    persistent: np.ndarray
+    """Psi, K x K."""
+    dispersion: np.ndarray
+    noise_correlation: np.ndarray
+    unit_scale: np.ndarray
+    """Per-trial variance multiplier (completion: a capped ratio varies less than a yes/no)."""
+    shrink_strength: np.ndarray
+    """Trials' worth of the intercept mixed into a generation's rate where its sampling variance is evaluated."""
+    segments: tuple[str, ...]
+    """The model_versions with a prior effect of their own."""
+    exposure_edges: tuple[int, ...]
+    """Lower edges (feed impressions) of the exposure groups of the prior."""
+    prior_effects: np.ndarray
+    """Prior mean of quality = intercept + effect of the model_version + effect of the exposure group
+    (1 + segments + exposure groups values; 0 for a group without evidence)."""
+    prior_variance: float
+    """Variance of quality around its prior mean."""
+
+    residual_dof: float = float("inf")
+    robust_rounds: int = 0
+
+    @property
+    def factor(self) -> FactorParameters:
+        return FactorParameters(
+            self.loading,
+            self.persistent,
+            self.noise_correlation,
+            self.residual_dof,
+            self.robust_rounds,
+        )
+
+    @property
+    def quality_share(self) -> np.ndarray:
+        """b_k^2 / (long-run variance): how much of each signal's persistent variation is quality."""
+        return np.divide(
+            self.loading**2,
+            self.long_run_variance,
+            out=np.zeros_like(self.loading),
+            where=self.long_run_variance > 0,
+        )
+
+
+@dataclass(frozen=True)
+class Design:
+    """Each generation's model_version segment, duration bucket (-1: unknown) and exposure group."""
+
+    segment: np.ndarray
+    bucket: np.ndarray
+    exposure: np.ndarray
+
+
+def segments_of(frame: pl.DataFrame, segments: tuple[str, ...]) -> np.ndarray:
+    """Index of each generation's model_version in `segments` (-1 if not there)."""
+    return (
+        frame["model_version"]
+        .cast(pl.String)
+        .replace_strict(segments, list(range(len(segments))), default=-1)
+        .cast(pl.Int64)
+        .to_numpy()
+    )
+
+
+def exposure_groups(frame: pl.DataFrame, edges: tuple[int, ...], scale: float = 1.0) -> np.ndarray:
+    """Exposure group of each generation: its feed impressions (times `scale`: a part of the data is
+    put on the whole's scale) against the lower `edges`."""
+    impressions = frame["impressions"].cast(pl.Float64).fill_null(0.0).to_numpy() * scale
+    return (
+        np.searchsorted(np.asarray(edges[1:], dtype=np.float64), impressions, side="right")
+    ).astype(np.int64)
+
+
+def design_of(
+    frame: pl.DataFrame, model: LabelModel, config: LabelConfig, exposure_scale: float = 1.0
+) -> Design:
+    """The segments, duration buckets and exposure groups of the generations in `frame` under `model`."""
+    bucket = duration_buckets(frame["duration_ms"], list(model.duration_edges)).astype(np.int64)
+    return Design(
+        segment=segments_of(frame, model.segments),
+        bucket=np.where(known_duration(frame, config), bucket, -1),
+        exposure=exposure_groups(frame, model.exposure_edges, exposure_scale),
+    )
+
+
+def intercepts_of(model: LabelModel, design: Design) -> np.ndarray:
+    """N x K intercepts (bucket 0's where the duration is unknown: those signals are unobserved)."""
+    return model.intercept[:, np.clip(design.bucket, 0, None)].T
+
+
+def rates_for_variance(
+    counts: SignalCounts, intercept: np.ndarray, strength: np.ndarray
+) -> np.ndarray:
+    """The rate each generation's sampling variance is evaluated at: its own rate shrunk toward its
+    intercept by `strength` trials (a raw 0 of 3 must not claim no variance at all)."""
+    return (counts.successes + strength[None, :] * intercept) / (counts.trials + strength[None, :])
+
+
+def evidence_of(model: LabelModel, counts: SignalCounts, design: Design) -> Evidence:
+    """Residual rates and sampling variances of `counts` (columns: the model's signals) under `model`."""
+    intercept = intercepts_of(model, design)
+    unit = unit_variance(
+        model.signals,
+        rates_for_variance(counts, intercept, model.shrink_strength),
+        counts.examination,
+        model.unit_scale,
+    )
+    trials = np.where(counts.observed, counts.trials, 1.0)
+    return Evidence(
+        residual=counts.rates() - intercept,
+        noise_variance=model.dispersion[None, :] * unit / trials,
+        observed=counts.observed,
+        observable=counts.observable,
+    )
+
+
+def prior_design(design: Design, segments: int, exposures: int) -> np.ndarray:
+    """The prior's design matrix: intercept, model_version one-hot, exposure group one-hot."""
+    every_segment = np.ones(segments, dtype=bool)
+    every_exposure = np.ones(exposures, dtype=bool)
+    return np.column_stack(
+        [
+            np.ones(design.segment.size),
+            group_columns(design.segment, segments, every_segment),
+            group_columns(design.exposure, exposures, every_exposure),
+        ]
+    )
+
+
+def prior_means_of(model: LabelModel, design: Design) -> np.ndarray:
+    """Each generation's prior mean of quality (an unknown model_version has no effect of its own)."""
+    matrix = prior_design(design, len(model.segments), len(model.exposure_edges))
+    return matrix @ model.prior_effects
+
+
+def score(
+    model: LabelModel, counts: SignalCounts, design: Design, long_run: bool = True
+) -> Posterior:
+    """The posterior of every generation in `counts` under `model` (without `long_run`: its mean and
+    variance only)."""
+    return posterior(
+        model.factor,
+        evidence_of(model, counts, design),
+        prior_means_of(model, design),
+        model.prior_variance,
+        long_run,
+    )
+
+
+def long_run_scores(model: LabelModel, rates: pl.DataFrame) -> pl.Series:
+    """Each generation's long-run label under `model`, on the quality_score scale (Phi of L).
+
+    `rates`: one row per generation with `model_version`, `duration_ms` and `impressions` (feed
+    impressions: the prior conditions on them as the label does) and, per signal of the model, a
+    Float64 column named as the signal holding the generation's long-run (expected) rate on the
+    model's scale (see features.label_signals): view = expected views per expected effective
+    impression under the adopted examination curve; completion = expected capped watch ratio over
+    the cap per view; long_view and the actions = expected count per view. A null, NaN or missing
+    column is a signal the generation cannot show (e.g. completion with an unknown duration).
+    L = E[q | the long-run rates] (no sampling noise): a label's [quality_low, quality_high] is meant
+    to cover it 90% of the time.
+    """
+    design = Design(
+        segment=segments_of(rates, model.segments),
+        bucket=duration_buckets(rates["duration_ms"], list(model.duration_edges)).astype(np.int64),
+        exposure=exposure_groups(rates, model.exposure_edges),
+    )
+    columns = [
+        rates[s].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        if s in rates.columns
+        else np.full(rates.height, np.nan)
+        for s in model.signals
+    ]
+    values = np.column_stack(columns) if columns else np.zeros((rates.height, 0))
+    observable = np.isfinite(values)
+    residual = np.where(observable, values, 0.0) - intercepts_of(model, design)
+    label = long_run_mean(
+        model.factor, residual, observable, prior_means_of(model, design), model.prior_variance
+    )
+    return pl.Series("long_run_score", ndtr(label), dtype=pl.Float64)

@@ -1,0 +1,211 @@
+"""The posterior of each generation's latent quality under the one-factor label model (batched).
+
+For generation i with residual rates r_i = y_i - a_i on its observed signals:
+
+    Sigma_i  = Psi_i + S_i R S_i        (S_i = diag of the sampling sds: persistent + noise covariance)
+    lambda_i = b' Sigma_i^-1 b + 1 / s^2
+    E[q | y] = (b' Sigma_i^-1 r_i + m_i / s^2) / lambda_i,   Var(q | y) = 1 / lambda_i
+
+A signal the generation has no trials for is left out of Sigma_i, b and r_i (it contributes nothing).
+Persistent residuals are heavy-tailed (a signal's link is rarely linear): each is Student-t, a scale
+mixture, so Psi_i = W_i^-1/2 Psi W_i^-1/2 with w_ik = (dof + 1) / (dof + e_ik^2 / (Psi_kk + V_ik)),
+e_ik the residual left by the current E[q | y], refined for a few rounds: a rate far from what the
+generation's quality predicts weighs less, now and in the long run.
+The long-run label L_i is the same estimator with no sampling noise on every signal the generation can
+ever show (Sigma = Psi_i there): E[L | y] = E[q | y] and Var(L | y) = 1 / lambda_i - 1 / lambda_inf_i.
+Solves are batched numpy over chunks of generations (a few K x K systems each, K <= 10).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CHUNK_ROWS: int = 16_384
+"""Generations solved per batch (bounds the N x K x K working arrays)."""
+RIDGE: float = 1e-10
+"""Added to each system's diagonal, relative to its scale: exact duplicates stay solvable."""
+
+
+@dataclass(frozen=True)
+class FactorParameters:
+    """What the posterior needs of a fitted model: loadings, persistent covariance, noise correlation,
+    and the robustness of the persistent residuals (Student-t degrees of freedom, reweighting rounds)."""
+
+    loading: np.ndarray
+    persistent: np.ndarray
+    noise_correlation: np.ndarray
+    dof: float = float("inf")
+    rounds: int = 0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the data says of each generation, on its signals (N x K each)."""
+
+    residual: np.ndarray
+    """y - a where observed (anything elsewhere)."""
+    noise_variance: np.ndarray
+    """Sampling variance of the rate where observed (anything elsewhere)."""
+    observed: np.ndarray
+    observable: np.ndarray
+    """Signals the generation can ever show (for the long-run label)."""
+
+
+@dataclass(frozen=True)
+class Posterior:
+    """Per generation: E[q | y], Var(q | y), Var(L | y) and the data's information b' Sigma^-1 b."""
+
+    mean: np.ndarray
+    variance: np.ndarray
+    long_run_variance: np.ndarray
+    information: np.ndarray
+    """b' Sigma_i^-1 b (0 without data): with `weighted_residual` u_i = b' Sigma_i^-1 r_i, the
+    prior-free evidence about q (E[u | q] = information * q)."""
+    weighted_residual: np.ndarray
+
+
+@dataclass(frozen=True)
+class _Rows:
+    """One batch of generations: which signals enter, their residuals, sampling sds and t weights."""
+
+    used: np.ndarray
+    residual: np.ndarray
+    noise_sd: np.ndarray
+    weight: np.ndarray
+    reweighted: bool = True
+    """False while every weight is 1 (saves scaling Psi)."""
+
+
+def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
+    """(b' Sigma^-1 b, b' Sigma^-1 r) per generation of the batch, one batched solve per pattern of
+    signals entering (a generation with none gets 0, 0)."""
+    used = rows.used
+    n, k = used.shape
+    info, weighted = np.zeros(n), np.zeros(n)
+    codes = used.astype(np.int64) @ (1 << np.arange(k, dtype=np.int64))
+    for code in np.unique(codes):
+        signals = np.flatnonzero((int(code) >> np.arange(k)) & 1)
+        if signals.size == 0:
+            continue
+        members = np.flatnonzero(codes == code)
+        everything = signals.size == k and members.size == n
+        pick = (slice(None), slice(None)) if everything else np.ix_(members, signals)
+        sd = rows.noise_sd[pick]
+        noise = factor.noise_correlation[np.ix_(signals, signals)]
+        system = noise[None] * (sd[:, :, None] * sd[:, None, :])
+        psi = factor.persistent[np.ix_(signals, signals)]
+        if rows.reweighted:
+            scale = 1.0 / np.sqrt(rows.weight[pick])
+            system += psi[None] * (scale[:, :, None] * scale[:, None, :])
+        else:
+            system += psi[None]
+        diagonal = np.arange(signals.size)
+        system[:, diagonal, diagonal] *= 1.0 + RIDGE
+        loading = factor.loading[signals]
+        residual = rows.residual[pick]
+        rhs = np.stack([np.broadcast_to(loading, residual.shape), residual], axis=2)
+        solved = np.linalg.solve(system, rhs)
+        info[members] = solved[:, :, 0] @ loading
+        weighted[members] = solved[:, :, 1] @ loading
+    return info, weighted
+
+
+def _t_weights(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> np.ndarray:
+    """Student-t mixture weights of the persistent residuals given the current quality."""
+    psi = np.diag(factor.persistent)[None, :]
+    left = rows.residual - factor.loading[None, :] * quality[:, None]
+    spread = psi + np.where(rows.used, rows.noise_sd, 0.0) ** 2
+    weight = (factor.dof + 1.0) / (factor.dof + left**2 / np.clip(spread, 1e-300, None))
+    return np.where(rows.used, weight, 1.0)
+
+
+def _batch(
+    factor: FactorParameters,
+    rows: _Rows,
+    prior_mean: np.ndarray,
+    prior_variance: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(information, weighted residual, t weights) of a batch after the reweighting rounds."""
+    info, weighted = _solve(factor, rows)
+    rounds = factor.rounds if np.isfinite(factor.dof) else 0
+    for _ in range(rounds):
+        quality = (weighted + prior_mean / prior_variance) / (info + 1.0 / prior_variance)
+        rows = _Rows(rows.used, rows.residual, rows.noise_sd, _t_weights(factor, rows, quality))
+        info, weighted = _solve(factor, rows)
+    return info, weighted, rows.weight
+
+
+def _first_rows(evidence: Evidence, part: slice) -> _Rows:
+    """A batch of the evidence before any reweighting (every t weight 1)."""
+    observed = evidence.observed[part]
+    return _Rows(
+        observed,
+        evidence.residual[part],
+        np.sqrt(np.clip(evidence.noise_variance[part], 0.0, None)),
+        np.ones(observed.shape),
+        reweighted=False,
+    )
+
+
+def _chunks(total: int) -> list[slice]:
+    return [slice(s, min(s + CHUNK_ROWS, total)) for s in range(0, total, CHUNK_ROWS)]
+
+
+def posterior(
+    factor: FactorParameters,
+    evidence: Evidence,
+    prior_mean: np.ndarray,
+    prior_variance: float,
+    long_run: bool = True,
+) -> Posterior:
+    """The posterior of q and of the long-run label for every generation (see the module docstring);
+    without `long_run` the long-run variance is left at 0 (saves a solve)."""
+    total = evidence.observed.shape[0]
+    info, weighted, long_info = np.zeros(total), np.zeros(total), np.zeros(total)
+    prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
+    for part in _chunks(total):
+        rows = _first_rows(evidence, part)
+        info[part], weighted[part], weight = _batch(factor, rows, prior_mean[part], prior_variance)
+        if long_run:
+            observable = evidence.observable[part]
+            zeros = np.zeros(observable.shape)
+            long_info[part], _ = _solve(factor, _Rows(observable, zeros, zeros, weight))
+    precision = info + 1.0 / prior_variance
+    variance = 1.0 / precision
+    long_run_variance = np.zeros(total)
+    if long_run:
+        long_run_variance = np.clip(variance - 1.0 / (long_info + 1.0 / prior_variance), 0.0, None)
+    return Posterior(
+        mean=(weighted + prior_mean / prior_variance) * variance,
+        variance=variance,
+        long_run_variance=long_run_variance,
+        information=info,
+        weighted_residual=weighted,
+    )
+
+
+def information(factor: FactorParameters, evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
+    """(b' Sigma^-1 b, b' Sigma^-1 r) per generation, Gaussian residuals (prior-free evidence)."""
+    total = evidence.observed.shape[0]
+    info, weighted = np.zeros(total), np.zeros(total)
+    for part in _chunks(total):
+        rows = _first_rows(evidence, part)
+        info[part], weighted[part] = _solve(factor, rows)
+    return info, weighted
+
+
+def long_run_mean(
+    factor: FactorParameters,
+    residual: np.ndarray,
+    observable: np.ndarray,
+    prior_mean: np.ndarray,
+    prior_variance: float,
+) -> np.ndarray:
+    """L = E[q | the long-run rates] from residual long-run rates (no sampling noise) on `observable`."""
+    zeros = np.zeros_like(residual)
+    post = posterior(
+        factor, Evidence(residual, zeros, observable, observable), prior_mean, prior_variance
+    )
+    return post.mean

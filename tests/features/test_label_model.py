@@ -1,0 +1,140 @@
+"""The label model on tiny populations: it learns each signal's weight from the data (a signal of pure
+noise gets none, a signal counted twice counts once, a reliable one dominates), reads back exactly, and its
+long-run label is what its labels converge to."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from features.label_config import LabelConfig
+from features.label_model import long_run_scores
+from features.label_parameters import label_model_from, label_model_moved, model_parameters
+from features.label_pipeline import compute_label_outputs
+from tests.features.label_world import LabelWorld
+
+CONFIG = LabelConfig(prior_min_generations=20)
+
+
+def world_of(
+    n: int = 400,
+    seed: int = 0,
+    *,
+    view_slope: float = 0.6,
+    view_quirk: float = 0.3,
+    favorite_slope: float = 0.6,
+    copies: dict[str, str] | None = None,
+) -> LabelWorld:
+    """Generations whose quality drives views, completion, likes and (by `favorite_slope`) favorites."""
+    rng = np.random.default_rng(seed + 500)
+    world = LabelWorld(seed=seed)
+    for i in range(n):
+        q = float(rng.normal())
+        quirk = rng.normal(0.0, 1.0, 4)
+        world.add(
+            f"g{i:04d}",
+            impressions=int(np.exp(rng.normal(5.0, 0.8))),
+            view_rate=float(1.0 / (1.0 + np.exp(-(view_slope * q - 0.5 + view_quirk * quirk[0])))),
+            completion=float(np.clip(0.5 + 0.08 * q + 0.08 * quirk[1], 0.05, 1.5)),
+            actions={
+                "like": float(0.1 / (1.0 + np.exp(-(0.7 * q + 0.4 * quirk[2])))),
+                "favorite": float(0.1 / (1.0 + np.exp(-(favorite_slope * q + 0.4 * quirk[3])))),
+            },
+            copies=copies,
+        )
+    return world
+
+
+def run(world: LabelWorld):
+    engagement, cells = world.frames()
+    return compute_label_outputs(engagement, cells, None, None, CONFIG)
+
+
+def weights(outputs) -> dict[str, float]:
+    signals = outputs.diagnostics.filter(pl.col("kind") == "signal")
+    return dict(signals.select("score", "weight").iter_rows())
+
+
+def test_a_signal_of_pure_noise_gets_about_no_weight() -> None:
+    """Favorites at 5% of views for everyone: all their variation is sampling noise."""
+    world = world_of(favorite_slope=0.0)
+    rng = np.random.default_rng(11)
+    for cell in world.cells:
+        cell["favorites"] = int(rng.binomial(cell["views"], 0.05))
+    weight = weights(run(world))
+    assert weight["favorite"] < 0.02
+    assert weight["like"] > 10 * weight["favorite"]
+
+
+def test_a_duplicated_signal_does_not_count_twice() -> None:
+    """Favorites copied from likes in every cell: the pair weighs what likes alone weigh, and the labels
+    are those of a world without the copy."""
+    alone = world_of(favorite_slope=0.0, seed=3)
+    for cell in alone.cells:
+        cell["favorites"] = 0
+    copied = world_of(favorite_slope=0.0, seed=3)
+    for cell in copied.cells:
+        cell["favorites"] = cell["likes"]
+    single, double = run(alone), run(copied)
+    assert "favorite" not in single.fit.model.signals
+    w_single, w_double = weights(single), weights(double)
+    assert w_double["like"] + (w_double.get("favorite") or 0.0) == pytest.approx(
+        w_single["like"], abs=0.05
+    )
+    z_single = single.labels["quality_z"].to_numpy()
+    z_double = double.labels["quality_z"].to_numpy()
+    assert np.corrcoef(z_single, z_double)[0, 1] > 0.995
+    assert np.max(np.abs(z_single - z_double)) < 0.15
+
+
+def test_a_reliable_signal_dominates() -> None:
+    """Views driven by quality alone (no quirk, slope 2) on hundreds of impressions: the label leans on them."""
+    outputs = run(world_of(view_slope=2.0, view_quirk=0.0))
+    weight = weights(outputs)
+    assert weight["view"] == max(weight.values())
+    assert weight["view"] > 0.5
+    model = outputs.fit.model
+    assert model.quality_share[model.signals.index("view")] > 0.9
+
+
+def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move() -> None:
+    outputs = run(world_of(n=200, seed=5))
+    model = outputs.fit.model
+    stored = label_model_from(model_parameters(model))
+    assert stored.signals == model.signals and stored.segments == model.segments
+    for name in ("intercept", "loading", "persistent", "noise_correlation", "prior_effects"):
+        np.testing.assert_array_equal(getattr(stored, name), getattr(model, name))
+    assert not label_model_moved(model, stored, 0.0)
+    nudged = label_model_from(
+        model_parameters(model).with_columns(
+            pl.when(pl.col("parameter") == "loading")
+            .then(pl.col("value") * 1.2)
+            .otherwise(pl.col("value"))
+            .alias("value")
+        )
+    )
+    assert label_model_moved(model, nudged, 0.02) and not label_model_moved(model, nudged, 10.0)
+
+
+def test_the_long_run_label_is_what_the_label_reaches_with_unlimited_exposure() -> None:
+    """A generation observed on a million impressions scores its long-run label (within sampling noise)."""
+    world = world_of(n=300, seed=6)
+    world.add(
+        "huge",
+        impressions=1_000_000,
+        view_rate=0.5,
+        completion=0.6,
+        actions={"like": 0.07, "favorite": 0.06},
+    )
+    outputs = run(world)
+    engagement, _ = world.frames()
+    rates = engagement.select("generation_id", "model_version", "duration_ms", "impressions").join(
+        pl.DataFrame(world.truths), on="generation_id", how="left", maintain_order="left"
+    )
+    long_run = dict(
+        zip(rates["generation_id"], long_run_scores(outputs.fit.model, rates), strict=True)
+    )
+    huge = outputs.labels.filter(pl.col("generation_id") == "huge").row(0, named=True)
+    assert huge["quality_score"] == pytest.approx(long_run["huge"], abs=0.01)
+    assert huge["quality_high"] - huge["quality_low"] < 0.02
