@@ -163,7 +163,12 @@ def erase_subject(
     with transaction(con):
         result = _erase_rows(con, erasure_id, values, requested_at)
         _run(con, _erasure_step("insert_erasure"), _audit_values(result, reason))
-        for block in ("drop_subject_generations", "drop_touched_generations"):
+        for block in (
+            "drop_subject_matcher",
+            "drop_subject_texts",
+            "drop_subject_generations",
+            "drop_touched_generations",
+        ):
             _run(con, _erasure_step(block), values)
     log.info(
         "erasure %s (%s %s...): %d rows deleted, %d quarantine rows redacted",
@@ -194,6 +199,8 @@ def _erase_rows(
         for export_id, paths, own, touched in _rows(con, sql_text("erase/affected_exports"), values)
     )
     _run(con, _erasure_step("record_erased_subjects"), values)
+    _run(con, _erasure_step("subject_texts"), values)
+    _run(con, _erasure_step("subject_matcher"), values)
     redacted = _count(con, _erasure_step("redact_quarantine"), values)
     deleted = {
         table: sum(_count(con, statement, values) for statement in erasure_deletes(table))

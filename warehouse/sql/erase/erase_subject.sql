@@ -1,7 +1,8 @@
 -- operation: erase one viewer or creator (warehouse.erase.erase_subject), one transaction, blocks in the order
 -- they run. The deletes are generated per table and column of warehouse.erase.ERASURE_TABLES from the two
 -- delete_* templates ({table} and {column}: quoted identifiers from that allowlist only).
--- working sets (temp tables made here): erase_subject_generations, erase_touched_generations
+-- working sets (temp tables made here): erase_subject_generations, erase_touched_generations, erase_subject_texts
+-- (and its temp macro names_erase_subject)
 -- parameters: $subject_kind, $subject_id, $subject_forms, $salt, $created_at, $erased_at; $erasure_id, $subject_hash,
 -- $requested_at, $completed_at, $deleted_rows, $redacted_quarantine_rows, $affected_exports, $reason (insert_erasure)
 
@@ -87,156 +88,79 @@ new_subjects as (
 select subject_kind, subject_hash, $erased_at
 from new_subjects
 
+-- name: subject_texts
+-- every text that names the subject or one of their generations in a stored record: each form of the id
+-- ($subject_forms, made by warehouse.erase.id_forms: as given, JSON-escaped, CSV-quoted, the \xNN escapes of a line
+-- that is not UTF-8) and each generation id as it is, JSON-escaped and as DuckDB's blob text; `decoded_id` marks the
+-- ids also looked for inside JSON strings once their escapes are decoded
+create or replace temp table erase_subject_texts as
+with generation_ids as (
+    select generation_id from erase_subject_generations
+),
+
+texts as (
+    select unnest($subject_forms) as needle, false as decoded_id
+    union all
+    select $subject_id, true
+    union all
+    select generation_id, true from generation_ids
+    union all
+    select (to_json(generation_id)::varchar)[2:-2], false from generation_ids
+    union all
+    select replace(replace(encode(generation_id)::varchar, '\x22', '"'), '\x27', ''''), false from generation_ids
+)
+
+select needle, bool_or(decoded_id) as decoded_id
+from texts
+where needle <> ''
+group by needle
+
+-- name: subject_matcher
+-- names_erase_subject(text): whether a stored text names the subject in any form of erase_subject_texts, as bytes
+-- or inside any JSON string of it once its escapes are decoded (any key, a misspelled one, a duplicate, a cut line)
+create or replace temp macro names_erase_subject(stored_text) as (
+    exists (select 1 from erase_subject_texts where contains(stored_text, erase_subject_texts.needle))
+    or (
+        contains(stored_text, '\')
+        and exists (
+            select 1
+            from (
+                select unnest(list_transform(
+                    regexp_extract_all(stored_text, '"((?:[^"\\]|\\.)*)"', 1),
+                    lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
+                )) as decoded
+            ) as strings
+            inner join erase_subject_texts
+                on erase_subject_texts.decoded_id and contains(strings.decoded, erase_subject_texts.needle)
+        )
+    )
+)
+
 -- name: redact_quarantine
--- drop the raw record (and the detail) of quarantined rows that name the subject or one of their generations in any
--- form the raw text can hold: the id's bytes as they are, JSON-escaped ($subject_forms: made by
--- warehouse.erase.id_forms), CSV-quoted, as the \xNN escapes of a line that is not UTF-8, or inside any JSON string of
--- the record once its escapes are decoded (any key, a misspelled one, a duplicate, a cut line); the row itself stays,
--- so file accounting still adds up
+-- drop the raw record (and the detail) of quarantined rows that name the subject or one of their generations
+-- (names_erase_subject); the row itself stays, so file accounting still adds up
 update quarantine
 set
     raw = null,
     detail = 'erased subject: raw record removed'
-from (
-    with needles as (
-        select unnest($subject_forms) as needle
-        union all
-        select generation_id from erase_subject_generations
-        union all
-        select (to_json(generation_id)::varchar)[2:-2] from erase_subject_generations
-        union all
-        select replace(replace(encode(generation_id)::varchar, '\x22', '"'), '\x27', '''')
-        from erase_subject_generations
-    ),
-
-    ids as (
-        select $subject_id as id
-        union all
-        select generation_id from erase_subject_generations
-    ),
-
-    candidates as (
-        select rowid as quarantine_row, raw
-        from quarantine
-        where raw is not null
-    ),
-
-    decoded_strings as (
-        select
-            quarantine_row,
-            unnest(list_transform(
-                regexp_extract_all(raw, '"((?:[^"\\]|\\.)*)"', 1),
-                lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
-            )) as text
-        from candidates
-        where contains(raw, '\')
-    )
-
-    select candidates.quarantine_row
-    from candidates
-    where exists (select 1 from needles where needles.needle <> '' and contains(candidates.raw, needles.needle))
-    union
-    select decoded_strings.quarantine_row
-    from decoded_strings
-    where exists (select 1 from ids where contains(decoded_strings.text, ids.id))
-) as hit
-where quarantine.rowid = hit.quarantine_row
+where raw is not null
+    and names_erase_subject(raw)
 
 -- name: redact_event_extra
 -- drop the `extra` JSON (fields outside the contract) of loaded events that name the subject or one of their
--- generations under any key (a misspelled `viewerId`, a note, a nested list): as text in any form of
--- $subject_forms, or inside any JSON string once its escapes are decoded; the row itself stays
+-- generations under any key (names_erase_subject); the row itself stays
 update events
 set extra = null
-from (
-    with needles as (
-        select unnest($subject_forms) as needle
-        union all
-        select generation_id from erase_subject_generations
-        union all
-        select (to_json(generation_id)::varchar)[2:-2] from erase_subject_generations
-    ),
-
-    ids as (
-        select $subject_id as id
-        union all
-        select generation_id from erase_subject_generations
-    ),
-
-    candidates as (
-        select rowid as extra_row, extra::varchar as extra_text
-        from events
-        where extra is not null
-    ),
-
-    decoded_strings as (
-        select
-            extra_row,
-            unnest(list_transform(
-                regexp_extract_all(extra_text, '"((?:[^"\\]|\\.)*)"', 1),
-                lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
-            )) as text
-        from candidates
-        where contains(extra_text, '\')
-    )
-
-    select candidates.extra_row
-    from candidates
-    where exists (select 1 from needles where needles.needle <> '' and contains(candidates.extra_text, needles.needle))
-    union
-    select decoded_strings.extra_row
-    from decoded_strings
-    where exists (select 1 from ids where contains(decoded_strings.text, ids.id))
-) as hit
-where events.rowid = hit.extra_row
+where extra is not null
+    and names_erase_subject(extra::varchar)
 
 -- name: redact_generation_extra
--- drop the `extra` JSON (fields outside the contract) of loaded generations that name the subject or one of their
--- generations under any key (a misspelled `viewerId`, a note, a nested list): as text in any form of
--- $subject_forms, or inside any JSON string once its escapes are decoded; the row itself stays
+-- drop the `extra` JSON of loaded generation records that name the subject or one of their generations under any
+-- key (names_erase_subject); the row itself stays
 update generations
 set extra = null
-from (
-    with needles as (
-        select unnest($subject_forms) as needle
-        union all
-        select generation_id from erase_subject_generations
-        union all
-        select (to_json(generation_id)::varchar)[2:-2] from erase_subject_generations
-    ),
-
-    ids as (
-        select $subject_id as id
-        union all
-        select generation_id from erase_subject_generations
-    ),
-
-    candidates as (
-        select rowid as extra_row, extra::varchar as extra_text
-        from generations
-        where extra is not null
-    ),
-
-    decoded_strings as (
-        select
-            extra_row,
-            unnest(list_transform(
-                regexp_extract_all(extra_text, '"((?:[^"\\]|\\.)*)"', 1),
-                lambda s: coalesce(try(json_extract_string('"' || s || '"', '$')), s)
-            )) as text
-        from candidates
-        where contains(extra_text, '\')
-    )
-
-    select candidates.extra_row
-    from candidates
-    where exists (select 1 from needles where needles.needle <> '' and contains(candidates.extra_text, needles.needle))
-    union
-    select decoded_strings.extra_row
-    from decoded_strings
-    where exists (select 1 from ids where contains(decoded_strings.text, ids.id))
-) as hit
-where generations.rowid = hit.extra_row
+where extra is not null
+    and names_erase_subject(extra::varchar)
 
 -- name: delete_viewer_rows
 -- erase the rows of {table} whose {column} holds the subject as a viewer (a creator's own events as a viewer too)
@@ -266,6 +190,14 @@ values (
 -- name: drop_subject_generations
 -- free the erasure's working set of the subject's generation ids
 drop table if exists erase_subject_generations
+
+-- name: drop_subject_texts
+-- free the texts naming the subject
+drop table if exists erase_subject_texts
+
+-- name: drop_subject_matcher
+-- free the matcher of those texts
+drop macro if exists names_erase_subject
 
 -- name: drop_touched_generations
 -- free the erasure's working set of generation ids the subject's data reaches
