@@ -42,8 +42,8 @@ REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 10, 5, tzinfo=UTC)
 RULES = IngestRules(memory_limit=None, max_line_bytes=2048, raw_preview_chars=128)
 NAMES = itertools.count()
-FILE_CASES = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
-CLI_CASES = settings(max_examples=250, deadline=None, suppress_health_check=list(HealthCheck))
+FILE_CASES = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+CLI_CASES = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 SLOW_FILE_CASES = settings(
     max_examples=2000, deadline=None, suppress_health_check=list(HealthCheck)
 )

@@ -27,10 +27,10 @@ RULES = IngestRules(memory_limit=None, max_line_bytes=4096, raw_preview_chars=25
 NAMES = itertools.count()
 # each example ingests one file (~40-60 ms of fixed per-file work: planning the judging query dominates)
 JSONL_EXAMPLES = settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 CSV_EXAMPLES = settings(
-    max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 SPLIT_EXAMPLES = settings(max_examples=200, deadline=None)
 SLOW = settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
