@@ -18,7 +18,7 @@ import numpy as np
 import polars as pl
 from scipy.special import ndtr, ndtri
 
-from features.debias import completion_grid, completion_positions, grid_edges
+from features.debias import completion_grid, completion_positions
 from features.engagement import cells_summed
 from features.label_config import LabelConfig
 from features.label_fit import fit_data, fit_label_model
@@ -224,8 +224,3 @@ def label_rows(
         .with_columns(pl.col("effective_impressions").round(SCORE_DECIMALS))
         .select(LABEL_COLUMNS)
     )
-
-
-def stored_grid_edges(fit: LabelFit) -> list[int]:
-    """The duration bucket edges the completion reference was fitted with."""
-    return grid_edges(fit.completion_quantiles)
