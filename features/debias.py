@@ -1,8 +1,8 @@
-"""Corrections of raw engagement: abnormal viewers, feed-position (examination) bias, duration bias.
+"""Corrections of raw engagement: feed-position (examination) bias and duration bias.
 
 All estimated from the data: the examination curve from views per impression by feed slot, the
 duration correction as the per-view quantile of the watch ratio among views of videos of similar
-duration (Kuaishou's D2Q), the abnormal-viewer thresholds relative to the viewer population.
+duration (Kuaishou's D2Q). Abnormal viewers are `features.abnormal_viewers`.
 """
 
 from __future__ import annotations
@@ -14,74 +14,6 @@ import polars as pl
 from scipy import sparse
 
 from features.curve_shrinkage import SlotEstimates, raw_log_propensity, shrunk_log_propensity
-
-ROBUST_SD_PER_MAD: float = 1.4826
-"""MAD * 1.4826 estimates the standard deviation of a normal distribution."""
-
-
-def abnormal_viewers(
-    activity: pl.DataFrame,
-    *,
-    min_events: int,
-    volume_robust_z: float,
-    mad_floor: float,
-    like_share: float,
-    like_z: float,
-    like_min_impressions: int,
-) -> pl.DataFrame:
-    """Viewers to exclude (viewer_id, reason, events, like_share), from per-viewer counts.
-
-    Two rules: a volume outlier has at least `min_events` events and a log event count
-    `volume_robust_z` robust standard deviations above the population median; an indiscriminate
-    liker has at least `like_min_impressions` impressions, likes at least `like_share` of them, and
-    that many likes are `like_z` binomial standard deviations above what the population's pooled
-    like share predicts (so a short lucky streak is not enough).
-    """
-    if activity.is_empty():
-        return pl.DataFrame(
-            schema={
-                "viewer_id": pl.String,
-                "reason": pl.String,
-                "events": pl.Int64,
-                "like_share": pl.Float64,
-            }
-        )
-    log_events = np.log1p(activity["events"].to_numpy().astype(np.float64))
-    median = float(np.median(log_events))
-    mad = max(float(np.median(np.abs(log_events - median))), mad_floor)
-    exposures = pl.max_horizontal(pl.col("impressions"), pl.col("views"))
-    total_exposures = float(activity.select(exposures.sum()).item())
-    pooled = min(max(float(activity["likes"].sum()) / max(total_exposures, 1.0), 1e-6), 1.0 - 1e-6)
-    expected = pl.col("exposures") * pooled
-    scored = activity.with_columns(
-        robust_z=pl.Series((log_events - median) / (ROBUST_SD_PER_MAD * mad)),
-        like_share=pl.when(exposures > 0).then(pl.col("likes") / exposures).otherwise(None),
-        exposures=exposures,
-    )
-    is_volume = (pl.col("events") >= min_events) & (pl.col("robust_z") >= volume_robust_z)
-    like_excess = (pl.col("likes") - expected) / (expected * (1.0 - pooled)).sqrt()
-    is_liker = (
-        (pl.col("exposures") >= like_min_impressions)
-        & (pl.col("like_share") >= like_share)
-        & (like_excess >= like_z)
-    )
-    flagged = scored.filter(is_volume | is_liker).with_columns(
-        reason=pl.concat_str(
-            [
-                pl.when(is_volume).then(pl.lit("volume_outlier")),
-                pl.when(is_liker).then(pl.lit("likes_everything")),
-            ],
-            separator="+",
-            ignore_nulls=True,
-        )
-    )
-    return flagged.select(
-        "viewer_id",
-        "reason",
-        pl.col("events").cast(pl.Int64),
-        pl.col("like_share").cast(pl.Float64),
-    ).sort("viewer_id")
-
 
 SLOT: list[str] = ["surface", "position"]
 """An exposure slot: the surface and, on the feed, the position (-1 where the surface has none)."""

@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-3"
+METHOD_VERSION: str = "labels-4"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 MODEL_SIGNALS: tuple[str, ...] = (
@@ -61,6 +61,19 @@ class LabelConfig:
     """...which is this many binomial sds above the population's pooled like share..."""
     bot_like_min_impressions: int = 30
     """...once they have at least this many (a creator's engagement with their own videos never counts)."""
+    bot_position_bands: int = 6
+    """Feed positions are counted per viewer in log2 bands (0, 1-2, 3-6, ...), the last pooling the rest."""
+    bot_view_robust_z: float = 5.0
+    """Flag viewers whose log(views / views the population's rates at their positions predict) is this
+    many robust (MAD) sds above the population's median..."""
+    bot_view_z: float = 5.0
+    """...and whose excess views are this many binomial sds (a short lucky streak is not enough)."""
+    bot_view_min_expected: float = 10.0
+    """Viewers with at least this many predicted views set the population's median and spread..."""
+    bot_view_min_reference: int = 30
+    """...and with fewer such viewers than this the view rule flags nobody."""
+    bot_view_rounds: int = 3
+    """Rounds of re-estimating the population's view rates without the viewers flagged so far."""
 
     # --- position (examination) bias ---
     max_position: int = 50
@@ -191,6 +204,11 @@ class LabelConfig:
                 raise ValueError(f"{name} must be positive, got {hours}")
         if self.cross_partners < 0:
             raise ValueError(f"cross_partners must be at least 0, got {self.cross_partners}")
+        if not 1 <= self.bot_position_bands <= 16 or self.bot_view_rounds < 1:
+            raise ValueError(
+                "bot_position_bands must be in [1, 16] and bot_view_rounds at least 1, got "
+                f"{self.bot_position_bands} and {self.bot_view_rounds}"
+            )
         self.orientation()
 
     def orientation(self) -> dict[str, float]:

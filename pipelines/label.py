@@ -99,17 +99,9 @@ def engagement_rules(config: LabelConfig) -> EngagementRules:
 
 def flagged_viewers(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> pl.DataFrame:
     """The abnormal viewers (bots) among everyone's stored activity, by the config's rules."""
-    from features.debias import abnormal_viewers
+    from features.abnormal_viewers import abnormal_viewers
 
-    return abnormal_viewers(
-        events_sql.viewer_activity(con),
-        min_events=config.bot_min_events,
-        volume_robust_z=config.bot_volume_robust_z,
-        mad_floor=config.bot_mad_floor,
-        like_share=config.bot_like_share,
-        like_z=config.bot_like_z,
-        like_min_impressions=config.bot_like_min_impressions,
-    )
+    return abnormal_viewers(events_sql.viewer_activity(con), config)
 
 
 def reclassified_viewers(flagged: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
@@ -153,7 +145,9 @@ def refresh_state(
         since = None if full else previous.ingest
         if full:
             label_store.clear_viewer_activity(con)
-        new_counts = passes.viewer_activity(since.events_through if since else None, current)
+        new_counts = passes.viewer_activity(
+            since.events_through if since else None, current, config.bot_position_bands
+        )
         label_store.store_viewer_activity(con, events_sql.merged_viewer_activity(con, new_counts))
         flagged = flagged_viewers(con, config)
         before = label_store.abnormal_viewers(con)

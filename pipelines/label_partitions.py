@@ -44,10 +44,11 @@ class ScaleOut:
 
 @step(IO_RETRY)
 def viewer_activity_of_partition(
-    partition: EventPartition, since: datetime | None, through: datetime | None
+    partition: EventPartition, since: datetime | None, through: datetime | None, position_bands: int
 ) -> tuple[pl.DataFrame, str]:
-    """On a worker: per-viewer counts of one partition's new events (and who computed them)."""
-    return partition_viewer_activity(partition, since, through), worker_address()
+    """On a worker: counts per viewer and position band of one partition's new events (and who
+    computed them)."""
+    return partition_viewer_activity(partition, since, through, position_bands), worker_address()
 
 
 @step(IO_RETRY)
@@ -94,15 +95,18 @@ class WorkerAggregation:
     _touched: tuple[pl.DataFrame, list[EventPartition]] | None = None
 
     def viewer_activity(
-        self, since: datetime | None, through: events_sql.IngestMark
+        self, since: datetime | None, through: events_sql.IngestMark, position_bands: int
     ) -> pl.DataFrame:
-        """Per-viewer counts of the events ingested in (since, through], summed over partitions."""
+        """Counts per viewer and position band of the events ingested in (since, through], summed
+        over partitions."""
         parts = export_partitions(
             self.con, self.directory / "new", self.partitions, since=since, through=through
         )
         self._all_events = parts if since is None else None
         futures = [
-            self.runner.submit(viewer_activity_of_partition, part, since, through.events_through)
+            self.runner.submit(
+                viewer_activity_of_partition, part, since, through.events_through, position_bands
+            )
             for part in parts
         ]
         results = [future.result() for future in futures]

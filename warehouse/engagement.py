@@ -104,10 +104,15 @@ def generations_ingested_between(
 
 
 def new_viewer_activity(
-    con: duckdb.DuckDBPyConnection, since: datetime | None, through: datetime | None
+    con: duckdb.DuckDBPyConnection,
+    since: datetime | None,
+    through: datetime | None,
+    position_bands: int,
 ) -> pl.DataFrame:
-    """Per-viewer counts (viewer_id, events, impressions, views, likes) of the events ingested in (since, through]."""
-    return query(con, "label/new_viewer_activity", {"since": since, "through": through})
+    """Counts (viewer_id, position_band, events, impressions, views, likes) of the events ingested in
+    (since, through], per viewer and feed position band (`position_bands` log2 bands, -1 off the feed)."""
+    params = {"since": since, "through": through, "last_position_band": position_bands - 1}
+    return query(con, "label/new_viewer_activity", params)
 
 
 def merged_viewer_activity(
@@ -119,7 +124,8 @@ def merged_viewer_activity(
 
 
 def viewer_activity(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
-    """Running per-viewer counts: viewer_id, events, impressions, views, likes."""
+    """Running counts per viewer and position band: viewer_id, position_band, events, impressions,
+    views, likes."""
     return query(con, "label/viewer_activity")
 
 
@@ -212,8 +218,10 @@ def naive_rates(con: duckdb.DuckDBPyConnection) -> pl.DataFrame:
 class EventAggregation(Protocol):
     """Where the event-level passes of a label run execute: on the warehouse, or partition by partition on workers."""
 
-    def viewer_activity(self, since: datetime | None, through: IngestMark) -> pl.DataFrame:
-        """Per-viewer counts of the events ingested in (since, through]."""
+    def viewer_activity(
+        self, since: datetime | None, through: IngestMark, position_bands: int
+    ) -> pl.DataFrame:
+        """Counts per viewer and position band of the events ingested in (since, through]."""
         ...
 
     def slots(
@@ -246,9 +254,11 @@ class WarehouseAggregation:
 
     con: duckdb.DuckDBPyConnection
 
-    def viewer_activity(self, since: datetime | None, through: IngestMark) -> pl.DataFrame:
-        """Per-viewer counts of the events ingested in (since, through]."""
-        return new_viewer_activity(self.con, since, through.events_through)
+    def viewer_activity(
+        self, since: datetime | None, through: IngestMark, position_bands: int
+    ) -> pl.DataFrame:
+        """Counts per viewer and position band of the events ingested in (since, through]."""
+        return new_viewer_activity(self.con, since, through.events_through, position_bands)
 
     def slots(
         self,

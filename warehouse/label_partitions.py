@@ -27,6 +27,7 @@ from warehouse.engagement import EngagementRules, IngestMark, query, register
 from warehouse.sql_files import sql_text
 
 PARTITION_COLUMN: str = "partition"
+VIEWER_KEY: tuple[str, ...] = ("viewer_id", "position_band")
 VIEWER_COUNT_COLUMNS: tuple[str, ...] = ("events", "impressions", "views", "likes")
 
 
@@ -117,11 +118,11 @@ def partition_connection(
 
 
 def partition_viewer_activity(
-    partition: EventPartition, since: datetime | None, through: datetime | None
+    partition: EventPartition, since: datetime | None, through: datetime | None, position_bands: int
 ) -> pl.DataFrame:
-    """(worker) Per-viewer counts of the partition's events ingested in (since, through]."""
+    """(worker) Counts per viewer and position band of the partition's events ingested in (since, through]."""
     with partition_connection(partition) as con:
-        return engagement.new_viewer_activity(con, since, through)
+        return engagement.new_viewer_activity(con, since, through, position_bands)
 
 
 def partition_slots(
@@ -154,15 +155,15 @@ def partition_engagement(
 
 
 def combined_viewer_activity(parts: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """Per-viewer counts summed over partitions (a viewer's events spread over many)."""
+    """Counts per viewer and position band summed over partitions (a viewer's events spread over many)."""
     frames = [p for p in parts if not p.is_empty()]
     if not frames:
         return parts[0] if parts else _empty_viewer_counts()
     return (
-        pl.concat([f.select("viewer_id", *VIEWER_COUNT_COLUMNS) for f in frames])
-        .group_by("viewer_id")
+        pl.concat([f.select(*VIEWER_KEY, *VIEWER_COUNT_COLUMNS) for f in frames])
+        .group_by(*VIEWER_KEY)
         .agg(pl.col(c).sum().cast(pl.Int64) for c in VIEWER_COUNT_COLUMNS)
-        .sort("viewer_id")
+        .sort(*VIEWER_KEY)
     )
 
 
@@ -180,5 +181,9 @@ def combined_engagement(
 
 def _empty_viewer_counts() -> pl.DataFrame:
     return pl.DataFrame(
-        schema={"viewer_id": pl.String, **{c: pl.Int64 for c in VIEWER_COUNT_COLUMNS}}
+        schema={
+            "viewer_id": pl.String,
+            "position_band": pl.Int32,
+            **{c: pl.Int64 for c in VIEWER_COUNT_COLUMNS},
+        }
     )

@@ -1,4 +1,4 @@
-"""Abnormal viewers, the examination curve and the D2Q completion quantiles on tiny frames."""
+"""The examination curve and the D2Q completion quantiles on tiny frames."""
 
 from __future__ import annotations
 
@@ -8,62 +8,12 @@ import pytest
 
 from features.debias import (
     CurveShape,
-    abnormal_viewers,
     completion_quantile,
     completion_quantile_grid,
     duration_bucket_edges,
     effective_impressions,
     examination_curve,
 )
-
-
-def viewer_activity(extra: list[dict[str, object]]) -> pl.DataFrame:
-    """50 ordinary viewers (20-80 events, ~5% likes) plus `extra` rows."""
-    rng = np.random.default_rng(0)
-    rows = []
-    for i in range(50):
-        events = int(rng.integers(20, 80))
-        impressions = events // 2
-        rows.append(
-            {
-                "viewer_id": f"v{i}",
-                "events": events,
-                "impressions": impressions,
-                "views": impressions // 2,
-                "likes": int(rng.binomial(impressions, 0.05)),
-            }
-        )
-    return pl.DataFrame(rows + extra)
-
-
-def test_abnormal_viewers_flags_likers_and_volume_outliers_only() -> None:
-    activity = viewer_activity(
-        [
-            {"viewer_id": "liker", "events": 120, "impressions": 50, "views": 45, "likes": 25},
-            {
-                "viewer_id": "flood",
-                "events": 20_000,
-                "impressions": 9000,
-                "views": 9000,
-                "likes": 10,
-            },
-            {"viewer_id": "eager_newcomer", "events": 6, "impressions": 3, "views": 2, "likes": 3},
-        ]
-    )
-    flagged = abnormal_viewers(
-        activity,
-        min_events=200,
-        volume_robust_z=5.0,
-        mad_floor=0.25,
-        like_share=0.3,
-        like_z=5.0,
-        like_min_impressions=30,
-    )
-    assert dict(flagged.select("viewer_id", "reason").iter_rows()) == {
-        "flood": "volume_outlier",
-        "liker": "likes_everything",
-    }
-    assert flagged.filter(pl.col("viewer_id") == "liker")["like_share"][0] == pytest.approx(25 / 50)
 
 
 def ranked_feed(n_generations: int, seed: int) -> tuple[pl.DataFrame, np.ndarray]:

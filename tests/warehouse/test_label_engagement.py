@@ -143,9 +143,23 @@ def test_viewer_activity_leaves_out_engagement_with_ones_own_generations_only(co
             ("like", "g1", "fan", 8, "feed", None, None),
         ],
     )
-    activity = engagement.new_viewer_activity(con, None, engagement.ingest_mark(con).events_through)
-    assert sorted(activity.iter_rows()) == [("creator", 2, 1, 0, 1), ("fan", 3, 1, 1, 1)]
-    assert activity.columns == ["viewer_id", "events", "impressions", "views", "likes"]
+    through = engagement.ingest_mark(con).events_through
+    activity = engagement.new_viewer_activity(con, None, through, position_bands=2)
+    # feed position bands: 0 -> 0, 1-2 -> 1 (the last band), no position -> -1
+    assert sorted(activity.iter_rows()) == [
+        ("creator", -1, 1, 0, 0, 1),
+        ("creator", 1, 1, 1, 0, 0),
+        ("fan", -1, 1, 0, 0, 1),
+        ("fan", 1, 2, 1, 1, 0),
+    ]
+    assert activity.columns == [
+        "viewer_id",
+        "position_band",
+        "events",
+        "impressions",
+        "views",
+        "likes",
+    ]
 
 
 def test_an_unlike_cancels_the_same_viewers_earlier_like_only(con) -> None:

@@ -1,25 +1,40 @@
--- running counts of the viewers in `label_new_viewer_activity` (their counts of newly ingested events):
--- the stored counts plus the new ones
+-- running counts of the viewers in `label_new_viewer_activity` (their counts of newly ingested events): the
+-- stored counts plus the new ones, every position band of those viewers (their stored rows are replaced)
 -- registered inputs: label_new_viewer_activity; parameters: none
 with
 
 label_new_viewer_activity as (
-    select viewer_id, events, impressions, views, likes from label_new_viewer_activity
+    select viewer_id, position_band, events, impressions, views, likes from label_new_viewer_activity
 ),
 
 label_viewer_activity as (
-    select viewer_id, events, impressions, views, likes from label_viewer_activity
+    select viewer_id, position_band, events, impressions, views, likes from label_viewer_activity
+),
+
+viewers_with_new_events as (
+    select distinct viewer_id from label_new_viewer_activity
+),
+
+stored_counts as (
+    select label_viewer_activity.*
+    from label_viewer_activity
+    semi join viewers_with_new_events using (viewer_id)
 ),
 
 final as (
     select
-        new_counts.viewer_id,
-        new_counts.events + coalesce(stored.events, 0) as events,
-        new_counts.impressions + coalesce(stored.impressions, 0) as impressions,
-        new_counts.views + coalesce(stored.views, 0) as views,
-        new_counts.likes + coalesce(stored.likes, 0) as likes
-    from label_new_viewer_activity as new_counts
-    left join label_viewer_activity as stored using (viewer_id)
+        viewer_id,
+        position_band,
+        sum(events)::bigint as events,
+        sum(impressions)::bigint as impressions,
+        sum(views)::bigint as views,
+        sum(likes)::bigint as likes
+    from (
+        select * from label_new_viewer_activity
+        union all
+        select * from stored_counts
+    )
+    group by viewer_id, position_band
 )
 
 select * from final
