@@ -133,6 +133,13 @@ def check_every_line_accounted(
         accounting.rows_read
         == accounting.rows_loaded + accounting.rows_duplicate + accounting.rows_quarantined
     )
+    if accounting.status == "duplicate_content":
+        # the shared warehouse already holds an earlier example's file with these exact bytes: its
+        # rows, as that file counted them, are all duplicates and nothing loads
+        assert accounting.rows_loaded == accounting.rows_quarantined == 0, accounting
+        assert accounting.rows_duplicate == accounting.rows_read, accounting
+        assert accounting.detail and accounting.detail.startswith("same content as "), accounting
+        return
     if exact:
         assert accounting.rows_read == rows, accounting
     else:
@@ -166,8 +173,10 @@ def jsonl_case(
     payload = b"\n".join(lines) + (b"\n" if trailing_newline and lines else b"")
     path = folder / f"{next(NAMES)}.jsonl{'.gz' if gz else ''}"
     path.write_bytes(gzip.compress(payload) if gz else payload)
-    # lines are newline-terminated; a last line without its newline still counts (if not empty)
-    expected = payload.count(b"\n") + (0 if payload.endswith(b"\n") or not payload else 1)
+    # lines are newline-terminated; a last line without its newline still counts (if not empty,
+    # once the byte-order mark a file may start with is dropped)
+    text = payload.removeprefix(b"\xef\xbb\xbf")
+    expected = text.count(b"\n") + (0 if text.endswith(b"\n") or not text else 1)
     check_every_line_accounted(con, path, kind, expected, range(1, expected + 1))
 
 
