@@ -63,13 +63,12 @@ class LabelConfig:
     """...once they have at least this many (a creator's engagement with their own videos never counts)."""
     bot_position_bands: int = 6
     """Feed positions are counted per viewer in log2 bands (0, 1-2, 3-6, ...), the last pooling the rest."""
-    bot_view_robust_z: float = 5.0
-    """Flag viewers whose log(views / views the population's rates at their positions predict) is this
-    many robust (MAD) sds above the population's median..."""
     bot_view_z: float = 5.0
-    """...and whose excess views are this many binomial sds (a short lucky streak is not enough)."""
-    bot_view_min_expected: float = 10.0
-    """Viewers with at least this many predicted views set the population's median and spread..."""
+    """Flag viewers with more views than the population's view rates at their feed positions
+    predict, when that many views are as unlikely as a normal beyond this many sds (given the
+    population's spread of view propensity)..."""
+    bot_view_min_expected: float = 3.0
+    """...that spread measured on the viewers with at least this many predicted views..."""
     bot_view_min_reference: int = 30
     """...and with fewer such viewers than this the view rule flags nobody."""
     bot_view_rounds: int = 3

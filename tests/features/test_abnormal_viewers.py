@@ -6,7 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.abnormal_viewers import abnormal_viewers
+from features.abnormal_viewers import abnormal_viewers, overdispersion
 from features.label_config import LabelConfig
 
 RULES = LabelConfig(bot_like_share=0.3, bot_like_z=5.0)
@@ -84,3 +84,20 @@ def test_like_share_of_a_flagged_liker_is_reported() -> None:
     activity = pl.DataFrame(human_activity(50, seed=1) + [activity_row("liker", 0, 50, 45, 25)])
     flagged = abnormal_viewers(activity, RULES)
     assert flagged.filter(pl.col("viewer_id") == "liker")["like_share"][0] == pytest.approx(0.5)
+
+
+def test_one_view_of_a_deep_slot_is_luck_not_a_bot() -> None:
+    # a viewer shown one deep video who watched it: a 10% event, not an outlier
+    flagged = flagged_reasons([activity_row("lucky", 3, 1, 1, 0)])
+    assert "lucky" not in flagged
+
+
+def test_overdispersion_is_zero_for_sampling_noise_and_recovers_a_real_spread() -> None:
+    rng = np.random.default_rng(3)
+    expected = rng.uniform(20, 200, 4000)
+    sampled = rng.poisson(expected).astype(float)
+    assert overdispersion(sampled, expected, expected) == pytest.approx(0.0, abs=2e-3)
+    # view propensities spread log-normally with sd 0.3 around the mean viewer's
+    propensity = np.exp(rng.normal(-0.045, 0.3, expected.size))
+    spread = rng.poisson(expected * propensity).astype(float)
+    assert overdispersion(spread, expected, expected) == pytest.approx(0.3**2, rel=0.25)
