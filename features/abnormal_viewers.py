@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
-from scipy.stats import nbinom, norm, poisson
+from scipy.special import betainc, gammainc, ndtr
 
 from features.label_config import LabelConfig
 
@@ -115,11 +115,16 @@ def excess_view_tail(viewed: np.ndarray, expected: np.ndarray, spread: float) ->
     Poisson when spread is 0): exact for a handful of views, where a z-score would flag a single
     lucky view of a deep slot."""
     mean = np.clip(expected, 1e-12, None)
-    at_least = np.clip(viewed - 1.0, -1.0, None)
+    count = np.floor(np.clip(viewed, 0.0, None))
+    tail = np.ones(count.size)
+    some = count > 0
+    # P(X >= k): Poisson gammainc(k, mean); negative binomial I_{1-p}(k, size), p = size / (size + mean)
     if spread <= 0.0:
-        return poisson.sf(at_least, mean)
-    size = 1.0 / spread
-    return nbinom.sf(at_least, size, size / (size + mean))
+        tail[some] = gammainc(count[some], mean[some])
+    else:
+        size = 1.0 / spread
+        tail[some] = betainc(count[some], size, mean[some] / (size + mean[some]))
+    return tail
 
 
 def indiscriminate_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
@@ -131,7 +136,7 @@ def indiscriminate_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.Da
         pl.col("impressions").cast(pl.Float64).alias("shown"),
         pl.min_horizontal("views", "impressions").cast(pl.Float64).alias("viewed"),
     )
-    is_outlier = (pl.col("view_tail") <= float(norm.sf(config.bot_view_z))).fill_null(False)
+    is_outlier = (pl.col("view_tail") <= float(ndtr(-config.bot_view_z))).fill_null(False)
     excluded = pl.Series("viewer_id", [], dtype=pl.String)
     scores = _view_scores(cells, excluded, config)
     for _ in range(config.bot_view_rounds - 1):

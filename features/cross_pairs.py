@@ -12,23 +12,16 @@ in a training pair.
 
 from __future__ import annotations
 
-import hashlib
-
 import numpy as np
 import polars as pl
 from scipy.special import ndtr
 
 from features.label_config import LabelConfig
 from features.pairs import finished_pairs
+from features.stable_keys import stable_keys
 
 CROSS_SOURCE: str = "cross"
 HOUR_MS: int = 3_600_000
-
-
-def _stable_order(ids: list[str]) -> np.ndarray:
-    """A key per id from the leading 8 bytes of its sha256 (a fixed, quality-blind shuffle)."""
-    digests = b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:8] for i in ids)
-    return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
 def _candidates(siblings: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
@@ -40,7 +33,7 @@ def _candidates(siblings: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
     return (
         alone.with_columns(
             window=pl.col("created_at").dt.epoch("ms") // window_ms,
-            key=pl.Series(_stable_order(alone["generation_id"].to_list()), dtype=pl.UInt64),
+            key=pl.Series(stable_keys(alone["generation_id"].to_list()), dtype=pl.UInt64),
         )
         .sort("window", "key", "generation_id")
         .with_columns(rank=pl.int_range(pl.len()).over("window"), size=pl.len().over("window"))

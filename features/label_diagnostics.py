@@ -19,12 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy.stats import rankdata
 
 from features.label_config import LabelConfig
 from features.label_model import LabelModel
 from features.label_signals import signal_counts
 from features.labels import LabelFrames, posterior_of
+from features.stable_keys import stable_keys
 
 LABEL_SCORE: str = "label"
 NAIVE_RATES: dict[str, tuple[str, str]] = {
@@ -64,11 +64,32 @@ class StudioChoices:
     loser: np.ndarray
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties sharing their average rank."""
+    return pl.Series(values).rank("average").to_numpy().astype(np.float64)
+
+
+def sampled_frames(frames: LabelFrames, limit: int) -> LabelFrames:
+    """`frames` restricted to at most `limit` generations with the smallest stable keys of their id
+    (a fixed subset, blind to quality), rows still aligned."""
+    if frames.full.height <= limit:
+        return frames
+    keys = stable_keys(frames.full["generation_id"].to_list())
+    keep = pl.Series(np.zeros(keys.size, dtype=bool))
+    keep[np.argsort(keys, kind="stable")[:limit]] = True
+    return LabelFrames(
+        *(
+            part.filter(keep)
+            for part in (frames.full, frames.half_a, frames.half_b, frames.early, frames.late)
+        )
+    )
+
+
 def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     """Spearman rank correlation (average ranks for ties); None under MIN_GENERATIONS or without spread."""
     if a.size < MIN_GENERATIONS:
         return None
-    ra, rb = rankdata(a), rankdata(b)
+    ra, rb = average_ranks(a), average_ranks(b)
     sa, sb = ra - ra.mean(), rb - rb.mean()
     norm = float(np.sqrt(np.sum(sa * sa) * np.sum(sb * sb)))
     return None if norm == 0.0 else float(np.sum(sa * sb) / norm)
@@ -162,9 +183,10 @@ def label_diagnostics(
 ) -> pl.DataFrame:
     """One row for the label and one per raw rate (see the module docstring), label first; `label` is
     the run's quality_z of the generations of `frames.full`."""
-    total = float(frames.full["impressions"].sum())
-    halves, split_count = _paired(frames.half_a, frames.half_b, model, config, total)
-    periods, temporal_count = _paired(frames.early, frames.late, model, config, total)
+    sample = sampled_frames(frames, config.diagnostics_max_generations)
+    total = float(sample.full["impressions"].sum())
+    halves, split_count = _paired(sample.half_a, sample.half_b, model, config, total)
+    periods, temporal_count = _paired(sample.early, sample.late, model, config, total)
     full = {LABEL_SCORE: label, **raw_rates(frames.full, model, config)}
     weights = dict(zip(model.signals, _signal_weights(model), strict=True))
     loadings = dict(zip(model.signals, model.loading, strict=True))
