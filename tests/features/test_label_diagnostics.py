@@ -13,9 +13,11 @@ from features.label_diagnostics import (
     StudioChoices,
     _agreement,
     _verdict,
+    sampled_frames,
     spearman,
 )
 from features.label_pipeline import compute_label_outputs
+from features.labels import LabelFrames
 from tests.features.label_world import population
 
 
@@ -68,3 +70,16 @@ def test_a_run_reports_every_check_for_the_label_and_each_raw_rate() -> None:
     signals = diagnostics.filter(pl.col("kind") == "signal")
     assert signals["weight"].sum() == pytest.approx(1.0)
     assert signals["loading"].null_count() == 0
+
+
+def test_diagnostics_sample_a_fixed_subset_of_generations_whatever_their_order() -> None:
+    ids = [f"g{i:03d}" for i in range(200)]
+    frame = pl.DataFrame({"generation_id": ids, "impressions": list(range(200))})
+    frames = LabelFrames(frame, frame, frame, frame, frame)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=1)
+    kept = sampled_frames(frames, 50)
+    again = sampled_frames(LabelFrames(*(shuffled,) * 5), 50)
+    assert kept.full.height == 50
+    assert sorted(kept.full["generation_id"]) == sorted(again.full["generation_id"])
+    assert kept.half_a["generation_id"].to_list() == kept.full["generation_id"].to_list()
+    assert sampled_frames(frames, 500) is frames
