@@ -10,6 +10,8 @@ viewer who watches what people skip).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 from scipy.special import betainc, gammainc, ndtr
@@ -45,18 +47,59 @@ CHI2_1_MEDIAN: float = 0.454936
 """The median of a chi-square variable with one degree of freedom: of z^2 for an ordinary viewer."""
 
 
-def _band_rates(cells: pl.DataFrame, excluded: pl.Series) -> pl.DataFrame:
-    """Each position band's view rate of the mean viewer, without `excluded` (where any remain)."""
+@dataclass(frozen=True)
+class ViewCells:
+    """Impressions and views per (viewer, position band), as integer codes for fast sums."""
+
+    viewer: np.ndarray
+    """Code of the row's viewer (0..viewers-1)."""
+    band: np.ndarray
+    """The row's position band plus one (0: off the feed)."""
+    shown: np.ndarray
+    viewed: np.ndarray
+    viewers: int
+    bands: int
+
+
+def view_cells(activity: pl.DataFrame) -> tuple[ViewCells, pl.Series]:
+    """The cells with impressions, and the viewer id of each viewer code."""
+    rows = activity.filter(pl.col("impressions") > 0)
+    codes = rows.select(pl.col("viewer_id").unique(maintain_order=True)).with_row_index("code")
+    rows = rows.join(codes, on="viewer_id", how="left", maintain_order="left")
+    viewer_ids = codes["viewer_id"]
+    viewer = rows["code"].to_numpy().astype(np.int64)
+    # bands are -1 (off the feed) to a small positive number: shifted by one they index an array
+    band = rows["position_band"].to_numpy().astype(np.int64) + 1
+    shown = rows["impressions"].to_numpy().astype(np.float64)
+    cells = ViewCells(
+        viewer=viewer,
+        band=band,
+        shown=shown,
+        viewed=np.minimum(rows["views"].to_numpy().astype(np.float64), shown),
+        viewers=viewer_ids.len(),
+        bands=int(band.max()) + 1 if band.size else 0,
+    )
+    return cells, viewer_ids
+
+
+def _band_rates(cells: ViewCells, excluded: np.ndarray) -> np.ndarray:
+    """Each position band's view rate of the mean viewer, without the `excluded` viewers (where any
+    remain)."""
     # each viewer counts once in a band's rate: a few heavy viewers (the bots) cannot set it
-    rate = (pl.col("viewed") / pl.col("shown")).mean().clip(1e-6, 1.0 - 1e-6)
-    every = cells.group_by("position_band").agg(rate.alias("rate"))
-    clean = cells.filter(~pl.col("viewer_id").is_in(excluded.implode())).group_by("position_band")
-    rates = every.join(clean.agg(rate.alias("clean_rate")), on="position_band", how="left")
-    return rates.select("position_band", pl.coalesce("clean_rate", "rate").alias("rate"))
+    rate = cells.viewed / cells.shown
+    kept = (~excluded[cells.viewer]).astype(np.float64)
+    every = np.bincount(cells.band, weights=rate, minlength=cells.bands)
+    count = np.bincount(cells.band, minlength=cells.bands).astype(np.float64)
+    clean = np.bincount(cells.band, weights=rate * kept, minlength=cells.bands)
+    clean_count = np.bincount(cells.band, weights=kept, minlength=cells.bands)
+    mean = np.where(
+        clean_count > 0, clean / np.maximum(clean_count, 1.0), every / np.maximum(count, 1.0)
+    )
+    return np.clip(mean, 1e-6, 1.0 - 1e-6)
 
 
 def overdispersion(
-    viewed: np.ndarray, expected: np.ndarray, variance: np.ndarray, iterations: int = 60
+    viewed: np.ndarray, expected: np.ndarray, variance: np.ndarray, iterations: int = 30
 ) -> float:
     """s^2 such that z = (viewed - expected) / sqrt(variance + s^2 expected^2) has the median z^2 of
     a standard normal over these viewers: how much ordinary viewers' view propensities differ beyond
@@ -76,37 +119,21 @@ def overdispersion(
     return high
 
 
-def _view_scores(cells: pl.DataFrame, excluded: pl.Series, config: LabelConfig) -> pl.DataFrame:
-    """Per viewer: views, the views the population's band rates (without `excluded`) predict, and
-    view_tail, the chance of that many views given the population's own spread of view propensity
-    (null when too few viewers are well enough observed to measure that spread)."""
-    per_viewer = (
-        cells.join(_band_rates(cells, excluded), on="position_band")
-        .group_by("viewer_id")
-        .agg(
-            pl.col("viewed").sum().cast(pl.Float64),
-            (pl.col("shown") * pl.col("rate")).sum().alias("expected"),
-            (pl.col("shown") * pl.col("rate") * (1.0 - pl.col("rate"))).sum().alias("variance"),
-        )
+def view_tails(cells: ViewCells, excluded: np.ndarray, config: LabelConfig) -> np.ndarray | None:
+    """Per viewer code: the chance of at least their views given the views the population's band
+    rates (without `excluded`) predict and the population's own spread of view propensity (None
+    when too few viewers are well enough observed to measure that spread)."""
+    rate = _band_rates(cells, excluded)[cells.band]
+    viewed = np.bincount(cells.viewer, weights=cells.viewed, minlength=cells.viewers)
+    expected = np.bincount(cells.viewer, weights=cells.shown * rate, minlength=cells.viewers)
+    variance = np.bincount(
+        cells.viewer, weights=cells.shown * rate * (1.0 - rate), minlength=cells.viewers
     )
-    reference = per_viewer.filter(
-        (pl.col("expected") >= config.bot_view_min_expected)
-        & ~pl.col("viewer_id").is_in(excluded.implode())
-    )
-    if reference.height < config.bot_view_min_reference:
-        return per_viewer.with_columns(view_tail=pl.lit(None, dtype=pl.Float64))
-    spread = overdispersion(
-        reference["viewed"].to_numpy(),
-        reference["expected"].to_numpy(),
-        reference["variance"].to_numpy(),
-    )
-    return per_viewer.with_columns(
-        view_tail=pl.Series(
-            excess_view_tail(
-                per_viewer["viewed"].to_numpy(), per_viewer["expected"].to_numpy(), spread
-            )
-        )
-    )
+    reference = (expected >= config.bot_view_min_expected) & ~excluded
+    if int(reference.sum()) < config.bot_view_min_reference:
+        return None
+    spread = overdispersion(viewed[reference], expected[reference], variance[reference])
+    return excess_view_tail(viewed, expected, spread)
 
 
 def excess_view_tail(viewed: np.ndarray, expected: np.ndarray, spread: float) -> np.ndarray:
@@ -130,22 +157,17 @@ def excess_view_tail(viewed: np.ndarray, expected: np.ndarray, spread: float) ->
 def indiscriminate_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
     """viewer_id and is_viewing_outlier of every viewer with impressions: the view rule, its band
     rates and spread re-estimated without the viewers flagged in the previous round."""
-    cells = activity.filter(pl.col("impressions") > 0).select(
-        "viewer_id",
-        "position_band",
-        pl.col("impressions").cast(pl.Float64).alias("shown"),
-        pl.min_horizontal("views", "impressions").cast(pl.Float64).alias("viewed"),
-    )
-    is_outlier = (pl.col("view_tail") <= float(ndtr(-config.bot_view_z))).fill_null(False)
-    excluded = pl.Series("viewer_id", [], dtype=pl.String)
-    scores = _view_scores(cells, excluded, config)
-    for _ in range(config.bot_view_rounds - 1):
-        flagged = scores.filter(is_outlier)["viewer_id"].sort()
-        if flagged.equals(excluded):
+    cells, viewer_ids = view_cells(activity)
+    threshold = float(ndtr(-config.bot_view_z))
+    excluded = np.zeros(cells.viewers, dtype=bool)
+    flagged = excluded
+    for _ in range(config.bot_view_rounds):
+        tails = view_tails(cells, excluded, config)
+        flagged = np.zeros(cells.viewers, dtype=bool) if tails is None else tails <= threshold
+        if np.array_equal(flagged, excluded):
             break
         excluded = flagged
-        scores = _view_scores(cells, excluded, config)
-    return scores.select("viewer_id", is_outlier.alias("is_viewing_outlier"))
+    return pl.DataFrame({"viewer_id": viewer_ids, "is_viewing_outlier": flagged})
 
 
 def abnormal_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
