@@ -153,9 +153,9 @@ class LabelConfig:
     """Rounds of (sampling variances, cross-half covariance, loadings, noise, intercepts)."""
     temporal_split_hours: float = 24.0
     """The temporal diagnostic compares a generation's engagement in its first this many hours with the rest."""
-    diagnostics_max_generations: int = 20_000
+    diagnostics_max_generations: int = 10_000
     """Split-half and temporal diagnostics score at most this many generations, a fixed quality-blind
-    subset (by a stable hash of the id): a Spearman over 20,000 is within ~0.01 of all of them."""
+    subset (by a stable hash of the id): a Spearman over 10,000 has a standard error under 0.01."""
     prior_tolerance: float = 0.02
     """Keep the stored model unless a refit moves a parameter by more than this (relative to its scale)."""
 
