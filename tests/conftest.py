@@ -1,10 +1,14 @@
-"""Shared fixtures: one Prefect test harness per session (it takes ~12 s to start), a scratch warehouse per fuzz module."""
+"""Shared fixtures: one Prefect test harness per session (it takes ~12 s to start), one simulated
+and ingested world per session (~10 s to build; tests work on copies of its warehouse), a scratch
+warehouse per fuzz module."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -22,6 +26,41 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@dataclass(frozen=True)
+class IngestedWorld:
+    """A simulation (landing zone and truth) and the warehouse it was ingested into. Shared by the
+    whole session: read its files, never write them; a test that writes takes `warehouse_copy`."""
+
+    sim: Path
+    db: Path
+
+    @property
+    def truth(self) -> Path:
+        return self.sim / "truth" / "generations.parquet"
+
+    def warehouse_copy(self, folder: Path) -> Path:
+        """The warehouse file copied into the new `folder`, with its snapshot folder (mtimes kept,
+        so the copy's snapshot is current); returns the copy's path."""
+        shutil.copytree(self.db.parent, folder)
+        return folder / self.db.name
+
+
+@pytest.fixture(scope="session")
+def ingested_world(tmp_path_factory: pytest.TempPathFactory) -> IngestedWorld:
+    """`reelloop simulate --requests 300 --seed 0` ingested with `reelloop ingest`, in this process
+    without Prefect; tests that label, train or score it take a `warehouse_copy`."""
+    from cli.main import main
+
+    root = tmp_path_factory.mktemp("ingested_world")
+    world = IngestedWorld(root / "sim", root / "wh" / "reelloop.duckdb")
+    for argv in (
+        ["simulate", "--out", str(world.sim), "--requests", "300", "--seed", "0"],
+        ["ingest", str(world.sim / "landing")],
+    ):
+        assert main(["--db", str(world.db), "--no-prefect", *argv]) == 0, argv
+    return world
 
 
 @pytest.fixture(scope="module")
