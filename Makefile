@@ -6,6 +6,9 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= demo
 DEMO_REQUESTS ?= 2000
 STAMP := $(VENV)/.installed
+# make test runs the suite on this many pytest-xdist workers (one per core of the 2-core machines),
+# each module whole on one worker so its module-scoped fixtures are built once; 0 = one process
+TEST_WORKERS ?= 2
 
 .PHONY: venv install demo test test-slow lint bench clean
 
@@ -22,7 +25,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/lint-imports
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP)
 	$(BIN)/pytest -m slow

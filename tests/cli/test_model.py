@@ -1,4 +1,5 @@
-"""End to end on a small simulation: simulate -> ingest -> label -> train -> score (+ rank, score-prompt)."""
+"""End to end on a small simulation: label -> train -> score (+ rank, score-prompt) on a copy of the
+session's simulated and ingested world (`reelloop simulate` and `reelloop ingest`, tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -18,10 +19,8 @@ def reelloop(db: Path, *args: str) -> None:
     assert main(["--db", str(db), *args]) == 0, f"reelloop {' '.join(args)} failed"
 
 
-def test_train_then_score_the_simulated_loop(prefect_harness, tmp_path, capsys):
-    sim, db = tmp_path / "sim", tmp_path / "wh" / "reelloop.duckdb"
-    reelloop(db, "simulate", "--out", str(sim), "--requests", "300", "--seed", "0")
-    reelloop(db, "ingest", str(sim / "landing"))
+def test_train_then_score_the_simulated_loop(prefect_harness, ingested_world, tmp_path, capsys):
+    sim, db = ingested_world.sim, ingested_world.warehouse_copy(tmp_path / "wh")
     reelloop(db, "label")
     capsys.readouterr()
 

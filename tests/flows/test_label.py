@@ -1,32 +1,30 @@
-"""End to end: simulate, ingest, `label` under Prefect, `evaluate-labels` against the simulator's truth."""
+"""End to end: `label` under Prefect and `evaluate-labels` against the simulator's truth, on a copy
+of the session's simulated and ingested world (tests/conftest.py)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 import pytest
 
 from cli.main import main
 from flows.label import evaluate_labels_flow, label_flow
-from landing.simulate import SimulationConfig, simulate_landing_zone
 from warehouse.connection import connect
 from warehouse.engagement import naive_rates
-from warehouse.ingest import ingest_landing_zone
+
+if TYPE_CHECKING:
+    from tests.conftest import IngestedWorld
 
 
 @pytest.fixture(scope="module")
-def simulated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A 300-request simulation, ingested: (warehouse path, truth path)."""
-    root = tmp_path_factory.mktemp("label_e2e")
-    simulate_landing_zone(root / "sim", SimulationConfig(requests=300, seed=0))
-    db = root / "warehouse.duckdb"
-    con = connect(db)
-    try:
-        ingest_landing_zone(con, root / "sim" / "landing")
-    finally:
-        con.close()
-    return db, root / "sim" / "truth" / "generations.parquet"
+def simulated(
+    ingested_world: IngestedWorld, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[Path, Path]:
+    """The 300-request simulation, ingested (a copy of its warehouse): (warehouse path, truth path)."""
+    db = ingested_world.warehouse_copy(tmp_path_factory.mktemp("label_e2e") / "wh")
+    return db, ingested_world.truth
 
 
 def test_labels_beat_naive_rates_and_a_rerun_changes_nothing(

@@ -10,6 +10,8 @@ import zlib
 from pathlib import Path
 from typing import BinaryIO
 
+from warehouse.ingest.discovery import display_name
+
 log = logging.getLogger(__name__)
 
 GZIP_MAGIC = b"\x1f\x8b"
@@ -22,7 +24,7 @@ class GzipMembers(io.RawIOBase):
     def __init__(self, path: Path, chunk_bytes: int = 1 << 20) -> None:
         super().__init__()
         self._file = path.open("rb")
-        self._name = path.name
+        self._name = display_name(Path(path.name))  # valid UTF-8 in the log, as in the warehouse
         self._chunk = chunk_bytes
         self._inflate = zlib.decompressobj(GZIP_WBITS)
         self._out = memoryview(b"")

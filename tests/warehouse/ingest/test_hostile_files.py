@@ -264,6 +264,18 @@ def test_12_a_bom_gzip_trailer_and_bad_parquet_value_cost_nothing_more(con, tmp_
     assert quarantined(con) == [("events/u.parquet", 2, "bad_encoding")]
 
 
+def test_the_gzip_trailer_warning_names_a_non_utf8_file_as_the_warehouse_does(
+    con, tmp_path, caplog
+):
+    name = os.fsdecode(b"t\xff.jsonl.gz")
+    write(tmp_path / "events" / name, gzip.compress(jsonl(event(1))) + b"junk")
+    with caplog.at_level("WARNING", logger="warehouse.ingest.gzip_stream"):
+        files = run(con, tmp_path)
+    assert [(n, f.status) for n, f in files.items()] == [("events/t\\xff.jsonl.gz", "loaded")]
+    assert caplog.messages == ["t\\xff.jsonl.gz: 4 bytes after the last gzip member ignored"]
+    caplog.messages[0].encode("utf-8")  # no lone surrogate for a log handler to choke on
+
+
 def test_12_links_out_of_the_root_loops_dangling_links_and_fifos_are_recorded(con, tmp_path):
     outside = write(tmp_path / "secret.jsonl", jsonl(event(99, viewer_id="private")))
     landing = tmp_path / "landing"
