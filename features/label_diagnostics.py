@@ -21,6 +21,7 @@ import numpy as np
 import polars as pl
 
 from features.label_config import LabelConfig
+from features.label_evaluation import spearman as columns_spearman
 from features.label_model import LabelModel
 from features.label_signals import signal_counts
 from features.labels import LabelFrames, posterior_of
@@ -64,11 +65,6 @@ class StudioChoices:
     loser: np.ndarray
 
 
-def average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, ties sharing their average rank."""
-    return pl.Series(values).rank("average").to_numpy().astype(np.float64)
-
-
 def sampled_frames(frames: LabelFrames, limit: int) -> LabelFrames:
     """`frames` restricted to at most `limit` generations with the smallest stable keys of their id
     (a fixed subset, blind to quality), rows still aligned."""
@@ -89,10 +85,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float | None:
     """Spearman rank correlation (average ranks for ties); None under MIN_GENERATIONS or without spread."""
     if a.size < MIN_GENERATIONS:
         return None
-    ra, rb = average_ranks(a), average_ranks(b)
-    sa, sb = ra - ra.mean(), rb - rb.mean()
-    norm = float(np.sqrt(np.sum(sa * sa) * np.sum(sb * sb)))
-    return None if norm == 0.0 else float(np.sum(sa * sb) / norm)
+    value = columns_spearman(pl.DataFrame({"a": a, "b": b}), "a", "b")
+    return None if value is None or not np.isfinite(value) else value
 
 
 def raw_rates(frame: pl.DataFrame, model: LabelModel, config: LabelConfig) -> dict[str, np.ndarray]:
