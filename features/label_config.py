@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-4"
+METHOD_VERSION: str = "labels-5"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 MODEL_SIGNALS: tuple[str, ...] = (
@@ -162,6 +162,9 @@ class LabelConfig:
     # --- score ---
     interval_probability: float = 0.90
     """Central probability of [quality_low, quality_high] for the generation's long-run label."""
+    interval_min_generations: int = 100
+    """An exposure group widens its interval by its own measured factor (features.label_interval)
+    when this many of its generations show every signal in both viewer halves; else the pooled one."""
     good_min_low: float = 0.6
     """label = good when quality_low reaches this..."""
     bad_max_high: float = 0.4
@@ -195,6 +198,10 @@ class LabelConfig:
         if not 0.0 < self.interval_probability < 1.0:
             raise ValueError(
                 f"interval_probability must be in (0, 1), got {self.interval_probability}"
+            )
+        if self.interval_min_generations < 1:
+            raise ValueError(
+                f"interval_min_generations must be at least 1, got {self.interval_min_generations}"
             )
         if not 0.0 < self.max_quality_share < 1.0:
             raise ValueError(f"max_quality_share must be in (0, 1), got {self.max_quality_share}")

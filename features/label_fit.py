@@ -16,6 +16,7 @@ from features.label_factor import (
     noise_structure,
     persistent_covariance,
 )
+from features.label_interval import interval_scales
 from features.label_model import (
     Design,
     LabelModel,
@@ -281,7 +282,9 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
         model = replace(model, shrink_strength=_strength(model))
         model = replace(model, intercept=_intercepts(model, data.full, data.design))
     model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
-    return _with_prior(model, data, config)
+    model = _with_prior(model, data, config)
+    scale = interval_scales(model, data.full, data.half_a, data.half_b, data.design, config)
+    return replace(model, interval_scale=scale)
 
 
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:

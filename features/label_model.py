@@ -12,7 +12,7 @@ Hand-set `signal_orientation` only decides which end of the factor is "good".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -61,6 +61,15 @@ class LabelModel:
 
     residual_dof: float = float("inf")
     robust_rounds: int = 0
+    interval_scale: np.ndarray | None = None
+    """Per exposure group: the factor on Var(L | y) measured from the viewer halves
+    (features.label_interval); None: 1 everywhere."""
+
+    def interval_scales(self, exposure: np.ndarray) -> np.ndarray:
+        """The interval's variance factor of each generation's exposure group."""
+        if self.interval_scale is None:
+            return np.ones(exposure.size)
+        return self.interval_scale[np.clip(exposure, 0, self.interval_scale.size - 1)]
 
     @property
     def factor(self) -> FactorParameters:
@@ -178,14 +187,16 @@ def score(
     model: LabelModel, counts: SignalCounts, design: Design, long_run: bool = True
 ) -> Posterior:
     """The posterior of every generation in `counts` under `model` (without `long_run`: its mean and
-    variance only)."""
-    return posterior(
+    variance only); Var(L | y) carries the model's interval scale of the generation's exposure group."""
+    post = posterior(
         model.factor,
         evidence_of(model, counts, design),
         prior_means_of(model, design),
         model.prior_variance,
         long_run,
     )
+    scaled = post.long_run_variance * model.interval_scales(design.exposure)
+    return replace(post, long_run_variance=scaled)
 
 
 def long_run_scores(model: LabelModel, rates: pl.DataFrame) -> pl.Series:

@@ -4,7 +4,8 @@ One row per parameter: (parameter, signal, other, value). Per signal: its place 
 intercept per duration bucket (other = bucket), loading, long-run variance, dispersion, unit scale and
 shrink strength; per pair of signals: persistent covariance and noise correlation; the prior's effects
 (other = `intercept`, `model_version:<name>`, `exposure:<group>`) and variance; the duration and exposure
-group edges; the robustness of the residuals.
+group edges; the interval's variance scale per exposure group (other = group); the robustness of the
+residuals.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ def model_parameters(model: LabelModel) -> pl.DataFrame:
             )
     rows.extend(("duration_edge", "", str(b), float(e)) for b, e in enumerate(model.duration_edges))
     rows.extend(("exposure_edge", "", str(g), float(e)) for g, e in enumerate(model.exposure_edges))
+    scale = model.interval_scales(np.arange(len(model.exposure_edges)))
+    rows.extend(("interval_scale", "", str(g), float(v)) for g, v in enumerate(scale))
     names = [
         INTERCEPT_EFFECT,
         *(SEGMENT_PREFIX + s for s in model.segments),
@@ -102,6 +105,7 @@ def label_model_from(frame: pl.DataFrame) -> LabelModel:
     prior = [effects[("", INTERCEPT_EFFECT)]]
     prior += [effects[("", SEGMENT_PREFIX + s)] for s in segments]
     prior += [effects[("", f"{EXPOSURE_PREFIX}{g}")] for g in range(len(exposure_edges))]
+    stored_scale = _indexed(_values(frame, "interval_scale"))
     scalars = {
         p: _values(frame, p)[("", "")] for p in ("prior_variance", "residual_dof", "robust_rounds")
     }
@@ -118,6 +122,7 @@ def label_model_from(frame: pl.DataFrame) -> LabelModel:
         prior_variance=scalars["prior_variance"],
         residual_dof=scalars["residual_dof"],
         robust_rounds=int(scalars["robust_rounds"]),
+        interval_scale=np.array(stored_scale) if stored_scale else None,
     )
 
 
@@ -157,4 +162,7 @@ def label_model_moved(old: LabelModel | None, new: LabelModel, tolerance: float)
         before, after = getattr(old, name), getattr(new, name)
         changes.append(np.abs(after - before) / np.clip(np.abs(before), 1e-300, None))
     changes.append(np.array([abs(new.prior_variance - old.prior_variance) / old.prior_variance]))
+    groups = np.arange(len(new.exposure_edges))
+    before, after = old.interval_scales(groups), new.interval_scales(groups)
+    changes.append(np.abs(after - before) / before)
     return any(bool(np.any(change > tolerance)) for change in changes if change.size)

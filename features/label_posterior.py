@@ -209,3 +209,62 @@ def long_run_mean(
         factor, Evidence(residual, zeros, observable, observable), prior_mean, prior_variance
     )
     return post.mean
+
+
+@dataclass(frozen=True)
+class EstimatorMaps:
+    """The posterior mean and the long-run label as linear maps of the residual rates, each
+    generation's Student-t weights held at their final values:
+
+        E[q | y] - L = current . r - long_run . mu + prior_weight * m
+
+    (r the observed residual rates, mu the long-run ones, m the prior mean), and the model's
+    Var(L | y) = 1 / lambda - 1 / lambda_inf."""
+
+    current: np.ndarray
+    """N x K: lambda^-1 Sigma_i^-1 b on the observed signals (0 elsewhere)."""
+    long_run: np.ndarray
+    """N x K: lambda_inf^-1 Psi_i^-1 b on the observable signals (0 elsewhere)."""
+    prior_weight: np.ndarray
+    long_run_variance: np.ndarray
+
+
+def _masked_solve(system: np.ndarray, loading: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """system_i^-1 b restricted to each row's `used` signals (0 on the others)."""
+    k = used.shape[1]
+    both = used[:, :, None] & used[:, None, :]
+    unused = np.eye(k, dtype=bool)[None] & ~used[:, :, None]
+    matrix = np.where(both, system, unused.astype(np.float64))
+    diagonal = np.arange(k)
+    matrix[:, diagonal, diagonal] *= 1.0 + RIDGE
+    rhs = np.where(used, loading[None, :], 0.0)
+    return np.linalg.solve(matrix, rhs[:, :, None])[:, :, 0]
+
+
+def estimator_maps(
+    factor: FactorParameters, evidence: Evidence, prior_mean: np.ndarray, prior_variance: float
+) -> EstimatorMaps:
+    """The linear maps of E[q | y] and of L for every generation (see `EstimatorMaps`)."""
+    total, k = evidence.observed.shape
+    current, long_run = np.zeros((total, k)), np.zeros((total, k))
+    precision, long_precision = np.zeros(total), np.zeros(total)
+    prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
+    for part in _chunks(total):
+        rows = _first_rows(evidence, part)
+        _, _, weight = _batch(factor, rows, prior_mean[part], prior_variance)
+        scale = 1.0 / np.sqrt(weight)
+        psi = factor.persistent[None] * (scale[:, :, None] * scale[:, None, :])
+        sd = rows.noise_sd
+        noise = factor.noise_correlation[None] * (sd[:, :, None] * sd[:, None, :])
+        solved = _masked_solve(psi + noise, factor.loading, rows.used)
+        long_solved = _masked_solve(psi, factor.loading, evidence.observable[part])
+        precision[part] = solved @ factor.loading + 1.0 / prior_variance
+        long_precision[part] = long_solved @ factor.loading + 1.0 / prior_variance
+        current[part] = solved / precision[part, None]
+        long_run[part] = long_solved / long_precision[part, None]
+    return EstimatorMaps(
+        current=current,
+        long_run=long_run,
+        prior_weight=(1.0 / precision - 1.0 / long_precision) / prior_variance,
+        long_run_variance=np.clip(1.0 / precision - 1.0 / long_precision, 0.0, None),
+    )

@@ -21,6 +21,8 @@ RIDGE: float = 1e-9
 def group_columns(group: np.ndarray, groups: int, usable: np.ndarray) -> np.ndarray:
     """One-hot columns of the usable groups (a generation in no usable group has none set)."""
     columns = np.zeros((group.size, int(usable.sum())))
+    if groups == 0:
+        return columns
     index = np.full(groups, -1)
     index[usable] = np.arange(int(usable.sum()))
     inside = group >= 0

@@ -103,9 +103,26 @@ def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move
     model = outputs.fit.model
     stored = label_model_from(model_parameters(model))
     assert stored.signals == model.signals and stored.segments == model.segments
-    for name in ("intercept", "loading", "persistent", "noise_correlation", "prior_effects"):
+    for name in (
+        "intercept",
+        "loading",
+        "persistent",
+        "noise_correlation",
+        "prior_effects",
+        "interval_scale",
+    ):
         np.testing.assert_array_equal(getattr(stored, name), getattr(model, name))
+    assert model.interval_scale is not None and np.all(model.interval_scale >= 1.0)
     assert not label_model_moved(model, stored, 0.0)
+    widened = label_model_from(
+        model_parameters(model).with_columns(
+            pl.when(pl.col("parameter") == "interval_scale")
+            .then(pl.col("value") * 1.5)
+            .otherwise(pl.col("value"))
+            .alias("value")
+        )
+    )
+    assert label_model_moved(model, widened, 0.02)
     nudged = label_model_from(
         model_parameters(model).with_columns(
             pl.when(pl.col("parameter") == "loading")

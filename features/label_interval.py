@@ -1,0 +1,82 @@
+"""How much wider than the model says each exposure group's long-run interval must be, measured
+from the two viewer halves (no truth needed).
+
+A label's error against its long-run label is E[q | y] - L = c . r - h . mu + w m (see
+features.label_posterior.EstimatorMaps): a persistent part, (c - h) . mu + w m, and a sampling part,
+c . noise. The model prices both, but only as well as its linear, one-factor picture of the rates
+holds; where a rare signal's rate is convex in quality or the residuals are not what Psi says, the
+persistent part is far larger than priced. The halves measure each without the model: their noise is
+independent, so the product of the persistent part read on half A and on half B is unbiased for its
+square, and (c . (r_A - r_B))^2 / 4 for the full data's sampling variance. Their sum over a group's
+generations against the model's summed Var(L | y) is the group's variance scale (never below 1: the
+data can widen the model's interval, not narrow it).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from features.label_config import LabelConfig
+from features.label_model import (
+    Design,
+    LabelModel,
+    evidence_of,
+    intercepts_of,
+    prior_means_of,
+)
+from features.label_posterior import estimator_maps
+from features.label_signals import SignalCounts
+
+
+def _measured_errors(
+    model: LabelModel,
+    full: SignalCounts,
+    half_a: SignalCounts,
+    half_b: SignalCounts,
+    design: Design,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per generation: the halves' unbiased reading of E[(E[q | y] - L)^2], the model's Var(L | y),
+    and whether both halves show every signal the generation can show (only then is it measured)."""
+    maps = estimator_maps(
+        model.factor,
+        evidence_of(model, full, design),
+        prior_means_of(model, design),
+        model.prior_variance,
+    )
+    intercept = intercepts_of(model, design)
+    residual_a = np.where(half_a.observed, half_a.rates() - intercept, 0.0)
+    residual_b = np.where(half_b.observed, half_b.rates() - intercept, 0.0)
+    prior_part = maps.prior_weight * prior_means_of(model, design)
+    contrast = maps.current - maps.long_run
+    persistent = ((contrast * residual_a).sum(axis=1) + prior_part) * (
+        (contrast * residual_b).sum(axis=1) + prior_part
+    )
+    sampling = (maps.current * (residual_a - residual_b)).sum(axis=1) ** 2 / 4.0
+    measured = np.all(~full.observable | (half_a.observed & half_b.observed), axis=1)
+    return persistent + sampling, maps.long_run_variance, measured
+
+
+def interval_scales(
+    model: LabelModel,
+    full: SignalCounts,
+    half_a: SignalCounts,
+    half_b: SignalCounts,
+    design: Design,
+    config: LabelConfig,
+) -> np.ndarray:
+    """Per exposure group of the model: the factor on Var(L | y) that the halves measure (see the
+    module docstring); a group with fewer than `interval_min_generations` measured generations gets
+    the pooled factor of all groups, and 1 without any."""
+    groups = len(model.exposure_edges)
+    error, variance, measured = _measured_errors(model, full, half_a, half_b, design)
+    measured &= variance > 0
+    group = design.exposure[measured]
+    error_sum = np.bincount(group, weights=error[measured], minlength=groups)[:groups]
+    variance_sum = np.bincount(group, weights=variance[measured], minlength=groups)[:groups]
+    size = np.bincount(group, minlength=groups)[:groups]
+    pooled = 1.0
+    if variance_sum.sum() > 0:
+        pooled = max(1.0, float(error_sum.sum() / variance_sum.sum()))
+    own = (size >= config.interval_min_generations) & (variance_sum > 0)
+    ratio = np.divide(error_sum, variance_sum, out=np.ones(groups), where=own)
+    return np.where(own, np.maximum(ratio, 1.0), pooled)
