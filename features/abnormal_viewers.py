@@ -31,9 +31,27 @@ FLAGGED_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
-def viewer_totals(activity: pl.DataFrame) -> pl.DataFrame:
-    """One row per viewer: the counts summed over position bands."""
-    return activity.group_by("viewer_id").agg(pl.col(c).sum() for c in COUNT_COLUMNS)
+def viewer_codes(activity: pl.DataFrame) -> tuple[np.ndarray, pl.Series]:
+    """A dense code (0..viewers-1) per row of its viewer, and the viewer id of each code."""
+    physical = activity["viewer_id"].cast(pl.Categorical).to_physical().to_numpy()
+    _, first, code = np.unique(physical, return_index=True, return_inverse=True)
+    return code.astype(np.int64), activity["viewer_id"].gather(first)
+
+
+def viewer_totals(activity: pl.DataFrame, code: np.ndarray, viewer_ids: pl.Series) -> pl.DataFrame:
+    """One row per viewer (in code order): the counts summed over position bands."""
+    size = viewer_ids.len()
+    return pl.DataFrame(
+        {
+            "viewer_id": viewer_ids,
+            **{
+                c: np.bincount(
+                    code, weights=activity[c].cast(pl.Float64).to_numpy(), minlength=size
+                ).astype(np.int64)
+                for c in COUNT_COLUMNS
+            },
+        }
+    )
 
 
 def _robust_scale(values: np.ndarray, floor: float) -> tuple[float, float]:
@@ -61,25 +79,22 @@ class ViewCells:
     bands: int
 
 
-def view_cells(activity: pl.DataFrame) -> tuple[ViewCells, pl.Series]:
-    """The cells with impressions, and the viewer id of each viewer code."""
-    rows = activity.filter(pl.col("impressions") > 0)
-    codes = rows.select(pl.col("viewer_id").unique(maintain_order=True)).with_row_index("code")
-    rows = rows.join(codes, on="viewer_id", how="left", maintain_order="left")
-    viewer_ids = codes["viewer_id"]
-    viewer = rows["code"].to_numpy().astype(np.int64)
+def view_cells(activity: pl.DataFrame, code: np.ndarray, viewers: int) -> ViewCells:
+    """The cells with impressions (`code`: each row's viewer code, of `viewers`)."""
+    impressions = activity["impressions"].cast(pl.Float64).to_numpy()
+    shown_rows = impressions > 0
     # bands are -1 (off the feed) to a small positive number: shifted by one they index an array
-    band = rows["position_band"].to_numpy().astype(np.int64) + 1
-    shown = rows["impressions"].to_numpy().astype(np.float64)
-    cells = ViewCells(
-        viewer=viewer,
+    band = activity["position_band"].cast(pl.Int64).to_numpy()[shown_rows] + 1
+    shown = impressions[shown_rows]
+    views = activity["views"].cast(pl.Float64).to_numpy()[shown_rows]
+    return ViewCells(
+        viewer=code[shown_rows],
         band=band,
         shown=shown,
-        viewed=np.minimum(rows["views"].to_numpy().astype(np.float64), shown),
-        viewers=viewer_ids.len(),
+        viewed=np.minimum(views, shown),
+        viewers=viewers,
         bands=int(band.max()) + 1 if band.size else 0,
     )
-    return cells, viewer_ids
 
 
 def _band_rates(cells: ViewCells, excluded: np.ndarray) -> np.ndarray:
@@ -154,10 +169,9 @@ def excess_view_tail(viewed: np.ndarray, expected: np.ndarray, spread: float) ->
     return tail
 
 
-def indiscriminate_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
-    """viewer_id and is_viewing_outlier of every viewer with impressions: the view rule, its band
-    rates and spread re-estimated without the viewers flagged in the previous round."""
-    cells, viewer_ids = view_cells(activity)
+def indiscriminate_viewers(cells: ViewCells, config: LabelConfig) -> np.ndarray:
+    """Per viewer code, whether the view rule flags the viewer: its band rates and spread
+    re-estimated without the viewers flagged in the previous round."""
     threshold = float(ndtr(-config.bot_view_z))
     excluded = np.zeros(cells.viewers, dtype=bool)
     flagged = excluded
@@ -167,7 +181,7 @@ def indiscriminate_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.Da
         if np.array_equal(flagged, excluded):
             break
         excluded = flagged
-    return pl.DataFrame({"viewer_id": viewer_ids, "is_viewing_outlier": flagged})
+    return flagged
 
 
 def abnormal_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.DataFrame:
@@ -175,7 +189,9 @@ def abnormal_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.DataFram
     (viewer_id, position_band, events, impressions, views, likes), by the three rules."""
     if activity.is_empty():
         return pl.DataFrame(schema=FLAGGED_SCHEMA)
-    totals = viewer_totals(activity)
+    code, viewer_ids = viewer_codes(activity)
+    totals = viewer_totals(activity, code, viewer_ids)
+    viewing = indiscriminate_viewers(view_cells(activity, code, viewer_ids.len()), config)
     log_events = np.log1p(totals["events"].to_numpy().astype(np.float64))
     median, sd = _robust_scale(log_events, ROBUST_SD_PER_MAD * config.bot_mad_floor)
     exposures = pl.max_horizontal(pl.col("impressions"), pl.col("views"))
@@ -186,7 +202,8 @@ def abnormal_viewers(activity: pl.DataFrame, config: LabelConfig) -> pl.DataFram
         robust_z=pl.Series((log_events - median) / sd),
         like_share=pl.when(exposures > 0).then(pl.col("likes") / exposures).otherwise(None),
         exposures=exposures,
-    ).join(indiscriminate_viewers(activity, config), on="viewer_id", how="left")
+        is_viewing_outlier=pl.Series(viewing, dtype=pl.Boolean),
+    )
     is_volume = (pl.col("events") >= config.bot_min_events) & (
         pl.col("robust_z") >= config.bot_volume_robust_z
     )

@@ -154,8 +154,9 @@ class LabelConfig:
     temporal_split_hours: float = 24.0
     """The temporal diagnostic compares a generation's engagement in its first this many hours with the rest."""
     diagnostics_max_generations: int = 10_000
-    """Split-half and temporal diagnostics score at most this many generations, a fixed quality-blind
-    subset (by a stable hash of the id): a Spearman over 10,000 has a standard error under 0.01."""
+    """Split-half and temporal diagnostics score, and the interval is measured on, at most this many
+    generations, a fixed quality-blind subset (by a stable hash of the id): a Spearman over 10,000 has a
+    standard error under 0.01."""
     prior_tolerance: float = 0.02
     """Keep the stored model unless a refit moves a parameter by more than this (relative to its scale)."""
 

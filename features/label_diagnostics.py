@@ -25,7 +25,6 @@ from features.label_evaluation import spearman as columns_spearman
 from features.label_model import LabelModel
 from features.label_signals import signal_counts
 from features.labels import LabelFrames, posterior_of
-from features.stable_keys import stable_keys
 
 LABEL_SCORE: str = "label"
 NAIVE_RATES: dict[str, tuple[str, str]] = {
@@ -65,14 +64,12 @@ class StudioChoices:
     loser: np.ndarray
 
 
-def sampled_frames(frames: LabelFrames, limit: int) -> LabelFrames:
-    """`frames` restricted to at most `limit` generations with the smallest stable keys of their id
-    (a fixed subset, blind to quality), rows still aligned."""
-    if frames.full.height <= limit:
+def sampled_frames(frames: LabelFrames, sample: np.ndarray) -> LabelFrames:
+    """`frames` restricted to the generations of the `sample` mask (features.stable_keys.stable_sample:
+    a fixed subset, blind to quality), rows still aligned."""
+    if sample.all():
         return frames
-    keys = stable_keys(frames.full["generation_id"].to_list())
-    keep = pl.Series(np.zeros(keys.size, dtype=bool))
-    keep[np.argsort(keys, kind="stable")[:limit]] = True
+    keep = pl.Series(sample)
     return LabelFrames(
         *(
             part.filter(keep)
@@ -174,10 +171,12 @@ def label_diagnostics(
     label: np.ndarray,
     choices: StudioChoices,
     config: LabelConfig,
+    sample: np.ndarray,
 ) -> pl.DataFrame:
     """One row for the label and one per raw rate (see the module docstring), label first; `label` is
-    the run's quality_z of the generations of `frames.full`."""
-    sample = sampled_frames(frames, config.diagnostics_max_generations)
+    the run's quality_z of the generations of `frames.full`; split-half and temporal figures are of the
+    `sample` mask's generations."""
+    sample = sampled_frames(frames, sample)
     total = float(sample.full["impressions"].sum())
     halves, split_count = _paired(sample.half_a, sample.half_b, model, config, total)
     periods, temporal_count = _paired(sample.early, sample.late, model, config, total)

@@ -55,12 +55,19 @@ class FitData:
     exposure_edges: tuple[int, ...]
     design: Design
     completion_scale: float
+    sample: np.ndarray
+    """Rows on which the interval is measured (a fixed, quality-blind subset)."""
 
 
 def fit_data(
-    full: pl.DataFrame, half_a: pl.DataFrame, half_b: pl.DataFrame, config: LabelConfig
+    full: pl.DataFrame,
+    half_a: pl.DataFrame,
+    half_b: pl.DataFrame,
+    config: LabelConfig,
+    sample: np.ndarray | None = None,
 ) -> FitData:
-    """Counts, model_version segments and duration buckets of aligned engagement frames."""
+    """Counts, model_version segments and duration buckets of aligned engagement frames (`sample`: the
+    rows the interval is measured on, all without it)."""
     segments = tuple(full["model_version"].drop_nulls().cast(pl.String).unique().sort().to_list())
     known = known_duration(full, config)
     edges = duration_bucket_edges(
@@ -81,6 +88,7 @@ def fit_data(
             exposure_groups(full, exposure_edges),
         ),
         completion_scale=completion_unit_scale(full, config),
+        sample=np.ones(full.height, dtype=bool) if sample is None else sample,
     )
 
 
@@ -131,18 +139,29 @@ def _pooled_intercepts(counts: SignalCounts, design: Design, buckets: int) -> np
     return intercept
 
 
+def _half_rate_residuals(model: LabelModel, data: FitData) -> tuple[np.ndarray, np.ndarray]:
+    """Each half's rates less the intercepts (0 where the half does not observe the signal)."""
+    intercept = intercepts_of(model, data.design)
+    return tuple(
+        np.where(half.observed, half.rates() - intercept, 0.0)
+        for half in (data.half_a, data.half_b)
+    )
+
+
 def _half_residuals(model: LabelModel, data: FitData) -> tuple[HalfResiduals, np.ndarray]:
     """Both halves' residuals and precision weights, and the full data's unit variances."""
     intercept = intercepts_of(model, data.design)
     rates = rates_for_variance(data.full, intercept, model.shrink_strength)
     unit = unit_variance(model.signals, rates, data.full.examination, model.unit_scale)
-    parts = []
+    weights = []
     for half in (data.half_a, data.half_b):
         trials = np.where(half.observed, half.trials, 1.0)
         noise = model.dispersion[None, :] * unit / trials
-        weight = np.where(half.observed, 1.0 / (model.long_run_variance[None, :] + noise), 0.0)
-        parts.append((np.where(half.observed, half.rates() - intercept, 0.0), weight))
-    return HalfResiduals(parts[0][0], parts[1][0], parts[0][1], parts[1][1]), unit
+        weights.append(
+            np.where(half.observed, 1.0 / (model.long_run_variance[None, :] + noise), 0.0)
+        )
+    residual_a, residual_b = _half_rate_residuals(model, data)
+    return HalfResiduals(residual_a, residual_b, weights[0], weights[1]), unit
 
 
 def _balanced_variance(model: LabelModel, data: FitData) -> np.ndarray:
@@ -151,12 +170,12 @@ def _balanced_variance(model: LabelModel, data: FitData) -> np.ndarray:
     below the long-run variance; an underestimate would hand the weight to the most-shown generations,
     a selected few (the best, where a rare signal hardly varies), and the estimate would confirm itself.
     """
-    halves, _ = _half_residuals(model, data)
+    residual_a, residual_b = _half_rate_residuals(model, data)
     equal = HalfResiduals(
-        halves.residual_a,
-        halves.residual_b,
-        (halves.weight_a > 0).astype(np.float64),
-        (halves.weight_b > 0).astype(np.float64),
+        residual_a,
+        residual_b,
+        data.half_a.observed.astype(np.float64),
+        data.half_b.observed.astype(np.float64),
     )
     covariance, _ = cross_half_covariance(equal)
     return np.maximum(model.long_run_variance, np.diag(covariance))
@@ -283,8 +302,10 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
         model = replace(model, intercept=_intercepts(model, data.full, data.design))
     model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
     model = _with_prior(model, data, config)
-    scale = interval_scales(model, data.full, data.half_a, data.half_b, data.design, config)
-    return replace(model, interval_scale=scale)
+    rows = data.sample
+    design = Design(data.design.segment[rows], data.design.bucket[rows], data.design.exposure[rows])
+    parts = (data.full.rows(rows), data.half_a.rows(rows), data.half_b.rows(rows))
+    return replace(model, interval_scale=interval_scales(model, *parts, design, config))
 
 
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:

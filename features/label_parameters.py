@@ -131,7 +131,8 @@ def label_model_moved(old: LabelModel | None, new: LabelModel, tolerance: float)
 
     Signals, model_versions and the number of duration and exposure groups must match; group edges,
     dispersions, scales and variances compare relatively, rates (intercepts, loadings, covariances) in
-    units of each signal's long-run sd, correlations and prior effects absolutely.
+    units of each signal's long-run sd, correlations and prior effects absolutely, interval scales by
+    the width of the interval they give.
     """
     if old is None:
         return True
@@ -163,6 +164,6 @@ def label_model_moved(old: LabelModel | None, new: LabelModel, tolerance: float)
         changes.append(np.abs(after - before) / np.clip(np.abs(before), 1e-300, None))
     changes.append(np.array([abs(new.prior_variance - old.prior_variance) / old.prior_variance]))
     groups = np.arange(len(new.exposure_edges))
-    before, after = old.interval_scales(groups), new.interval_scales(groups)
-    changes.append(np.abs(after - before) / before)
+    widths = np.sqrt(new.interval_scales(groups) / old.interval_scales(groups))
+    changes.append(np.abs(widths - 1.0))
     return any(bool(np.any(change > tolerance)) for change in changes if change.size)

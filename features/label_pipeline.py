@@ -40,6 +40,7 @@ from features.pairs import (
     reliability_moved,
     sibling_pairs,
 )
+from features.stable_keys import stable_sample
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,10 @@ def compute_label_outputs(
     if engagement.is_empty():
         return _empty_outputs(stored)
     frames = label_frames(engagement, cells)
-    fitted = fit_labels(frames, config)
+    sample = stable_sample(
+        frames.full["generation_id"].to_list(), config.diagnostics_max_generations
+    )
+    fitted = fit_labels(frames, config, sample)
     model_refit = label_fit_moved(stored, fitted, config.prior_tolerance)
     fit = fitted if model_refit or stored is None else stored
     scores = quality_scores(frames.full, fit.model, config)
@@ -166,6 +170,6 @@ def compute_label_outputs(
         reliability=reliability,
         reliability_refit=reliability_refit,
         diagnostics=label_diagnostics(
-            frames, fit.model, scores["quality_z"].to_numpy(), studio_choices(pairs), config
+            frames, fit.model, scores["quality_z"].to_numpy(), studio_choices(pairs), config, sample
         ),
     )

@@ -18,12 +18,17 @@ Solves are batched numpy over chunks of generations (a few K x K systems each, K
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-CHUNK_ROWS: int = 16_384
+CHUNK_ROWS: int = 8_192
 """Generations solved per batch (bounds the N x K x K working arrays)."""
+SOLVE_THREADS: int = max(1, min(4, os.cpu_count() or 1))
+"""Batches solved at once (numpy's batched solves and array arithmetic release the GIL)."""
 RIDGE: float = 1e-10
 """Added to each system's diagonal, relative to its scale: exact duplicates stay solvable."""
 
@@ -153,6 +158,19 @@ def _chunks(total: int) -> list[slice]:
     return [slice(s, min(s + CHUNK_ROWS, total)) for s in range(0, total, CHUNK_ROWS)]
 
 
+def _each_chunk(total: int, work: Callable[[slice], None]) -> None:
+    """`work` on every batch of rows, `SOLVE_THREADS` at a time (each batch writes only its rows, so
+    the result does not depend on the order they finish in)."""
+    parts = _chunks(total)
+    if SOLVE_THREADS <= 1 or len(parts) <= 1:
+        for part in parts:
+            work(part)
+        return
+    with ThreadPoolExecutor(SOLVE_THREADS) as pool:
+        for finished in pool.map(work, parts):
+            del finished
+
+
 def posterior(
     factor: FactorParameters,
     evidence: Evidence,
@@ -165,13 +183,16 @@ def posterior(
     total = evidence.observed.shape[0]
     info, weighted, long_info = np.zeros(total), np.zeros(total), np.zeros(total)
     prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
-    for part in _chunks(total):
+
+    def solve_part(part: slice) -> None:
         rows = _first_rows(evidence, part)
         info[part], weighted[part], weight = _batch(factor, rows, prior_mean[part], prior_variance)
         if long_run:
             observable = evidence.observable[part]
             zeros = np.zeros(observable.shape)
             long_info[part], _ = _solve(factor, _Rows(observable, zeros, zeros, weight))
+
+    _each_chunk(total, solve_part)
     precision = info + 1.0 / prior_variance
     variance = 1.0 / precision
     long_run_variance = np.zeros(total)
@@ -190,9 +211,11 @@ def information(factor: FactorParameters, evidence: Evidence) -> tuple[np.ndarra
     """(b' Sigma^-1 b, b' Sigma^-1 r) per generation, Gaussian residuals (prior-free evidence)."""
     total = evidence.observed.shape[0]
     info, weighted = np.zeros(total), np.zeros(total)
-    for part in _chunks(total):
-        rows = _first_rows(evidence, part)
-        info[part], weighted[part] = _solve(factor, rows)
+
+    def solve_part(part: slice) -> None:
+        info[part], weighted[part] = _solve(factor, _first_rows(evidence, part))
+
+    _each_chunk(total, solve_part)
     return info, weighted
 
 
@@ -249,7 +272,8 @@ def estimator_maps(
     current, long_run = np.zeros((total, k)), np.zeros((total, k))
     precision, long_precision = np.zeros(total), np.zeros(total)
     prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
-    for part in _chunks(total):
+
+    def solve_part(part: slice) -> None:
         rows = _first_rows(evidence, part)
         _, _, weight = _batch(factor, rows, prior_mean[part], prior_variance)
         scale = 1.0 / np.sqrt(weight)
@@ -262,6 +286,8 @@ def estimator_maps(
         long_precision[part] = long_solved @ factor.loading + 1.0 / prior_variance
         current[part] = solved / precision[part, None]
         long_run[part] = long_solved / long_precision[part, None]
+
+    _each_chunk(total, solve_part)
     return EstimatorMaps(
         current=current,
         long_run=long_run,

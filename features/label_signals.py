@@ -16,6 +16,7 @@ nothing; neither is ever read as a zero.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -56,15 +57,33 @@ class SignalCounts:
     examination: np.ndarray
     """Effective over raw impressions per generation: the mean examination of its slots (view variance)."""
 
-    @property
+    @cached_property
     def observed(self) -> np.ndarray:
-        """Where the signal has trials."""
-        return self.trials > 0
+        """Where the signal has trials (computed once, read-only)."""
+        observed = self.trials > 0
+        observed.setflags(write=False)
+        return observed
 
     def rates(self) -> np.ndarray:
-        """successes / trials, 0 where unobserved (mask with `observed`)."""
-        return np.divide(
+        """successes / trials, 0 where unobserved (mask with `observed`); computed once, read-only."""
+        return self._rates
+
+    @cached_property
+    def _rates(self) -> np.ndarray:
+        rates = np.divide(
             self.successes, self.trials, out=np.zeros_like(self.trials), where=self.trials > 0
+        )
+        rates.setflags(write=False)
+        return rates
+
+    def rows(self, keep: np.ndarray) -> SignalCounts:
+        """The generations of the `keep` mask."""
+        return SignalCounts(
+            self.signals,
+            self.successes[keep],
+            self.trials[keep],
+            self.observable[keep],
+            self.examination[keep],
         )
 
     def restricted(self, signals: tuple[str, ...]) -> SignalCounts:

@@ -12,3 +12,11 @@ def stable_keys(ids: Iterable[str]) -> np.ndarray:
     """A uint64 key per id from the leading 8 bytes of its sha256 (ordering by it is a fixed shuffle)."""
     digests = b"".join(hashlib.sha256(i.encode("utf-8")).digest()[:8] for i in ids)
     return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
+
+
+def stable_sample(ids: Iterable[str], limit: int) -> np.ndarray:
+    """Mask of the (at most) `limit` ids with the smallest stable keys: a fixed, quality-blind subset."""
+    keys = stable_keys(ids)
+    keep = np.zeros(keys.size, dtype=bool)
+    keep[np.argsort(keys, kind="stable")[:limit]] = True
+    return keep

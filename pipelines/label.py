@@ -97,11 +97,15 @@ def engagement_rules(config: LabelConfig) -> EngagementRules:
     )
 
 
-def flagged_viewers(con: duckdb.DuckDBPyConnection, config: LabelConfig) -> pl.DataFrame:
-    """The abnormal viewers (bots) among everyone's stored activity, by the config's rules."""
+def flagged_viewers(
+    con: duckdb.DuckDBPyConnection, config: LabelConfig, activity: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The abnormal viewers (bots) among everyone's activity (`activity`, else the stored counts), by
+    the config's rules."""
     from features.abnormal_viewers import abnormal_viewers
 
-    return abnormal_viewers(events_sql.viewer_activity(con), config)
+    everyone = events_sql.viewer_activity(con) if activity is None else activity
+    return abnormal_viewers(everyone, config)
 
 
 def reclassified_viewers(flagged: pl.DataFrame, before: pl.DataFrame) -> pl.DataFrame:
@@ -148,8 +152,10 @@ def refresh_state(
         new_counts = passes.viewer_activity(
             since.events_through if since else None, current, config.bot_position_bands
         )
-        label_store.store_viewer_activity(con, events_sql.merged_viewer_activity(con, new_counts))
-        flagged = flagged_viewers(con, config)
+        # on a full rebuild nothing is stored: the new counts are everyone's activity
+        activity = new_counts if full else events_sql.merged_viewer_activity(con, new_counts)
+        label_store.store_viewer_activity(con, activity)
+        flagged = flagged_viewers(con, config, new_counts if full else None)
         before = label_store.abnormal_viewers(con)
         reclassified = reclassified_viewers(flagged, before)
         if full or not reclassified.is_empty() or before.height != flagged.height:

@@ -18,6 +18,7 @@ from features.label_diagnostics import (
 )
 from features.label_pipeline import compute_label_outputs
 from features.labels import LabelFrames
+from features.stable_keys import stable_sample
 from tests.features.label_world import population
 
 
@@ -77,9 +78,11 @@ def test_diagnostics_sample_a_fixed_subset_of_generations_whatever_their_order()
     frame = pl.DataFrame({"generation_id": ids, "impressions": list(range(200))})
     frames = LabelFrames(frame, frame, frame, frame, frame)
     shuffled = frame.sample(fraction=1.0, shuffle=True, seed=1)
-    kept = sampled_frames(frames, 50)
-    again = sampled_frames(LabelFrames(*(shuffled,) * 5), 50)
+    kept = sampled_frames(frames, stable_sample(ids, 50))
+    again = sampled_frames(
+        LabelFrames(*(shuffled,) * 5), stable_sample(shuffled["generation_id"].to_list(), 50)
+    )
     assert kept.full.height == 50
     assert sorted(kept.full["generation_id"]) == sorted(again.full["generation_id"])
     assert kept.half_a["generation_id"].to_list() == kept.full["generation_id"].to_list()
-    assert sampled_frames(frames, 500) is frames
+    assert sampled_frames(frames, stable_sample(ids, 500)) is frames
