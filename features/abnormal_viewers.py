@@ -46,7 +46,9 @@ def viewer_totals(activity: pl.DataFrame, code: np.ndarray, viewer_ids: pl.Serie
             "viewer_id": viewer_ids,
             **{
                 c: np.bincount(
-                    code, weights=activity[c].cast(pl.Float64).to_numpy(), minlength=size
+                    code,
+                    weights=activity[c].cast(pl.Float64).fill_null(0.0).to_numpy(),
+                    minlength=size,
                 ).astype(np.int64)
                 for c in COUNT_COLUMNS
             },
@@ -81,12 +83,12 @@ class ViewCells:
 
 def view_cells(activity: pl.DataFrame, code: np.ndarray, viewers: int) -> ViewCells:
     """The cells with impressions (`code`: each row's viewer code, of `viewers`)."""
-    impressions = activity["impressions"].cast(pl.Float64).to_numpy()
+    impressions = activity["impressions"].cast(pl.Float64).fill_null(0.0).to_numpy()
     shown_rows = impressions > 0
     # bands are -1 (off the feed) to a small positive number: shifted by one they index an array
-    band = activity["position_band"].cast(pl.Int64).to_numpy()[shown_rows] + 1
+    band = activity["position_band"].cast(pl.Int64).fill_null(-1).to_numpy()[shown_rows] + 1
     shown = impressions[shown_rows]
-    views = activity["views"].cast(pl.Float64).to_numpy()[shown_rows]
+    views = activity["views"].cast(pl.Float64).fill_null(0.0).to_numpy()[shown_rows]
     return ViewCells(
         viewer=code[shown_rows],
         band=band,

@@ -163,9 +163,12 @@ class LabelConfig:
     # --- score ---
     interval_probability: float = 0.90
     """Central probability of [quality_low, quality_high] for the generation's long-run label."""
-    interval_min_generations: int = 100
+    interval_min_generations: int = 300
     """An exposure group widens its interval by its own measured factor (features.label_interval)
-    when this many of its generations show every signal in both viewer halves; else the pooled one."""
+    when this many of its generations show every signal in both viewer halves; else the pooled one
+    (a group's factor is a mean of heavy-tailed products: fewer make it noisy, and noise widens)."""
+    interval_tolerance: float = 0.1
+    """Keep the stored model unless a refit moves an interval's width by more than this share."""
     good_min_low: float = 0.6
     """label = good when quality_low reaches this..."""
     bad_max_high: float = 0.4
@@ -200,6 +203,8 @@ class LabelConfig:
             raise ValueError(
                 f"interval_probability must be in (0, 1), got {self.interval_probability}"
             )
+        if self.interval_tolerance < 0:
+            raise ValueError(f"interval_tolerance must be >= 0, got {self.interval_tolerance}")
         if self.interval_min_generations < 1:
             raise ValueError(
                 f"interval_min_generations must be at least 1, got {self.interval_min_generations}"

@@ -142,10 +142,9 @@ def _pooled_intercepts(counts: SignalCounts, design: Design, buckets: int) -> np
 def _half_rate_residuals(model: LabelModel, data: FitData) -> tuple[np.ndarray, np.ndarray]:
     """Each half's rates less the intercepts (0 where the half does not observe the signal)."""
     intercept = intercepts_of(model, data.design)
-    return tuple(
-        np.where(half.observed, half.rates() - intercept, 0.0)
-        for half in (data.half_a, data.half_b)
-    )
+    residual_a = np.where(data.half_a.observed, data.half_a.rates() - intercept, 0.0)
+    residual_b = np.where(data.half_b.observed, data.half_b.rates() - intercept, 0.0)
+    return residual_a, residual_b
 
 
 def _half_residuals(model: LabelModel, data: FitData) -> tuple[HalfResiduals, np.ndarray]:

@@ -7,7 +7,7 @@ c . noise. The model prices both, but only as well as its linear, one-factor pic
 holds; where a rare signal's rate is convex in quality or the residuals are not what Psi says, the
 persistent part is far larger than priced. The halves measure each without the model: their noise is
 independent, so the product of the persistent part read on half A and on half B is unbiased for its
-square, and (c . (r_A - r_B))^2 / 4 for the full data's sampling variance. Their sum over a group's
+square, and (c . (r_A - r_B) sqrt(n_A n_B) / n)^2 for the full data's sampling variance (n: trials). Their sum over a group's
 generations against the model's summed Var(L | y) is the group's variance scale (never below 1: the
 data can widen the model's interval, not narrow it).
 """
@@ -51,7 +51,15 @@ def _measured_errors(
     persistent = ((contrast * residual_a).sum(axis=1) + prior_part) * (
         (contrast * residual_b).sum(axis=1) + prior_part
     )
-    sampling = (maps.current * (residual_a - residual_b)).sum(axis=1) ** 2 / 4.0
+    # the full rate is the trial-weighted mean of the halves': its noise is the half difference
+    # times sqrt(n_A n_B) / n (one half of it when the halves are equal)
+    share = np.divide(
+        np.sqrt(half_a.trials * half_b.trials),
+        full.trials,
+        out=np.zeros_like(full.trials),
+        where=full.trials > 0,
+    )
+    sampling = (maps.current * share * (residual_a - residual_b)).sum(axis=1) ** 2
     measured = np.all(~full.observable | (half_a.observed & half_b.observed), axis=1)
     return persistent + sampling, maps.long_run_variance, measured
 

@@ -126,13 +126,19 @@ def label_model_from(frame: pl.DataFrame) -> LabelModel:
     )
 
 
-def label_model_moved(old: LabelModel | None, new: LabelModel, tolerance: float) -> bool:
+def label_model_moved(
+    old: LabelModel | None,
+    new: LabelModel,
+    tolerance: float,
+    interval_tolerance: float | None = None,
+) -> bool:
     """True when the refit differs from the stored model by more than `tolerance` anywhere it matters.
 
     Signals, model_versions and the number of duration and exposure groups must match; group edges,
     dispersions, scales and variances compare relatively, rates (intercepts, loadings, covariances) in
     units of each signal's long-run sd, correlations and prior effects absolutely, interval scales by
-    the width of the interval they give.
+    the width of the interval they give, against `interval_tolerance` (`tolerance` without it): a
+    scale measured from the data is noisier than the model's other parameters.
     """
     if old is None:
         return True
@@ -165,5 +171,8 @@ def label_model_moved(old: LabelModel | None, new: LabelModel, tolerance: float)
     changes.append(np.array([abs(new.prior_variance - old.prior_variance) / old.prior_variance]))
     groups = np.arange(len(new.exposure_edges))
     widths = np.sqrt(new.interval_scales(groups) / old.interval_scales(groups))
-    changes.append(np.abs(widths - 1.0))
+    width_change = np.where(np.isfinite(widths), np.abs(widths - 1.0), np.inf)
+    limit = tolerance if interval_tolerance is None else interval_tolerance
+    if np.any(width_change > limit):
+        return True
     return any(bool(np.any(change > tolerance)) for change in changes if change.size)

@@ -136,7 +136,7 @@ def compute_label_outputs(
         frames.full["generation_id"].to_list(), config.diagnostics_max_generations
     )
     fitted = fit_labels(frames, config, sample)
-    model_refit = label_fit_moved(stored, fitted, config.prior_tolerance)
+    model_refit = label_fit_moved(stored, fitted, config.prior_tolerance, config.interval_tolerance)
     fit = fitted if model_refit or stored is None else stored
     scores = quality_scores(frames.full, fit.model, config)
     siblings = frames.full.select(

@@ -27,7 +27,12 @@ import numpy as np
 
 CHUNK_ROWS: int = 8_192
 """Generations solved per batch (bounds the N x K x K working arrays)."""
-SOLVE_THREADS: int = max(1, min(4, os.cpu_count() or 1))
+SOLVE_THREADS: int = max(
+    1,
+    min(
+        4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    ),
+)
 """Batches solved at once (numpy's batched solves and array arithmetic release the GIL)."""
 RIDGE: float = 1e-10
 """Added to each system's diagonal, relative to its scale: exact duplicates stay solvable."""

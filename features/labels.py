@@ -137,9 +137,14 @@ def fit_labels(frames: LabelFrames, config: LabelConfig, sample: np.ndarray) -> 
     return LabelFit(model, grid)
 
 
-def label_fit_moved(old: LabelFit | None, new: LabelFit, tolerance: float) -> bool:
+def label_fit_moved(
+    old: LabelFit | None,
+    new: LabelFit,
+    tolerance: float,
+    interval_tolerance: float | None = None,
+) -> bool:
     """True when the refit moved the model or the completion reference by more than `tolerance`."""
-    if old is None or label_model_moved(old.model, new.model, tolerance):
+    if old is None or label_model_moved(old.model, new.model, tolerance, interval_tolerance):
         return True
     keys = ["duration_bucket", "level"]
     both = old.completion_quantiles.join(new.completion_quantiles, on=keys, suffix="_new")

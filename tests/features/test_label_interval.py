@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pytest
 
 from features.label_config import LabelConfig
 from features.label_interval import interval_scales
@@ -54,16 +55,20 @@ class Sample:
     design: Design
 
 
-def sample(true_persistent: np.ndarray, n: int = 6000, seed: int = 0) -> Sample:
-    """Generations with rates a + b q + e (e ~ N(0, true_persistent)), views split between two halves."""
+def sample(
+    true_persistent: np.ndarray, n: int = 6000, seed: int = 0, share_a: float = 0.5
+) -> Sample:
+    """Generations with rates a + b q + e (e ~ N(0, true_persistent)), views split between two halves
+    (`share_a` of them, on average, in half A)."""
     rng = np.random.default_rng(seed)
     quality = rng.normal(size=n)
     persistent = rng.multivariate_normal(np.zeros(len(SIGNALS)), true_persistent, size=n)
     rates = np.clip(INTERCEPT + quality[:, None] * LOADING + persistent, 0.001, 0.999)
     views = rng.integers(50, 1500, size=n)
+    in_a = rng.binomial(views, share_a)
     halves = []
-    for share in (0.5, 0.5):
-        trials = np.repeat(rng.binomial(views, share)[:, None], len(SIGNALS), axis=1)
+    for seen in (in_a, views - in_a):
+        trials = np.repeat(seen[:, None], len(SIGNALS), axis=1)
         successes = rng.binomial(trials, rates).astype(np.float64)
         halves.append((successes, trials.astype(np.float64)))
     observable = np.ones((n, len(SIGNALS)), dtype=bool)
@@ -78,12 +83,14 @@ def sample(true_persistent: np.ndarray, n: int = 6000, seed: int = 0) -> Sample:
 
 
 def scales(model: LabelModel, data: Sample) -> np.ndarray:
-    config = LabelConfig(interval_min_generations=100)
+    config = LabelConfig()
     return interval_scales(model, data.full, data.half_a, data.half_b, data.design, config)
 
 
-def test_a_model_that_describes_the_rates_keeps_its_interval() -> None:
-    scale = scales(model_of(PSI), sample(PSI))
+@pytest.mark.parametrize("share_a", [0.5, 0.15])
+def test_a_model_that_describes_the_rates_keeps_its_interval(share_a: float) -> None:
+    """Also when the viewer halves are lopsided (the full rate's noise is not half the difference's)."""
+    scale = scales(model_of(PSI), sample(PSI, share_a=share_a))
     assert scale.shape == (3,)
     assert np.all(scale >= 1.0)
     assert np.all(scale < 1.1)
@@ -112,7 +119,9 @@ def test_a_persistent_part_larger_than_the_model_says_widens_the_interval_as_muc
     scale = scales(model, data)
     assert truth[2] > 1.8
     np.testing.assert_allclose(scale[1:], truth[1:], rtol=0.15)
-    assert scale[0] < scale[1] < scale[2]
+    assert scale[1] < scale[2]
+    # group 0 (views < 100, ~200 generations) is too thin for its own factor: the pooled one
+    assert scale[1] <= scale[0] <= scale[2]
 
 
 def test_a_thin_group_gets_the_pooled_scale() -> None:

@@ -123,6 +123,7 @@ def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move
         )
     )
     assert label_model_moved(model, widened, 0.02)
+    assert not label_model_moved(model, widened, 0.02, interval_tolerance=0.5)
     nudged = label_model_from(
         model_parameters(model).with_columns(
             pl.when(pl.col("parameter") == "loading")
