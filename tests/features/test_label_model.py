@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from features.label_config import LabelConfig
-from features.label_model import long_run_scores
+from features.label_model import LabelModel, long_run_scores
 from features.label_parameters import label_model_from, label_model_moved, model_parameters
 from features.label_pipeline import compute_label_outputs
 from tests.features.label_world import LabelWorld
@@ -98,6 +98,13 @@ def test_a_reliable_signal_dominates() -> None:
     assert model.quality_share[model.signals.index("view")] > 0.9
 
 
+def scaled(model: LabelModel, parameter: str, factor: float) -> LabelModel:
+    """`model` read back with every value of `parameter` multiplied by `factor`."""
+    rows = model_parameters(model)
+    changed = pl.when(pl.col("parameter") == parameter).then(pl.col("value") * factor)
+    return label_model_from(rows.with_columns(changed.otherwise(pl.col("value")).alias("value")))
+
+
 def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move() -> None:
     outputs = run(world_of(n=200, seed=5))
     model = outputs.fit.model
@@ -114,24 +121,10 @@ def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move
         np.testing.assert_array_equal(getattr(stored, name), getattr(model, name))
     assert model.interval_scale is not None and np.all(model.interval_scale >= 1.0)
     assert not label_model_moved(model, stored, 0.0)
-    widened = label_model_from(
-        model_parameters(model).with_columns(
-            pl.when(pl.col("parameter") == "interval_scale")
-            .then(pl.col("value") * 1.5)
-            .otherwise(pl.col("value"))
-            .alias("value")
-        )
-    )
+    widened = scaled(model, "interval_scale", 1.5)
     assert label_model_moved(model, widened, 0.02)
     assert not label_model_moved(model, widened, 0.02, interval_tolerance=0.5)
-    nudged = label_model_from(
-        model_parameters(model).with_columns(
-            pl.when(pl.col("parameter") == "loading")
-            .then(pl.col("value") * 1.2)
-            .otherwise(pl.col("value"))
-            .alias("value")
-        )
-    )
+    nudged = scaled(model, "loading", 1.2)
     assert label_model_moved(model, nudged, 0.02) and not label_model_moved(model, nudged, 10.0)
 
 
