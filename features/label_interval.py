@@ -7,9 +7,9 @@ c . noise. The model prices both, but only as well as its linear, one-factor pic
 holds; where a rare signal's rate is convex in quality or the residuals are not what Psi says, the
 persistent part is far larger than priced. The halves measure each without the model: their noise is
 independent, so the product of the persistent part read on half A and on half B is unbiased for its
-square, and (c . (r_A - r_B) sqrt(n_A n_B) / n)^2 for the full data's sampling variance (n: trials). Their sum over a group's
-generations against the model's summed Var(L | y) is the group's variance scale (never below 1: the
-data can widen the model's interval, not narrow it).
+square, and (c . (r_A - r_B) sqrt(n_A n_B) / n)^2 (n: a signal's trials) for the full data's
+sampling variance. Their sum over a group's generations against the model's summed Var(L | y) is the
+group's variance scale (never below 1: the data can widen the model's interval, not narrow it).
 """
 
 from __future__ import annotations

@@ -13,7 +13,8 @@ e_ik the residual left by the current E[q | y], refined for a few rounds: a rate
 generation's quality predicts weighs less, now and in the long run.
 The long-run label L_i is the same estimator with no sampling noise on every signal the generation can
 ever show (Sigma = Psi_i there): E[L | y] = E[q | y] and Var(L | y) = 1 / lambda_i - 1 / lambda_inf_i.
-Solves are batched numpy over chunks of generations (a few K x K systems each, K <= 10).
+Solves are batched numpy over chunks of generations (a few K x K systems each, K <= 10), on
+`SOLVE_THREADS` threads.
 """
 
 from __future__ import annotations
@@ -172,8 +173,7 @@ def _each_chunk(total: int, work: Callable[[slice], None]) -> None:
             work(part)
         return
     with ThreadPoolExecutor(SOLVE_THREADS) as pool:
-        for finished in pool.map(work, parts):
-            del finished
+        list(pool.map(work, parts))  # consumed so that a batch's error is raised here
 
 
 def posterior(
