@@ -139,14 +139,6 @@ def _pooled_intercepts(counts: SignalCounts, design: Design, buckets: int) -> np
     return intercept
 
 
-def _half_rate_residuals(model: LabelModel, data: FitData) -> tuple[np.ndarray, np.ndarray]:
-    """Each half's rates less the intercepts (0 where the half does not observe the signal)."""
-    intercept = intercepts_of(model, data.design)
-    residual_a = np.where(data.half_a.observed, data.half_a.rates() - intercept, 0.0)
-    residual_b = np.where(data.half_b.observed, data.half_b.rates() - intercept, 0.0)
-    return residual_a, residual_b
-
-
 def _half_residuals(model: LabelModel, data: FitData) -> tuple[HalfResiduals, np.ndarray]:
     """Both halves' residuals and precision weights, and the full data's unit variances."""
     intercept = intercepts_of(model, data.design)
@@ -159,7 +151,7 @@ def _half_residuals(model: LabelModel, data: FitData) -> tuple[HalfResiduals, np
         weights.append(
             np.where(half.observed, 1.0 / (model.long_run_variance[None, :] + noise), 0.0)
         )
-    residual_a, residual_b = _half_rate_residuals(model, data)
+    residual_a, residual_b = data.half_a.residuals(intercept), data.half_b.residuals(intercept)
     return HalfResiduals(residual_a, residual_b, weights[0], weights[1]), unit
 
 
@@ -169,10 +161,10 @@ def _balanced_variance(model: LabelModel, data: FitData) -> np.ndarray:
     below the long-run variance; an underestimate would hand the weight to the most-shown generations,
     a selected few (the best, where a rare signal hardly varies), and the estimate would confirm itself.
     """
-    residual_a, residual_b = _half_rate_residuals(model, data)
+    intercept = intercepts_of(model, data.design)
     equal = HalfResiduals(
-        residual_a,
-        residual_b,
+        data.half_a.residuals(intercept),
+        data.half_b.residuals(intercept),
         data.half_a.observed.astype(np.float64),
         data.half_b.observed.astype(np.float64),
     )

@@ -37,16 +37,13 @@ def _measured_errors(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per generation: the halves' unbiased reading of E[(E[q | y] - L)^2], the model's Var(L | y),
     and whether both halves show every signal the generation can show (only then is it measured)."""
+    prior_mean = prior_means_of(model, design)
     maps = estimator_maps(
-        model.factor,
-        evidence_of(model, full, design),
-        prior_means_of(model, design),
-        model.prior_variance,
+        model.factor, evidence_of(model, full, design), prior_mean, model.prior_variance
     )
     intercept = intercepts_of(model, design)
-    residual_a = np.where(half_a.observed, half_a.rates() - intercept, 0.0)
-    residual_b = np.where(half_b.observed, half_b.rates() - intercept, 0.0)
-    prior_part = maps.prior_weight * prior_means_of(model, design)
+    residual_a, residual_b = half_a.residuals(intercept), half_b.residuals(intercept)
+    prior_part = maps.prior_weight * prior_mean
     contrast = maps.current - maps.long_run
     persistent = ((contrast * residual_a).sum(axis=1) + prior_part) * (
         (contrast * residual_b).sum(axis=1) + prior_part

@@ -76,6 +76,10 @@ class SignalCounts:
         rates.setflags(write=False)
         return rates
 
+    def residuals(self, intercept: np.ndarray) -> np.ndarray:
+        """Rates less `intercept` (N x K), 0 where the signal is unobserved."""
+        return np.where(self.observed, self.rates() - intercept, 0.0)
+
     def rows(self, keep: np.ndarray) -> SignalCounts:
         """The generations of the `keep` mask."""
         return SignalCounts(
