@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+from scipy.optimize import brentq
 from scipy.special import betainc, gammainc, ndtr
 
 from features.label_config import LabelConfig
@@ -32,10 +33,13 @@ FLAGGED_SCHEMA: dict[str, pl.DataType] = {
 
 
 def viewer_codes(activity: pl.DataFrame) -> tuple[np.ndarray, pl.Series]:
-    """A dense code (0..viewers-1) per row of its viewer, and the viewer id of each code."""
-    physical = activity["viewer_id"].cast(pl.Categorical).to_physical().to_numpy()
-    _, first, code = np.unique(physical, return_index=True, return_inverse=True)
-    return code.astype(np.int64), activity["viewer_id"].gather(first)
+    """A dense code (0..viewers-1, in order of first row) per row of its viewer, and the viewer id of
+    each code."""
+    rows = activity.select("viewer_id").with_row_index("row")
+    first = rows.group_by("viewer_id").agg(pl.col("row").min()).sort("row")
+    coded = first.with_row_index("code").select("viewer_id", "code")
+    code = rows.join(coded, on="viewer_id", how="left", maintain_order="left")["code"]
+    return code.to_numpy().astype(np.int64), first["viewer_id"]
 
 
 def viewer_totals(activity: pl.DataFrame, code: np.ndarray, viewer_ids: pl.Series) -> pl.DataFrame:
@@ -115,25 +119,25 @@ def _band_rates(cells: ViewCells, excluded: np.ndarray) -> np.ndarray:
     return np.clip(mean, 1e-6, 1.0 - 1e-6)
 
 
-def overdispersion(
-    viewed: np.ndarray, expected: np.ndarray, variance: np.ndarray, iterations: int = 30
-) -> float:
+def overdispersion(viewed: np.ndarray, expected: np.ndarray, variance: np.ndarray) -> float:
     """s^2 such that z = (viewed - expected) / sqrt(variance + s^2 expected^2) has the median z^2 of
     a standard normal over these viewers: how much ordinary viewers' view propensities differ beyond
     sampling noise (robust to a minority of outliers; 0 when sampling noise explains it all)."""
+    squared_gap = (viewed - expected) ** 2
+    expected_sq = expected**2
 
-    def median_z2(s2: float) -> float:
-        return float(np.median((viewed - expected) ** 2 / (variance + s2 * expected**2)))
+    def excess_median(s2: float) -> float:
+        # decreasing in s2: the root is where the median z^2 meets the normal's
+        return float(np.median(squared_gap / (variance + s2 * expected_sq))) - CHI2_1_MEDIAN
 
-    if viewed.size == 0 or median_z2(0.0) <= CHI2_1_MEDIAN:
+    if viewed.size == 0 or excess_median(0.0) <= 0.0:
         return 0.0
     low, high = 0.0, 1.0
-    while median_z2(high) > CHI2_1_MEDIAN and high < 1e6:
+    while excess_median(high) > 0.0 and high < 1e6:
         low, high = high, high * 4.0
-    for _ in range(iterations):
-        middle = 0.5 * (low + high)
-        low, high = (middle, high) if median_z2(middle) > CHI2_1_MEDIAN else (low, middle)
-    return high
+    if excess_median(high) > 0.0:
+        return high
+    return float(brentq(excess_median, low, high, xtol=1e-12, rtol=1e-10))
 
 
 def view_tails(cells: ViewCells, excluded: np.ndarray, config: LabelConfig) -> np.ndarray | None:

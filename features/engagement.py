@@ -33,7 +33,8 @@ ENGAGEMENT_COLUMNS: tuple[str, ...] = (
     "regenerates",
 )
 CELL_KEYS: tuple[str, ...] = ("half", "period")
-"""A cell: the viewer half (hash of viewer_id % 2) and the period (0: early in the generation's life, 1: later)."""
+"""A cell: the viewer half (hash of viewer_id % 2) and the period (0: early in the generation's life, 1: later;
+split only for the generations of the diagnostics' temporal sample, every event of the others is in period 0)."""
 CELL_COLUMNS: tuple[str, ...] = (
     "generation_id",
     *CELL_KEYS,

@@ -91,7 +91,10 @@ class _Rows:
 
 def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
     """(b' Sigma^-1 b, b' Sigma^-1 r) per generation of the batch, one batched solve per pattern of
-    signals entering (a generation with none gets 0, 0)."""
+    signals entering (a generation with none gets 0, 0).
+
+    With the t weights W, Sigma = W^-1/2 (Psi + D R D) W^-1/2 (D = W^1/2 S), so the system solved is
+    Psi + D R D against W^1/2 b and W^1/2 r: the same forms, built from fewer N x K x K arrays."""
     used = rows.used
     n, k = used.shape
     info, weighted = np.zeros(n), np.zeros(n)
@@ -103,23 +106,20 @@ def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarra
         members = np.flatnonzero(codes == code)
         everything = signals.size == k and members.size == n
         pick = (slice(None), slice(None)) if everything else np.ix_(members, signals)
-        sd = rows.noise_sd[pick]
-        noise = factor.noise_correlation[np.ix_(signals, signals)]
-        system = noise[None] * (sd[:, :, None] * sd[:, None, :])
-        psi = factor.persistent[np.ix_(signals, signals)]
+        loading = np.broadcast_to(factor.loading[signals], (members.size, signals.size))
+        residual = rows.residual[pick]
+        spread = rows.noise_sd[pick]
         if rows.reweighted:
-            scale = 1.0 / np.sqrt(rows.weight[pick])
-            system += psi[None] * (scale[:, :, None] * scale[:, None, :])
-        else:
-            system += psi[None]
+            root = np.sqrt(rows.weight[pick])
+            spread, loading, residual = spread * root, loading * root, residual * root
+        system = spread[:, :, None] * factor.noise_correlation[np.ix_(signals, signals)][None]
+        system *= spread[:, None, :]
+        system += factor.persistent[np.ix_(signals, signals)][None]
         diagonal = np.arange(signals.size)
         system[:, diagonal, diagonal] *= 1.0 + RIDGE
-        loading = factor.loading[signals]
-        residual = rows.residual[pick]
-        rhs = np.stack([np.broadcast_to(loading, residual.shape), residual], axis=2)
-        solved = np.linalg.solve(system, rhs)
-        info[members] = solved[:, :, 0] @ loading
-        weighted[members] = solved[:, :, 1] @ loading
+        solved = np.linalg.solve(system, np.stack([loading, residual], axis=2))
+        info[members] = np.einsum("nk,nk->n", solved[:, :, 0], loading)
+        weighted[members] = np.einsum("nk,nk->n", solved[:, :, 1], loading)
     return info, weighted
 
 

@@ -87,7 +87,8 @@ class LabelFrames:
 
 
 def label_frames(engagement: pl.DataFrame, cells: pl.DataFrame) -> LabelFrames:
-    """`engagement` sorted by generation_id, and the same generations' viewer halves and periods."""
+    """`engagement` sorted by generation_id, and the same generations' viewer halves and periods (the
+    periods are split for the diagnostics' sample only: elsewhere `early` is everything)."""
     if not engagement["generation_id"].is_sorted():
         engagement = engagement.sort("generation_id")
     ids = engagement["generation_id"]

@@ -162,7 +162,7 @@ def refresh_state(
             label_store.replace_abnormal_viewers(con, flagged, version, now)
         touched = events_sql.touched_generations(con, since, current, reclassified)
         touched, examination_refit = _reaggregate(
-            con, passes, config, touched, flagged, reclassified, current, full=full, now=now
+            con, passes, config, touched, flagged, current, full=full, now=now
         )
         label_store.set_state_mark(con, mark, now)
     return RefreshResult(
@@ -182,7 +182,6 @@ def _reaggregate(
     config: LabelConfig,
     touched: pl.DataFrame,
     flagged: pl.DataFrame,
-    reclassified: pl.DataFrame,
     current: events_sql.IngestMark,
     *,
     full: bool,
@@ -196,6 +195,7 @@ def _reaggregate(
     from features.label_pipeline import adopted_examination
 
     version = config.label_version
+    touched = with_temporal_sample(con, touched, current, config)
     slots = passes.slots(
         touched,
         flagged,
@@ -212,7 +212,9 @@ def _reaggregate(
     if examination_refit:
         label_store.store_examination(con, examination, version, now)
         if not full:  # every generation's impressions are weighed anew
-            touched = events_sql.touched_generations(con, None, current, reclassified)
+            touched = with_temporal_sample(
+                con, events_sql.known_generations(con, current), current, config
+            )
     sums, net_likes = passes.engagement(
         touched, flagged, examination, current, engagement_rules(config)
     )
@@ -222,6 +224,31 @@ def _reaggregate(
         con, "label_engagement", touched, generation_engagement(touched["generation_id"], cells)
     )
     return touched, examination_refit
+
+
+def with_temporal_sample(
+    con: duckdb.DuckDBPyConnection,
+    touched: pl.DataFrame,
+    current: events_sql.IngestMark,
+    config: LabelConfig,
+) -> pl.DataFrame:
+    """`touched` with `temporal_sample`: whether the generation is in the diagnostics' fixed subset of
+    the generations known by `current` (features.stable_keys.stable_sample), the only ones whose
+    events are also summed per period.
+
+    Incremental runs stay right: the subset is the `diagnostics_max_generations` smallest keys, so
+    arriving generations only push members out, and a generation in it now was in it when last
+    summed; an erasure resets the label state and a new config is a new label_version (both rebuild).
+    """
+    from features.stable_keys import stable_sample
+
+    known = events_sql.known_generations(con, current)["generation_id"]
+    sampled = known.filter(
+        pl.Series(stable_sample(known.to_list(), config.diagnostics_max_generations))
+    )
+    return touched.select("generation_id").with_columns(
+        temporal_sample=pl.col("generation_id").is_in(sampled.implode())
+    )
 
 
 def _counts_add_up(

@@ -72,9 +72,11 @@ def engagement_of_partition(
     examination: pl.DataFrame,
     through: events_sql.IngestMark,
     rules: events_sql.EngagementRules,
+    temporal_sample: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """On a worker: clean sums and net likes per cell of one partition's generations."""
-    return partition_engagement(partition, abnormal, examination, through, rules)
+    """On a worker: clean sums and net likes per cell of one partition's generations (those in
+    `temporal_sample` also per period)."""
+    return partition_engagement(partition, abnormal, examination, through, rules, temporal_sample)
 
 
 @dataclass
@@ -168,15 +170,23 @@ class WorkerAggregation:
         through: events_sql.IngestMark,
         rules: events_sql.EngagementRules,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(clean sums, net likes) per cell of the touched generations, partition by partition."""
+        """(clean sums, net likes) per cell of the touched generations (generation_id,
+        temporal_sample), partition by partition."""
         parts = self._partitions_of(touched, through)
         if not parts:
             return WarehouseAggregation(self.con).engagement(
                 touched, abnormal_viewers, examination, through, rules
             )
+        sampled = touched.filter(pl.col("temporal_sample")).select("generation_id")
         futures = [
             self.runner.submit(
-                engagement_of_partition, part, abnormal_viewers, examination, through, rules
+                engagement_of_partition,
+                part,
+                abnormal_viewers,
+                examination,
+                through,
+                rules,
+                sampled,
             )
             for part in parts
         ]

@@ -141,6 +141,13 @@ def register(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> 
     con.register(name, frame.to_arrow())
 
 
+def known_generations(con: duckdb.DuckDBPyConnection, through: IngestMark) -> pl.DataFrame:
+    """Every generation (generation_id) whose record was ingested by `through`."""
+    return query(
+        con, "label/known_generations", {"generations_through": through.generations_through}
+    )
+
+
 def touched_generations(
     con: duckdb.DuckDBPyConnection,
     since: IngestMark | None,
@@ -152,9 +159,7 @@ def touched_generations(
     With `since` None every known generation is touched (a full rebuild).
     """
     if since is None:
-        return query(
-            con, "label/known_generations", {"generations_through": through.generations_through}
-        )
+        return known_generations(con, through)
     register(
         con, RECLASSIFIED_RELATION, reclassified_viewers.select(pl.col("viewer_id").cast(pl.String))
     )
@@ -192,9 +197,16 @@ def touched_engagement(
     through: IngestMark,
     rules: EngagementRules,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(clean sums, net likes) per (generation, viewer half, period) cell of the touched generations,
-    impressions weighted by the `examination` curve (surface, position, propensity)."""
-    register(con, TOUCHED_RELATION, touched.select(pl.col("generation_id").cast(pl.String)))
+    """(clean sums, net likes) per (generation, viewer half, period) cell of the touched generations
+    (generation_id, temporal_sample: whether its events are split by period too), impressions weighted
+    by the `examination` curve (surface, position, propensity)."""
+    register(
+        con,
+        TOUCHED_RELATION,
+        touched.select(
+            pl.col("generation_id").cast(pl.String), pl.col("temporal_sample").cast(pl.Boolean)
+        ),
+    )
     register(
         con,
         EXAMINATION_RELATION,
@@ -244,7 +256,8 @@ class EventAggregation(Protocol):
         through: IngestMark,
         rules: EngagementRules,
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """(clean sums, net likes) per cell of the touched generations without the abnormal viewers."""
+        """(clean sums, net likes) per cell of the touched generations (generation_id, temporal_sample:
+        also split by period) without the abnormal viewers."""
         ...
 
 

@@ -147,10 +147,16 @@ def partition_engagement(
     examination: pl.DataFrame,
     through: IngestMark,
     rules: EngagementRules,
+    temporal_sample: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """(worker) Clean sums and net likes per cell of every generation in the partition."""
+    """(worker) Clean sums and net likes per cell of every generation in the partition; those in
+    `temporal_sample` (generation_id) are also split by period."""
     with partition_connection(partition, abnormal_viewers) as con:
-        generations = query(con, "label/partition_generation_ids")
+        generations = query(con, "label/partition_generation_ids").with_columns(
+            temporal_sample=pl.col("generation_id").is_in(
+                temporal_sample["generation_id"].cast(pl.String).implode()
+            )
+        )
         return engagement.touched_engagement(con, generations, examination, through, rules)
 
 

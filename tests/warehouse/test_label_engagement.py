@@ -74,11 +74,21 @@ RULES = engagement.EngagementRules(
 )
 
 
+def touched_frame(generation_ids: list[str], temporal_sample: bool = True) -> pl.DataFrame:
+    """Touched generations, all in the temporal sample or none."""
+    return pl.DataFrame(
+        {
+            "generation_id": generation_ids,
+            "temporal_sample": [temporal_sample] * len(generation_ids),
+        }
+    )
+
+
 def aggregate(con, generation_ids: list[str], examination: pl.DataFrame = NO_CURVE) -> pl.DataFrame:
     """Engagement rows (with a `slots` list: every generation sampled) of the generations: max_position 10,
     watch ratios capped at 2, impressions weighted by `examination` (none: every slot weighs 1)."""
     mark = engagement.ingest_mark(con)
-    touched = pl.DataFrame({"generation_id": generation_ids})
+    touched = touched_frame(generation_ids)
     exposure = engagement.touched_slots(con, touched, mark, max_position=10, sample_buckets=1)
     sums, net_likes = engagement.touched_engagement(con, touched, examination, mark, RULES)
     slots = exposure.group_by("generation_id").agg(
@@ -127,6 +137,39 @@ def test_self_engagement_is_left_out_of_feed_counts_but_studio_actions_stay(con)
     assert (g1["impressions"], g1["views"], g1["likes"], g1["watch_ms"]) == (1, 1, 0, 5000)
     assert (g1["studio_impressions"], g1["selects"]) == (1, 1)
     assert slots(g1) == [("feed", 2, 1, 1)]
+
+
+def test_only_generations_in_the_temporal_sample_are_split_by_period(con) -> None:
+    day = 24 * 60
+    rows = [
+        ("impression", g, v, minute, "feed", 0, None)
+        for g in ("g1", "g2")
+        for v, minute in (("a", 5), ("b", day + 5), ("c", day + 6))
+    ]
+    # a likes early and unlikes late; b likes late
+    rows += [
+        ("like", g, v, minute, "feed", None, None)
+        for g in ("g1", "g2")
+        for v, minute in (("a", 6), ("b", day + 7))
+    ]
+    rows += [("unlike", g, "a", day + 8, "feed", None, None) for g in ("g1", "g2")]
+    add_events(con, rows)
+    mark = engagement.ingest_mark(con)
+    touched = pl.concat([touched_frame(["g1"], True), touched_frame(["g2"], False)])
+    sums, net_likes = engagement.touched_engagement(con, touched, NO_CURVE, mark, RULES)
+    cells = engagement_cells(sums, net_likes)
+    by_period = cells.group_by("generation_id", "period").agg(
+        pl.col("impressions", "likes", "net_likes").sum()
+    )
+    counts = {
+        (r["generation_id"], r["period"]): (r["impressions"], r["likes"], r["net_likes"])
+        for r in by_period.iter_rows(named=True)
+    }
+    # g1: one early impression and like (a's, later undone: no net like), two late impressions and
+    # b's like; g2 is not in the sample: everything in period 0 (net: b's like only)
+    assert counts == {("g1", 0): (1, 1, 0), ("g1", 1): (2, 1, 1), ("g2", 0): (3, 1, 1)}
+    whole = generation_engagement(touched["generation_id"], cells)
+    assert whole["impressions"].to_list() == [3, 3] and whole["likes"].to_list() == [1, 1]
 
 
 def test_viewer_activity_leaves_out_engagement_with_ones_own_generations_only(con) -> None:
@@ -320,7 +363,7 @@ def test_events_of_an_unknown_generation_wait_for_its_record(con) -> None:
     ].sort().to_list() == ["g1", "g2"]
     sums, net_likes = engagement.touched_engagement(
         con,
-        pl.DataFrame({"generation_id": ["ghost"]}),
+        touched_frame(["ghost"]),
         NO_CURVE,
         mark,
         RULES,

@@ -8,11 +8,13 @@
 -- (`label_abnormal_viewers`) are excluded everywhere, the creator everywhere but in the studio; the slot is the
 -- surface ('other' if none) and, on the feed, the position (pooled from $max_position on; -1 off the feed or
 -- without a position). half = hash(viewer_id) % 2 (a viewer is wholly in one half: split-half reliability);
--- period = 1 for events $period_split_ms or more after the generation's created_at (temporal validity).
+-- period = 1 for events $period_split_ms or more after the generation's created_at (temporal validity), only
+-- for the generations whose `temporal_sample` is true (the diagnostics' fixed subset: they alone are compared
+-- across periods); every event of the others is in period 0.
 -- Sums are of integers (capped watch times in ms, then divided by the duration; propensities as fixed-point
 -- integers, $fixed_point units per 1), so they do not depend on how the scan was split across threads. Net
 -- likes come from net_likes.sql. Events are first summed per (cell, event type, studio or not), then pivoted.
--- registered inputs: label_touched_generations, label_adopted_examination
+-- registered inputs: label_touched_generations (generation_id, temporal_sample), label_adopted_examination
 --     (on a worker also events, generations and label_abnormal_viewers: its partition's frames)
 -- parameters: $fixed_point, $long_view_ms, $max_position, $min_known_duration_ms, $period_split_ms,
 --     $ratio_cap, $through
@@ -23,7 +25,7 @@ generations as (
 ),
 
 label_touched_generations as (
-    select generation_id from label_touched_generations
+    select generation_id, temporal_sample from label_touched_generations
 ),
 
 label_abnormal_viewers as (
@@ -43,9 +45,10 @@ touched as (
         (generations.duration_ms * $ratio_cap)::bigint as capped_ms,
         generations.duration_ms >= $min_known_duration_ms as duration_known,
         epoch_ms(generations.created_at) as created_ms,
+        coalesce(label_touched_generations.temporal_sample, false) as temporal_sample,
         (row_number() over ())::integer as generation_key
     from generations
-    semi join label_touched_generations using (generation_id)
+    inner join label_touched_generations using (generation_id)
 ),
 
 clean_events as (
@@ -59,7 +62,8 @@ clean_events as (
             else -1
         end::integer as position,
         (hash(events.viewer_id) % 2)::integer as half,
-        (epoch_ms(events.occurred_at) - touched.created_ms >= $period_split_ms)::integer as period,
+        (touched.temporal_sample
+            and epoch_ms(events.occurred_at) - touched.created_ms >= $period_split_ms)::integer as period,
         events.watch_ms,
         least(events.watch_ms, touched.capped_ms) as capped_watch_ms,
         touched.duration_known

@@ -2,9 +2,9 @@
 -- like/unlike (by occurred_at, an unlike winning a tie) is a like, so an unlike cancels the same viewer's earlier
 -- like and nobody counts twice. `likes`: the latest within the cell's period; `net_likes`: the viewer's latest
 -- over the whole window, counted in the period it happened in (summed over cells: the generation's net likes).
--- half and period as in generation_engagement.sql; abnormal viewers and the creator excluded; events ingested
--- by $through
--- registered inputs: label_touched_generations
+-- half and period as in generation_engagement.sql (period 1 only for a generation in the temporal sample);
+-- abnormal viewers and the creator excluded; events ingested by $through
+-- registered inputs: label_touched_generations (generation_id, temporal_sample)
 --     (on a worker also events, generations and label_abnormal_viewers: its partition's frames)
 -- parameters: $period_split_ms, $through
 with
@@ -14,7 +14,7 @@ generations as (
 ),
 
 label_touched_generations as (
-    select generation_id from label_touched_generations
+    select generation_id, temporal_sample from label_touched_generations
 ),
 
 label_abnormal_viewers as (
@@ -22,9 +22,13 @@ label_abnormal_viewers as (
 ),
 
 touched as (
-    select generations.generation_id, generations.creator_id, epoch_ms(generations.created_at) as created_ms
+    select
+        generations.generation_id,
+        generations.creator_id,
+        epoch_ms(generations.created_at) as created_ms,
+        coalesce(label_touched_generations.temporal_sample, false) as temporal_sample
     from generations
-    semi join label_touched_generations using (generation_id)
+    inner join label_touched_generations using (generation_id)
 ),
 
 like_events as (
@@ -33,7 +37,8 @@ like_events as (
         events.viewer_id,
         events.event_type,
         {'at': events.occurred_at, 'unlike': events.event_type = 'unlike'} as ordering,
-        (epoch_ms(events.occurred_at) - touched.created_ms >= $period_split_ms)::integer as period
+        (touched.temporal_sample
+            and epoch_ms(events.occurred_at) - touched.created_ms >= $period_split_ms)::integer as period
     from events
     inner join touched using (generation_id)
     anti join label_abnormal_viewers using (viewer_id)
