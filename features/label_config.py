@@ -157,6 +157,11 @@ class LabelConfig:
     """Split-half and temporal diagnostics score, and the interval is measured on, at most this many
     generations, a fixed quality-blind subset (by a stable hash of the id): a Spearman over 10,000 has a
     standard error under 0.01."""
+    fit_max_generations: int = 30_000
+    """The model's signal parameters (loadings, persistent and noise covariance, intercepts) are estimated
+    on at most this many generations, a fixed quality-blind subset holding the diagnostics' one; the
+    prior, the interval and the labels use every generation. A handful of parameters per signal: the
+    cost of the fit stays bounded as a deployment grows, its precision does not need more."""
     prior_tolerance: float = 0.02
     """Keep the stored model unless a refit moves a parameter by more than this (relative to its scale)."""
 
@@ -220,6 +225,11 @@ class LabelConfig:
         if self.diagnostics_max_generations < 1:
             raise ValueError(
                 f"diagnostics_max_generations must be at least 1, got {self.diagnostics_max_generations}"
+            )
+        if self.fit_max_generations < self.diagnostics_max_generations:
+            raise ValueError(
+                "fit_max_generations must be at least diagnostics_max_generations, got "
+                f"{self.fit_max_generations} < {self.diagnostics_max_generations}"
             )
         if self.cross_partners < 0:
             raise ValueError(f"cross_partners must be at least 0, got {self.cross_partners}")

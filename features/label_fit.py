@@ -57,6 +57,23 @@ class FitData:
     completion_scale: float
     sample: np.ndarray
     """Rows on which the interval is measured (a fixed, quality-blind subset)."""
+    fitted: np.ndarray
+    """Rows on which the signal parameters are estimated (a fixed subset holding `sample`)."""
+
+    def rows(self, keep: np.ndarray) -> FitData:
+        """The same fit data on the generations of the `keep` mask."""
+        design = Design(
+            self.design.segment[keep], self.design.bucket[keep], self.design.exposure[keep]
+        )
+        return replace(
+            self,
+            full=self.full.rows(keep),
+            half_a=self.half_a.rows(keep),
+            half_b=self.half_b.rows(keep),
+            design=design,
+            sample=self.sample[keep],
+            fitted=self.fitted[keep],
+        )
 
 
 def fit_data(
@@ -65,9 +82,11 @@ def fit_data(
     half_b: pl.DataFrame,
     config: LabelConfig,
     sample: np.ndarray | None = None,
+    fitted: np.ndarray | None = None,
 ) -> FitData:
     """Counts, model_version segments and duration buckets of aligned engagement frames (`sample`: the
-    rows the interval is measured on, all without it)."""
+    rows the interval is measured on, `fitted`: those the signal parameters are estimated on; all
+    without them)."""
     segments = tuple(full["model_version"].drop_nulls().cast(pl.String).unique().sort().to_list())
     known = known_duration(full, config)
     edges = duration_bucket_edges(
@@ -89,6 +108,7 @@ def fit_data(
         ),
         completion_scale=completion_unit_scale(full, config),
         sample=np.ones(full.height, dtype=bool) if sample is None else sample,
+        fitted=np.ones(full.height, dtype=bool) if fitted is None else fitted,
     )
 
 
@@ -263,10 +283,31 @@ def fit_label_model(data: FitData, config: LabelConfig) -> LabelModel:
 
 
 def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -> LabelModel:
-    """The fit of `signals` (data restricted to them)."""
-    model = _start(data, signals)
+    """The fit of `signals` (data restricted to them): the signal parameters on the fitted rows, then
+    the prior and the interval; a signal that repeats another is dropped and the fit restarted."""
+    fitted = data if data.fitted.all() else data.rows(data.fitted)
+    model, repeated = _signal_parameters(fitted, signals, config)
+    if repeated:
+        kept = tuple(s for s in signals if s not in repeated)
+        return _fit_signals(_restricted(data, kept), kept, config)
     if not signals:
         return model
+    model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
+    model = _with_prior(model, data, config)
+    rows = data.sample
+    design = Design(data.design.segment[rows], data.design.bucket[rows], data.design.exposure[rows])
+    parts = (data.full.rows(rows), data.half_a.rows(rows), data.half_b.rows(rows))
+    return replace(model, interval_scale=interval_scales(model, *parts, design, config))
+
+
+def _signal_parameters(
+    data: FitData, signals: tuple[str, ...], config: LabelConfig
+) -> tuple[LabelModel, tuple[str, ...]]:
+    """(the model's intercepts, loadings, persistent and noise covariance after `fit_passes` rounds,
+    the signals found repeating an earlier one: then the model is unfinished)."""
+    model = _start(data, signals)
+    if not signals:
+        return model, ()
     orientation = np.array([config.orientation()[s] for s in signals])
     for _ in range(config.fit_passes):
         model = replace(model, long_run_variance=_balanced_variance(model, data))
@@ -275,8 +316,7 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
         dispersion, correlation = _noise(data, unit, model.shrink_strength, config)
         repeated = copies(signals, covariance, correlation, config.copy_correlation)
         if repeated:
-            kept = tuple(s for s in signals if s not in repeated)
-            return _fit_signals(_restricted(data, kept), kept, config)
+            return model, repeated
         trials = np.where(data.full.observed, data.full.trials, np.nan)
         typical = np.nanmedian(model.dispersion[None, :] * unit / trials, axis=0)
         floor = config.residual_floor * np.nan_to_num(typical, nan=0.0) + 1e-300
@@ -291,12 +331,7 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
         )
         model = replace(model, shrink_strength=_strength(model))
         model = replace(model, intercept=_intercepts(model, data.full, data.design))
-    model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
-    model = _with_prior(model, data, config)
-    rows = data.sample
-    design = Design(data.design.segment[rows], data.design.bucket[rows], data.design.exposure[rows])
-    parts = (data.full.rows(rows), data.half_a.rows(rows), data.half_b.rows(rows))
-    return replace(model, interval_scale=interval_scales(model, *parts, design, config))
+    return model, ()
 
 
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:

@@ -40,7 +40,7 @@ from features.pairs import (
     reliability_moved,
     sibling_pairs,
 )
-from features.stable_keys import stable_sample
+from features.stable_keys import smallest_keys, stable_keys
 
 
 @dataclass(frozen=True)
@@ -132,10 +132,9 @@ def compute_label_outputs(
     if engagement.is_empty():
         return _empty_outputs(stored)
     frames = label_frames(engagement, cells)
-    sample = stable_sample(
-        frames.full["generation_id"].to_list(), config.diagnostics_max_generations
-    )
-    fitted = fit_labels(frames, config, sample)
+    keys = stable_keys(frames.full["generation_id"].to_list())
+    sample = smallest_keys(keys, config.diagnostics_max_generations)
+    fitted = fit_labels(frames, config, sample, smallest_keys(keys, config.fit_max_generations))
     model_refit = label_fit_moved(stored, fitted, config.prior_tolerance, config.interval_tolerance)
     fit = fitted if model_refit or stored is None else stored
     scores = quality_scores(frames.full, fit.model, config)

@@ -122,10 +122,16 @@ def shrunk_completion(frame: pl.DataFrame, model: LabelModel, config: LabelConfi
     return np.where(counts.observed[:, 0], rate, np.nan)
 
 
-def fit_labels(frames: LabelFrames, config: LabelConfig, sample: np.ndarray) -> LabelFit:
+def fit_labels(
+    frames: LabelFrames,
+    config: LabelConfig,
+    sample: np.ndarray,
+    fitted: np.ndarray,
+) -> LabelFit:
     """The label model of all generations and the completion reference under it; the interval is
-    measured on the generations of the `sample` mask."""
-    data = fit_data(frames.full, frames.half_a, frames.half_b, config, sample)
+    measured on the generations of the `sample` mask, the signal parameters estimated on those of
+    `fitted`."""
+    data = fit_data(frames.full, frames.half_a, frames.half_b, config, sample, fitted)
     model = fit_label_model(data, config)
     completion = shrunk_completion(frames.full, model, config)
     observed = np.isfinite(completion)

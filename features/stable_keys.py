@@ -14,9 +14,13 @@ def stable_keys(ids: Iterable[str]) -> np.ndarray:
     return np.frombuffer(digests, dtype=">u8").astype(np.uint64)
 
 
-def stable_sample(ids: Iterable[str], limit: int) -> np.ndarray:
-    """Mask of the (at most) `limit` ids with the smallest stable keys: a fixed, quality-blind subset."""
-    keys = stable_keys(ids)
+def smallest_keys(keys: np.ndarray, limit: int) -> np.ndarray:
+    """Mask of the (at most) `limit` smallest keys: nested, a smaller limit picks a subset."""
     keep = np.zeros(keys.size, dtype=bool)
     keep[np.argsort(keys, kind="stable")[:limit]] = True
     return keep
+
+
+def stable_sample(ids: Iterable[str], limit: int) -> np.ndarray:
+    """Mask of the (at most) `limit` ids with the smallest stable keys: a fixed, quality-blind subset."""
+    return smallest_keys(stable_keys(ids), limit)

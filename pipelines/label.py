@@ -154,7 +154,7 @@ def refresh_state(
         )
         # on a full rebuild nothing is stored: the new counts are everyone's activity
         activity = new_counts if full else events_sql.merged_viewer_activity(con, new_counts)
-        label_store.store_viewer_activity(con, activity)
+        label_store.store_viewer_activity(con, activity, replacing=not full)
         flagged = flagged_viewers(con, config, new_counts if full else None)
         before = label_store.abnormal_viewers(con)
         reclassified = reclassified_viewers(flagged, before)

@@ -114,10 +114,14 @@ def clear_viewer_activity(con: duckdb.DuckDBPyConnection) -> None:
     run_statement(con, "label/replace_state", "clear_viewer_activity")
 
 
-def store_viewer_activity(con: duckdb.DuckDBPyConnection, merged: pl.DataFrame) -> None:
-    """Replace the counts of the viewers in `merged` by their merged counts."""
-    _register_candidates(con, "label_merged_viewer_activity", merged.select("viewer_id"))
-    run_statement(con, "label/replace_state", "delete_merged_viewer_activity")
+def store_viewer_activity(
+    con: duckdb.DuckDBPyConnection, merged: pl.DataFrame, *, replacing: bool = True
+) -> None:
+    """Replace the counts of the viewers in `merged` by their merged counts (`replacing=False`: the
+    table holds none of them, e.g. just cleared for a rebuild, and they are only added)."""
+    if replacing:
+        _register_candidates(con, "label_merged_viewer_activity", merged.select("viewer_id"))
+        run_statement(con, "label/replace_state", "delete_merged_viewer_activity")
     append_rows(con, "label_viewer_activity", merged)
 
 

@@ -12,6 +12,7 @@ from features.label_config import LabelConfig
 from features.label_model import LabelModel, long_run_scores
 from features.label_parameters import label_model_from, label_model_moved, model_parameters
 from features.label_pipeline import compute_label_outputs
+from features.stable_keys import stable_sample
 from tests.features.label_world import LabelWorld
 
 CONFIG = LabelConfig(prior_min_generations=20)
@@ -149,3 +150,37 @@ def test_the_long_run_label_is_what_the_label_reaches_with_unlimited_exposure() 
     huge = outputs.labels.filter(pl.col("generation_id") == "huge").row(0, named=True)
     assert huge["quality_score"] == pytest.approx(long_run["huge"], abs=0.01)
     assert huge["quality_high"] - huge["quality_low"] < 0.02
+
+
+def test_the_signal_parameters_are_estimated_on_the_fitted_subset_alone() -> None:
+    """Likes of the generations outside the fit's fixed subset made absurd (every viewer likes): the
+    signal parameters do not move, their labels do; a fit on every generation moves."""
+    subset = LabelConfig(
+        prior_min_generations=20, diagnostics_max_generations=100, fit_max_generations=200
+    )
+    everyone = LabelConfig(prior_min_generations=20, diagnostics_max_generations=100)
+    plain, absurd = world_of(seed=5), world_of(seed=5)
+    ids = sorted(r["generation_id"] for r in absurd.records)
+    outside = {g for g, kept in zip(ids, stable_sample(ids, 200), strict=True) if not kept}
+    for cell in absurd.cells:
+        if cell["generation_id"] in outside:
+            cell["likes"] = cell["net_likes"] = cell["views"]
+    fits = {}
+    for name, config in (("subset", subset), ("everyone", everyone)):
+        for world_name, world in (("plain", plain), ("absurd", absurd)):
+            fits[name, world_name] = compute_label_outputs(*world.frames(), None, None, config)
+    parameters = ("loading", "persistent", "intercept", "dispersion", "noise_correlation")
+    before, after = fits["subset", "plain"], fits["subset", "absurd"]
+    for name in parameters:
+        assert np.array_equal(getattr(before.fit.model, name), getattr(after.fit.model, name))
+    moved = before.labels.join(after.labels, on="generation_id", suffix="_absurd").filter(
+        pl.col("quality_z") != pl.col("quality_z_absurd")
+    )
+    assert set(moved["generation_id"]) >= outside
+    loading = [fits["everyone", w].fit.model.loading for w in ("plain", "absurd")]
+    assert not np.allclose(loading[0], loading[1], rtol=0.02)
+
+
+def test_the_fit_subset_must_hold_the_diagnostics_one() -> None:
+    with pytest.raises(ValueError, match="fit_max_generations must be at least"):
+        LabelConfig(fit_max_generations=50, diagnostics_max_generations=100)
