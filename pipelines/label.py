@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import shutil
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -152,10 +153,7 @@ def refresh_state(
         new_counts = passes.viewer_activity(
             since.events_through if since else None, current, config.bot_position_bands
         )
-        # on a full rebuild nothing is stored: the new counts are everyone's activity
-        activity = new_counts if full else events_sql.merged_viewer_activity(con, new_counts)
-        label_store.store_viewer_activity(con, activity, replacing=not full)
-        flagged = flagged_viewers(con, config, new_counts if full else None)
+        flagged = _stored_and_flagged(con, config, new_counts, full=full)
         before = label_store.abnormal_viewers(con)
         reclassified = reclassified_viewers(flagged, before)
         if full or not reclassified.is_empty() or before.height != flagged.height:
@@ -174,6 +172,23 @@ def refresh_state(
         labels_current=False,
         examination_refit=examination_refit,
     )
+
+
+def _stored_and_flagged(
+    con: duckdb.DuckDBPyConnection, config: LabelConfig, new_counts: pl.DataFrame, *, full: bool
+) -> pl.DataFrame:
+    """Store the viewer activity with `new_counts` merged in and flag the abnormal viewers by it.
+
+    On a full rebuild nothing is stored and the new counts are everyone's activity: they are stored
+    (DuckDB, off the GIL) while the rules run on them in this thread."""
+    if not full:
+        label_store.store_viewer_activity(con, events_sql.merged_viewer_activity(con, new_counts))
+        return flagged_viewers(con, config)
+    with ThreadPoolExecutor(1) as pool:
+        stored = pool.submit(label_store.store_viewer_activity, con, new_counts, replacing=False)
+        flagged = flagged_viewers(con, config, new_counts)
+        stored.result()
+    return flagged
 
 
 def _reaggregate(
