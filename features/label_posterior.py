@@ -35,6 +35,8 @@ SOLVE_THREADS: int = max(
     ),
 )
 """Batches solved at once (numpy's batched solves and array arithmetic release the GIL)."""
+MIN_THREADED_ROWS: int = 1_024
+"""Fewer rows per thread than this are solved in one batch (a thread would cost more than it saves)."""
 RIDGE: float = 1e-10
 """Added to each system's diagonal, relative to its scale: exact duplicates stay solvable."""
 
@@ -161,7 +163,13 @@ def _first_rows(evidence: Evidence, part: slice) -> _Rows:
 
 
 def _chunks(total: int) -> list[slice]:
-    return [slice(s, min(s + CHUNK_ROWS, total)) for s in range(0, total, CHUNK_ROWS)]
+    """Batches of at most CHUNK_ROWS rows and of equal size, as many as a multiple of SOLVE_THREADS
+    (the threads finish together) unless the rows are too few to be worth a thread."""
+    count = -(-total // CHUNK_ROWS)
+    if total >= MIN_THREADED_ROWS * SOLVE_THREADS:
+        count = -(-count // SOLVE_THREADS) * SOLVE_THREADS
+    edges = np.linspace(0, total, count + 1).round().astype(int)
+    return [slice(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 def _each_chunk(total: int, work: Callable[[slice], None]) -> None:
