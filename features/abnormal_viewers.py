@@ -38,7 +38,9 @@ def viewer_codes(activity: pl.DataFrame) -> tuple[np.ndarray, pl.Series]:
     rows = activity.select("viewer_id").with_row_index("row")
     first = rows.group_by("viewer_id").agg(pl.col("row").min()).sort("row")
     coded = first.with_row_index("code").select("viewer_id", "code")
-    code = rows.join(coded, on="viewer_id", how="left", maintain_order="left")["code"]
+    code = rows.join(coded, on="viewer_id", how="left", maintain_order="left", nulls_equal=True)[
+        "code"
+    ]
     return code.to_numpy().astype(np.int64), first["viewer_id"]
 
 
@@ -150,7 +152,7 @@ def view_tails(cells: ViewCells, excluded: np.ndarray, config: LabelConfig) -> n
     variance = np.bincount(
         cells.viewer, weights=cells.shown * rate * (1.0 - rate), minlength=cells.viewers
     )
-    reference = (expected >= config.bot_view_min_expected) & ~excluded
+    reference = (expected >= config.bot_view_min_expected) & (expected > 0) & ~excluded
     if int(reference.sum()) < config.bot_view_min_reference:
         return None
     spread = overdispersion(viewed[reference], expected[reference], variance[reference])

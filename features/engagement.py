@@ -86,13 +86,16 @@ def generation_engagement(generation_ids: pl.Series, cells: pl.DataFrame) -> pl.
     return _typed(frame, ENGAGEMENT_COLUMNS)
 
 
-def cells_summed(cells: pl.DataFrame, keep: pl.Expr, generation_ids: pl.Series) -> pl.DataFrame:
-    """The engagement of the cells where `keep` holds (e.g. one viewer half), one row per generation id
-    in the given order (zeros where it has none); likes are the cells' own net likes."""
+def cells_summed(
+    cells: pl.DataFrame, keep: pl.Expr, generation_ids: pl.Series, *, whole_window: bool = False
+) -> pl.DataFrame:
+    """The engagement of the cells where `keep` holds, one row per generation id in the given order
+    (zeros where it has none). Likes: each viewer's latest action over the whole window with
+    `whole_window` (a viewer half: its cells' net_likes, whatever the period split), else the cells'
+    own likes, net within their period (a period: what was known by its end)."""
+    likes = pl.col("net_likes" if whole_window else "likes").sum()
     summed = (
-        cells.filter(keep)
-        .group_by("generation_id")
-        .agg(pl.col(COUNT_COLUMNS).sum(), likes=pl.col("likes").sum())
+        cells.filter(keep).group_by("generation_id").agg(pl.col(COUNT_COLUMNS).sum(), likes=likes)
     )
     frame = pl.DataFrame({"generation_id": generation_ids.cast(pl.String)}).join(
         summed, on="generation_id", how="left", maintain_order="left"

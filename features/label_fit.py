@@ -276,9 +276,9 @@ def copies(
 
 
 def fit_label_model(data: FitData, config: LabelConfig) -> LabelModel:
-    """The label model of the data (see features.label_model); a signal that merely repeats another
-    is left out, and the fit restarted without it."""
-    signals = present_signals(data.full, config)
+    """The label model of the data (see features.label_model); a signal too thin on the fitted rows
+    to be estimated, or that merely repeats another, is left out (the fit restarted without it)."""
+    signals = present_signals(data.full.rows(data.fitted), config)
     return _fit_signals(_restricted(data, signals), signals, config)
 
 

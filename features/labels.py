@@ -87,8 +87,9 @@ class LabelFrames:
 
 
 def label_frames(engagement: pl.DataFrame, cells: pl.DataFrame) -> LabelFrames:
-    """`engagement` sorted by generation_id, and the same generations' viewer halves and periods (the
-    periods are split for the diagnostics' sample only: elsewhere `early` is everything)."""
+    """`engagement` sorted by generation_id, and the same generations' viewer halves (likes net over
+    the whole window, as the full data's) and periods (likes net within each; the periods are split
+    for the diagnostics' sample only: elsewhere `early` is everything)."""
     if not engagement["generation_id"].is_sorted():
         engagement = engagement.sort("generation_id")
     ids = engagement["generation_id"]
@@ -96,16 +97,16 @@ def label_frames(engagement: pl.DataFrame, cells: pl.DataFrame) -> LabelFrames:
         c for c in engagement.columns if c not in cells.columns or c == "generation_id"
     )
 
-    def part(keep: pl.Expr) -> pl.DataFrame:
-        counts = cells_summed(cells, keep, ids).drop("generation_id")
+    def part(keep: pl.Expr, *, whole_window: bool) -> pl.DataFrame:
+        counts = cells_summed(cells, keep, ids, whole_window=whole_window).drop("generation_id")
         return pl.concat([record, counts], how="horizontal")
 
     return LabelFrames(
         full=engagement,
-        half_a=part(pl.col("half") == 0),
-        half_b=part(pl.col("half") == 1),
-        early=part(pl.col("period") == 0),
-        late=part(pl.col("period") == 1),
+        half_a=part(pl.col("half") == 0, whole_window=True),
+        half_b=part(pl.col("half") == 1, whole_window=True),
+        early=part(pl.col("period") == 0, whole_window=False),
+        late=part(pl.col("period") == 1, whole_window=False),
     )
 
 

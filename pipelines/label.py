@@ -160,7 +160,7 @@ def refresh_state(
             label_store.replace_abnormal_viewers(con, flagged, version, now)
         touched = events_sql.touched_generations(con, since, current, reclassified)
         touched, examination_refit = _reaggregate(
-            con, passes, config, touched, flagged, current, full=full, now=now
+            con, passes, config, touched, flagged, current, since, full=full, now=now
         )
         label_store.set_state_mark(con, mark, now)
     return RefreshResult(
@@ -198,11 +198,13 @@ def _reaggregate(
     touched: pl.DataFrame,
     flagged: pl.DataFrame,
     current: events_sql.IngestMark,
+    previous: events_sql.IngestMark | None,
     *,
     full: bool,
     now: datetime,
 ) -> tuple[pl.DataFrame, bool]:
-    """Sample slots -> (re)adopt the examination curve -> sum the touched generations' events.
+    """Sample slots -> (re)adopt the examination curve -> sum the touched generations' events (and
+    those that left the temporal sample since the `previous` mark).
 
     Returns the generations re-aggregated (all of them when the curve moved) and whether it did.
     """
@@ -210,7 +212,7 @@ def _reaggregate(
     from features.label_pipeline import adopted_examination
 
     version = config.label_version
-    touched = with_temporal_sample(con, touched, current, config)
+    touched = with_temporal_sample(con, touched, current, config, previous)
     slots = passes.slots(
         touched,
         flagged,
@@ -246,23 +248,38 @@ def with_temporal_sample(
     touched: pl.DataFrame,
     current: events_sql.IngestMark,
     config: LabelConfig,
+    previous: events_sql.IngestMark | None = None,
 ) -> pl.DataFrame:
     """`touched` with `temporal_sample`: whether the generation is in the diagnostics' fixed subset of
     the generations known by `current` (features.stable_keys.stable_sample), the only ones whose
-    events are also summed per period.
+    events are also summed per period. With the `previous` mark of an incremental run, the
+    generations that were in the subset then and are not now are touched too (summed again without
+    the split), so the state is the one a rebuild would store.
 
-    Incremental runs stay right: the subset is the `diagnostics_max_generations` smallest keys, so
-    arriving generations only push members out, and a generation in it now was in it when last
-    summed; an erasure resets the label state and a new config is a new label_version (both rebuild).
+    Nothing else can change membership: the subset is the `diagnostics_max_generations` smallest keys,
+    so arriving generations only push members out; an erasure resets the label state and a new
+    config is a new label_version (both rebuild).
     """
+    sampled = _temporal_sample(con, current, config)
+    ids = touched["generation_id"].cast(pl.String)
+    if previous is not None:
+        before = _temporal_sample(con, previous, config)
+        left = before.filter(~before.is_in(sampled.implode()) & ~before.is_in(ids.implode()))
+        ids = pl.concat([ids, left])
+    return pl.DataFrame({"generation_id": ids.unique(maintain_order=True)}).with_columns(
+        temporal_sample=pl.col("generation_id").is_in(sampled.implode())
+    )
+
+
+def _temporal_sample(
+    con: duckdb.DuckDBPyConnection, mark: events_sql.IngestMark, config: LabelConfig
+) -> pl.Series:
+    """The generation ids of the diagnostics' fixed subset of those known by `mark`."""
     from features.stable_keys import stable_sample
 
-    known = events_sql.known_generations(con, current)["generation_id"]
-    sampled = known.filter(
+    known = events_sql.known_generations(con, mark)["generation_id"].cast(pl.String)
+    return known.filter(
         pl.Series(stable_sample(known.to_list(), config.diagnostics_max_generations))
-    )
-    return touched.select("generation_id").with_columns(
-        temporal_sample=pl.col("generation_id").is_in(sampled.implode())
     )
 
 

@@ -101,3 +101,15 @@ def test_overdispersion_is_zero_for_sampling_noise_and_recovers_a_real_spread() 
     propensity = np.exp(rng.normal(-0.045, 0.3, expected.size))
     spread = rng.poisson(expected * propensity).astype(float)
     assert overdispersion(spread, expected, expected) == pytest.approx(0.3**2, rel=0.25)
+
+
+def test_viewers_never_shown_anything_do_not_set_the_spread() -> None:
+    # with no floor on expected views, viewers who only liked (no impressions) expect 0 views:
+    # they are no reference for the spread of view propensity, and the rule still flags its bot
+    rules = LabelConfig(bot_like_share=0.3, bot_like_z=5.0, bot_view_min_expected=0.0)
+    likers_only = [activity_row(f"quiet{i}", -1, 0, 0, 1) for i in range(20)]
+    bot = [activity_row("watches_all", band, 30, 27, 0) for band in range(4)]
+    activity = pl.DataFrame(human_activity(200, seed=0) + likers_only + bot)
+    flagged = dict(abnormal_viewers(activity, rules).select("viewer_id", "reason").iter_rows())
+    assert flagged.get("watches_all") == "views_everything"
+    assert not any(viewer.startswith("quiet") for viewer in flagged)

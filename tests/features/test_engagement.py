@@ -97,3 +97,28 @@ def test_a_part_of_the_cells_sums_to_one_row_per_generation_in_the_given_order()
     assert half_b["generation_id"].to_list() == ["b", "a", "c"]
     assert half_b["impressions"].to_list() == [3, 7, 0]
     assert half_b["selects"].to_list() == [0, 1, 0]
+
+
+def test_a_half_counts_likes_net_over_the_window_and_a_period_net_within_it() -> None:
+    """One viewer of half 0 liked in period 0 and unliked in period 1, another liked in period 1."""
+    cells = engagement_cells(
+        pl.DataFrame(
+            {"generation_id": ["a", "a"], "half": [0, 0], "period": [0, 1], "impressions": [4, 4]}
+        ),
+        pl.DataFrame(
+            {
+                "generation_id": ["a", "a"],
+                "half": [0, 0],
+                "period": [0, 1],
+                "likes": [1, 1],
+                "net_likes": [0, 1],
+            }
+        ),
+    )
+    ids = pl.Series(["a"])
+    half = cells_summed(cells, pl.col("half") == 0, ids, whole_window=True)
+    early = cells_summed(cells, pl.col("period") == 0, ids)
+    late = cells_summed(cells, pl.col("period") == 1, ids)
+    assert half["likes"].to_list() == [1]
+    assert (early["likes"].to_list(), late["likes"].to_list()) == ([1], [1])
+    assert half["likes"].to_list() == generation_engagement(ids, cells)["likes"].to_list()

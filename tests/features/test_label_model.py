@@ -184,3 +184,19 @@ def test_the_signal_parameters_are_estimated_on_the_fitted_subset_alone() -> Non
 def test_the_fit_subset_must_hold_the_diagnostics_one() -> None:
     with pytest.raises(ValueError, match="fit_max_generations must be at least"):
         LabelConfig(fit_max_generations=50, diagnostics_max_generations=100)
+
+
+def test_a_signal_absent_from_the_fitted_subset_is_not_in_the_model() -> None:
+    subset = LabelConfig(
+        prior_min_generations=20, diagnostics_max_generations=100, fit_max_generations=200
+    )
+    world = world_of(seed=6)
+    ids = sorted(r["generation_id"] for r in world.records)
+    fitted = {g for g, kept in zip(ids, stable_sample(ids, 200), strict=True) if kept}
+    for cell in world.cells:
+        if cell["generation_id"] in fitted:
+            cell["favorites"] = 0
+    frames = world.frames()
+    assert "favorite" not in compute_label_outputs(*frames, None, None, subset).fit.model.signals
+    everyone = LabelConfig(prior_min_generations=20, diagnostics_max_generations=100)
+    assert "favorite" in compute_label_outputs(*frames, None, None, everyone).fit.model.signals
