@@ -294,10 +294,11 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
         return model
     model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
     model = _with_prior(model, data, config)
-    rows = data.sample
-    design = Design(data.design.segment[rows], data.design.bucket[rows], data.design.exposure[rows])
-    parts = (data.full.rows(rows), data.half_a.rows(rows), data.half_b.rows(rows))
-    return replace(model, interval_scale=interval_scales(model, *parts, design, config))
+    sampled = data.rows(data.sample)
+    scale = interval_scales(
+        model, sampled.full, sampled.half_a, sampled.half_b, sampled.design, config
+    )
+    return replace(model, interval_scale=scale)
 
 
 def _signal_parameters(
