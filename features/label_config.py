@@ -10,7 +10,7 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-5"
+METHOD_VERSION: str = "labels-6"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 MODEL_SIGNALS: tuple[str, ...] = (
@@ -162,6 +162,14 @@ class LabelConfig:
     on at most this many generations, a fixed quality-blind subset holding the diagnostics' one; the
     prior, the interval and the labels use every generation. A handful of parameters per signal: the
     cost of the fit stays bounded as a deployment grows, its precision does not need more."""
+    select_ridges: tuple[float, ...] = (3000.0, 1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0)
+    """Penalties on the tilt of the quality direction toward the studio's selects
+    (features.label_select_direction), per standardized unit: cross-validation picks the strongest
+    within a standard error of the best, or no tilt at all."""
+    select_folds: int = 5
+    """Cross-validation folds of the selects (by request)."""
+    select_min_votes: int = 200
+    """Fewer studio selects than this leave the fitted direction as it is."""
     prior_tolerance: float = 0.02
     """Keep the stored model unless a refit moves a parameter by more than this (relative to its scale)."""
 
@@ -230,6 +238,11 @@ class LabelConfig:
             raise ValueError(
                 "fit_max_generations must be at least diagnostics_max_generations, got "
                 f"{self.fit_max_generations} < {self.diagnostics_max_generations}"
+            )
+        if self.select_folds < 2 or any(not ridge > 0 for ridge in self.select_ridges):
+            raise ValueError(
+                "select_folds must be at least 2 and select_ridges positive, got "
+                f"{self.select_folds} and {self.select_ridges}"
             )
         if self.cross_partners < 0:
             raise ValueError(f"cross_partners must be at least 0, got {self.cross_partners}")

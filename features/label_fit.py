@@ -28,6 +28,7 @@ from features.label_model import (
 )
 from features.label_posterior import information
 from features.label_prior import gls_effects, group_columns
+from features.label_select_direction import STUDIO_COLUMNS, SelectVotes, select_tilt, select_votes
 from features.label_signals import (
     DURATION_SIGNALS,
     SignalCounts,
@@ -59,6 +60,8 @@ class FitData:
     """Rows on which the interval is measured (a fixed, quality-blind subset)."""
     fitted: np.ndarray
     """Rows on which the signal parameters are estimated (a fixed subset holding `sample`)."""
+    votes: SelectVotes | None = None
+    """The studio's selects among the rows (None: the frame records no studio)."""
 
     def rows(self, keep: np.ndarray) -> FitData:
         """The same fit data on the generations of the `keep` mask."""
@@ -73,6 +76,7 @@ class FitData:
             design=design,
             sample=self.sample[keep],
             fitted=self.fitted[keep],
+            votes=None,
         )
 
 
@@ -109,6 +113,9 @@ def fit_data(
         completion_scale=completion_unit_scale(full, config),
         sample=np.ones(full.height, dtype=bool) if sample is None else sample,
         fitted=np.ones(full.height, dtype=bool) if fitted is None else fitted,
+        votes=select_votes(full, config.select_folds)
+        if set(STUDIO_COLUMNS) <= set(full.columns)
+        else None,
     )
 
 
@@ -121,13 +128,19 @@ def _weighted_mean(
     return np.divide(top, bottom, out=np.full(groups, np.nan), where=bottom > 0)
 
 
-def _intercepts(model: LabelModel, counts: SignalCounts, design: Design) -> np.ndarray:
-    """K x buckets intercepts: precision-weighted mean rates, per duration bucket for duration-driven
-    signals (a long video is not worse for being watched less of: its bucket is its reference)."""
-    evidence = evidence_of(model, counts, design)
-    weight = np.where(
-        counts.observed, 1.0 / (model.long_run_variance[None, :] + evidence.noise_variance), 0.0
-    )
+def _intercepts(
+    model: LabelModel, counts: SignalCounts, design: Design, precision: bool = True
+) -> np.ndarray:
+    """K x buckets intercepts: precision-weighted mean rates (without `precision`: every generation
+    weighs the same), per duration bucket for duration-driven signals (a long video is not worse for
+    being watched less of: its bucket is its reference)."""
+    if precision:
+        evidence = evidence_of(model, counts, design)
+        weight = np.where(
+            counts.observed, 1.0 / (model.long_run_variance[None, :] + evidence.noise_variance), 0.0
+        )
+    else:
+        weight = counts.observed.astype(np.float64)
     rates = counts.rates()
     buckets = len(model.duration_edges)
     group = np.where(design.bucket >= 0, design.bucket, buckets)
@@ -293,6 +306,7 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
     if not signals:
         return model
     model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
+    model = _select_tilted(model, data, config)
     model = _with_prior(model, data, config)
     sampled = data.rows(data.sample)
     scale = interval_scales(
@@ -333,6 +347,26 @@ def _signal_parameters(
         model = replace(model, shrink_strength=_strength(model))
         model = replace(model, intercept=_intercepts(model, data.full, data.design))
     return model, ()
+
+
+def _select_tilted(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:
+    """The model with the quality direction the studio's selects prefer, where they favour one
+    (features.label_select_direction); as it is without selects."""
+    if data.votes is None:
+        return model
+    fitted = data if data.fitted.all() else data.rows(data.fitted)
+    factor = select_tilt(
+        model.factor,
+        evidence_of(model, data.full, data.design),
+        data.votes,
+        np.sqrt(_balanced_variance(model, fitted)),
+        config.select_ridges,
+        config.select_min_votes,
+    )
+    if factor is model.factor:
+        return model
+    model = replace(model, loading=factor.loading, persistent=factor.persistent)
+    return replace(model, intercept=_intercepts(model, fitted.full, fitted.design, precision=False))
 
 
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:

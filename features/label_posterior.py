@@ -20,7 +20,7 @@ Solves are batched numpy over chunks of generations (a few K x K systems each, K
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -91,6 +91,17 @@ class _Rows:
     """False while every weight is 1 (saves scaling Psi)."""
 
 
+def _patterns(used: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(signals, rows) of each pattern of signals entering among the rows of `used` (N x K), rows
+    with none left out."""
+    k = used.shape[1]
+    codes = used.astype(np.int64) @ (1 << np.arange(k, dtype=np.int64))
+    for code in np.unique(codes):
+        signals = np.flatnonzero((int(code) >> np.arange(k)) & 1)
+        if signals.size:
+            yield signals, np.flatnonzero(codes == code)
+
+
 def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
     """(b' Sigma^-1 b, b' Sigma^-1 r) per generation of the batch, one batched solve per pattern of
     signals entering (a generation with none gets 0, 0).
@@ -100,12 +111,7 @@ def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarra
     used = rows.used
     n, k = used.shape
     info, weighted = np.zeros(n), np.zeros(n)
-    codes = used.astype(np.int64) @ (1 << np.arange(k, dtype=np.int64))
-    for code in np.unique(codes):
-        signals = np.flatnonzero((int(code) >> np.arange(k)) & 1)
-        if signals.size == 0:
-            continue
-        members = np.flatnonzero(codes == code)
+    for signals, members in _patterns(used):
         everything = signals.size == k and members.size == n
         pick = (slice(None), slice(None)) if everything else np.ix_(members, signals)
         loading = np.broadcast_to(factor.loading[signals], (members.size, signals.size))
@@ -307,3 +313,25 @@ def estimator_maps(
         prior_weight=(1.0 / precision - 1.0 / long_precision) / prior_variance,
         long_run_variance=np.clip(1.0 / precision - 1.0 / long_precision, 0.0, None),
     )
+
+
+def persistent_means(
+    covariance: np.ndarray, noise_correlation: np.ndarray, evidence: Evidence, rows: np.ndarray
+) -> np.ndarray:
+    """E[mu | y] of the generations `rows` (len(rows) x K): their long-run residual rates mu ~ N(0,
+    `covariance`) seen through the sampling noise, C[:, o] (C_oo + S R S)^-1 r_o on the observed o."""
+    used = evidence.observed[rows]
+    residual = evidence.residual[rows]
+    sd = np.sqrt(np.clip(evidence.noise_variance[rows], 0.0, None))
+    means = np.zeros(used.shape)
+    for signals, members in _patterns(used):
+        pick = np.ix_(members, signals)
+        spread = sd[pick]
+        system = spread[:, :, None] * noise_correlation[np.ix_(signals, signals)][None]
+        system *= spread[:, None, :]
+        system += covariance[np.ix_(signals, signals)][None]
+        diagonal = np.arange(signals.size)
+        system[:, diagonal, diagonal] *= 1.0 + RIDGE
+        solved = np.linalg.solve(system, residual[pick][:, :, None])[:, :, 0]
+        means[members] = solved @ covariance[signals, :]
+    return means

@@ -1,0 +1,190 @@
+"""The quality direction the studio's selects prefer, where they say the one-factor fit is wrong.
+
+The one-factor fit takes the strongest common part of the signals' long-run rates for quality. When
+some signals share an appeal that is not quality (a video that draws views and watch time whatever
+its quality), that shared part pulls the factor toward it. The creators' selects in the studio see
+quality itself: each select prefers one sibling over another shown beside it. So the selects pick
+the direction: a conditional logit of each select on the siblings' estimated long-run rates,
+
+    P(winner selected over loser) = sigmoid(gamma . (mu_w - mu_l) + c . (x_w - x_l)),
+    gamma = a * gamma_fit + delta / sd,    penalty: ridge * |delta|^2,
+
+with mu = E[long-run residual rates | y] under their fitted covariance C, gamma_fit = C^-1 b the
+fitted model's direction, x the model_version columns (A/B siblings differ by version, which the
+prior carries, not the signals), sd the spread of mu. The ridge comes from cross-validation over
+requests with the one-standard-error rule: the fitted direction stays (ridge infinite) unless the
+held-out selects favour a tilt by more than their noise. The chosen gamma becomes the loading
+b' = c C gamma with the fitted model's share of explained variance (b' C^-1 b' = b C^-1 b), and
+Psi' = C - b' b' keeps the signals' covariance C exactly: only which part of it is quality moves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.optimize import minimize
+
+from features.label_posterior import Evidence, FactorParameters, persistent_means
+from features.stable_keys import stable_keys
+
+STUDIO_COLUMNS: tuple[str, ...] = ("request_id", "selects", "studio_impressions", "model_version")
+"""What `select_votes` reads of the frame."""
+
+
+@dataclass(frozen=True)
+class SelectVotes:
+    """Studio selects as rows of the full frame: `winner` was selected over `loser`, a sibling shown
+    beside it and not selected; `fold` is the vote's cross-validation fold (by its request)."""
+
+    winner: np.ndarray
+    loser: np.ndarray
+    fold: np.ndarray
+    covariates: np.ndarray
+    """Per generation (all rows): the columns the logit holds fixed (model_version indicators)."""
+
+
+def select_votes(frame: pl.DataFrame, folds: int) -> SelectVotes:
+    """The select votes of `frame` (sorted by generation_id; request_id, selects, studio_impressions,
+    model_version), each in the fold of its request's stable key."""
+    rows = frame.select(
+        "request_id",
+        selected=pl.col("selects").fill_null(0) > 0,
+        shown=pl.col("studio_impressions").fill_null(0) > 0,
+    ).with_row_index("row")
+    winners = rows.filter("selected").select("request_id", winner="row")
+    losers = rows.filter(~pl.col("selected") & pl.col("shown")).select("request_id", loser="row")
+    votes = winners.join(losers, on="request_id").sort("winner", "loser")
+    keys = stable_keys(votes["request_id"].cast(pl.String).to_list())
+    versions = frame["model_version"].cast(pl.String).fill_null("")
+    levels = versions.unique().sort().to_list()[1:]
+    covariates = np.column_stack(
+        [(versions == level).to_numpy().astype(np.float64) for level in levels]
+        or [np.zeros((frame.height, 0))]
+    )
+    return SelectVotes(
+        winner=votes["winner"].to_numpy().astype(np.int64),
+        loser=votes["loser"].to_numpy().astype(np.int64),
+        fold=(keys % np.uint64(max(folds, 1))).astype(np.int64),
+        covariates=covariates,
+    )
+
+
+@dataclass(frozen=True)
+class _Logit:
+    """The select logit's data: differences of the voters' long-run estimates and covariates."""
+
+    gap: np.ndarray
+    covariate_gap: np.ndarray
+    fitted_direction: np.ndarray
+    spread: np.ndarray
+
+    def rows(self, keep: np.ndarray) -> _Logit:
+        return _Logit(self.gap[keep], self.covariate_gap[keep], self.fitted_direction, self.spread)
+
+
+def _fit_logit(logit: _Logit, ridge: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """(gamma, c) of the penalized select logit; `ridge` None holds delta at 0 (the fitted direction)."""
+    k, j = logit.gap.shape[1], logit.covariate_gap.shape[1]
+    free_delta = ridge is not None
+    along = logit.gap @ logit.fitted_direction
+    scaled = logit.gap / logit.spread[None, :]
+
+    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
+        a, delta, c = params[0], params[1 : 1 + k], params[1 + k :]
+        z = a * along + logit.covariate_gap @ c
+        if free_delta:
+            z = z + scaled @ delta
+        slope = -np.exp(-np.logaddexp(0.0, z))
+        grad = np.concatenate(
+            [
+                [slope @ along],
+                scaled.T @ slope if free_delta else np.zeros(k),
+                logit.covariate_gap.T @ slope,
+            ]
+        )
+        value = float(np.logaddexp(0.0, -z).sum())
+        if free_delta:
+            value += float(ridge * delta @ delta)
+            grad[1 : 1 + k] += 2.0 * ridge * delta
+        return value, grad
+
+    start = np.concatenate([[1.0], np.zeros(k + j)])
+    params = minimize(loss, start, jac=True, method="L-BFGS-B").x
+    delta = params[1 : 1 + k] if free_delta else np.zeros(k)
+    return params[0] * logit.fitted_direction + delta / logit.spread, params[1 + k :]
+
+
+def _held_out_likelihood(logit: _Logit, fold: np.ndarray, ridge: float | None) -> np.ndarray:
+    """Each vote's log-likelihood under the logit fitted on the other folds."""
+    likelihood = np.zeros(fold.size)
+    for part in np.unique(fold):
+        test = fold == part
+        gamma, c = _fit_logit(logit.rows(~test), ridge)
+        z = logit.gap[test] @ gamma + logit.covariate_gap[test] @ c
+        likelihood[test] = -np.logaddexp(0.0, -z)
+    return likelihood
+
+
+def chosen_ridge(logit: _Logit, fold: np.ndarray, ridges: tuple[float, ...]) -> float | None:
+    """The strongest penalty (None: no tilt at all) whose held-out likelihood is within one standard
+    error of the best one's."""
+    candidates: list[float | None] = [None, *sorted(ridges, reverse=True)]
+    held = [_held_out_likelihood(logit, fold, ridge) for ridge in candidates]
+    best = int(np.argmax([h.sum() for h in held]))
+    for ridge, likelihood in zip(candidates, held, strict=True):
+        gap = held[best] - likelihood
+        if gap.sum() <= gap.std() * np.sqrt(gap.size):
+            return ridge
+    return candidates[best]
+
+
+def tilted_factor(factor: FactorParameters, direction: np.ndarray) -> FactorParameters:
+    """The factor whose quality is `direction` . mu, with the same signal covariance C = b b' + Psi
+    and the same share of it explained (an unusable direction leaves `factor` as it is)."""
+    covariance = np.outer(factor.loading, factor.loading) + factor.persistent
+    explained = float(factor.loading @ np.linalg.solve(covariance, factor.loading))
+    image = covariance @ direction
+    size = float(direction @ image)
+    if not size > 0 or not direction @ factor.loading > 0 or not 0 < explained < 1:
+        return factor
+    loading = image * np.sqrt(explained / size)
+    persistent = covariance - np.outer(loading, loading)
+    return FactorParameters(
+        loading,
+        (persistent + persistent.T) / 2,
+        factor.noise_correlation,
+        factor.dof,
+        factor.rounds,
+    )
+
+
+def select_tilt(
+    factor: FactorParameters,
+    evidence: Evidence,
+    votes: SelectVotes,
+    long_run_sd: np.ndarray,
+    ridges: tuple[float, ...],
+    min_votes: int,
+) -> FactorParameters:
+    """`factor` turned toward the quality direction the selects prefer (see the module docstring);
+    unchanged with fewer than `min_votes` votes or when no tilt beats the fitted direction."""
+    if votes.winner.size < min_votes or not np.any(factor.loading):
+        return factor
+    covariance = np.outer(factor.loading, factor.loading) + factor.persistent
+    voters = np.unique(np.concatenate([votes.winner, votes.loser]))
+    means = np.zeros(evidence.observed.shape)
+    means[voters] = persistent_means(covariance, factor.noise_correlation, evidence, voters)
+    spread = np.maximum(long_run_sd, np.sqrt(np.clip(np.diag(covariance), 0.0, None)))
+    logit = _Logit(
+        gap=means[votes.winner] - means[votes.loser],
+        covariate_gap=votes.covariates[votes.winner] - votes.covariates[votes.loser],
+        fitted_direction=np.linalg.solve(covariance, factor.loading),
+        spread=np.where(spread > 0, spread, 1.0),
+    )
+    ridge = chosen_ridge(logit, votes.fold, ridges)
+    if ridge is None:
+        return factor
+    direction, _ = _fit_logit(logit, ridge)
+    return tilted_factor(factor, direction)
