@@ -5,7 +5,8 @@
 - temporal: the score from each generation's early engagement against the same score from its later
   engagement (Spearman over generations shown in both periods): whether it predicts what comes next;
 - studio_agreement: of the studio choices (a candidate selected over a sibling shown beside it), the share
-  the score orders the same way (ties count half): agreement with held-out human choices.
+  the score orders the same way (ties count half): agreement with human choices (no label signal, but
+  the label's direction may lean on them: features.label_select_direction, so its figure is in-sample).
 
 A raw rate is a signal's successes over trials as the model reads it (oriented: higher is better),
 plus the naive per-impression like and view rates; a generation without trials takes the part's

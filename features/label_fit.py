@@ -358,7 +358,7 @@ def _select_tilted(model: LabelModel, data: FitData, config: LabelConfig) -> Lab
     factor = select_tilt(
         model.factor,
         evidence_of(model, data.full, data.design),
-        data.votes,
+        data.votes.among(data.fitted),
         np.sqrt(_balanced_variance(model, fitted)),
         config.select_ridges,
         config.select_min_votes,

@@ -5,7 +5,9 @@ for the scores).
 Fitting, in `fit_passes` rounds: sampling variances at each generation's rate shrunk toward its
 intercept -> cross-half covariance -> loadings, persistent covariance -> sampling dispersion and noise
 correlation -> intercepts (duration-driven signals per duration bucket: the duration bias goes)
--> the prior of quality by model_version and exposure (features.label_prior) -> the long-run
+-> the quality direction turned toward the studio's selects where they favour another
+(features.label_select_direction) -> the prior of quality by model_version and exposure
+(features.label_prior) -> the long-run
 interval's scale per exposure group, measured from the viewer halves (features.label_interval).
 
 Hand-set `signal_orientation` only decides which end of the factor is "good".

@@ -11,7 +11,7 @@ the direction: a conditional logit of each select on the siblings' estimated lon
 
 with mu = E[long-run residual rates | y] under their fitted covariance C, gamma_fit = C^-1 b the
 fitted model's direction, x the model_version columns (A/B siblings differ by version, which the
-prior carries, not the signals), sd the spread of mu. The ridge comes from cross-validation over
+prior carries, not the signals), sd each signal's long-run sd (at least its equal-weight one). The ridge comes from cross-validation over
 requests with the one-standard-error rule: the fitted direction stays (ridge infinite) unless the
 held-out selects favour a tilt by more than their noise. The chosen gamma becomes the loading
 b' = c C gamma with the fitted model's share of explained variance (b' C^-1 b' = b C^-1 b), and
@@ -24,13 +24,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from scipy.optimize import minimize
 
 from features.label_posterior import Evidence, FactorParameters, persistent_means
 from features.stable_keys import stable_keys
 
 STUDIO_COLUMNS: tuple[str, ...] = ("request_id", "selects", "studio_impressions", "model_version")
 """What `select_votes` reads of the frame."""
+
+
+NEWTON_STEPS: int = 50
+NEWTON_TOLERANCE: float = 1e-10
+"""Newton stops when the predicted decrease of the loss falls below this share of it."""
+JITTER: float = 1e-10
+"""Relative ridge on the Hessian: a model_version no vote separates leaves it solvable."""
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,11 @@ class SelectVotes:
     fold: np.ndarray
     covariates: np.ndarray
     """Per generation (all rows): the columns the logit holds fixed (model_version indicators)."""
+
+    def among(self, rows: np.ndarray) -> SelectVotes:
+        """The votes between two generations of the `rows` mask."""
+        keep = rows[self.winner] & rows[self.loser]
+        return SelectVotes(self.winner[keep], self.loser[keep], self.fold[keep], self.covariates)
 
 
 def select_votes(frame: pl.DataFrame, folds: int) -> SelectVotes:
@@ -85,35 +96,43 @@ class _Logit:
 
 
 def _fit_logit(logit: _Logit, ridge: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """(gamma, c) of the penalized select logit; `ridge` None holds delta at 0 (the fitted direction)."""
-    k, j = logit.gap.shape[1], logit.covariate_gap.shape[1]
-    free_delta = ridge is not None
+    """(gamma, c) of the penalized select logit by Newton's method (a convex loss of at most 1 + K +
+    versions parameters); `ridge` None holds delta at 0 (the fitted direction)."""
+    k = logit.gap.shape[1]
     along = logit.gap @ logit.fitted_direction
-    scaled = logit.gap / logit.spread[None, :]
+    parts = [along[:, None]]
+    if ridge is not None:
+        parts.append(logit.gap / logit.spread[None, :])
+    parts.append(logit.covariate_gap)
+    design = np.concatenate(parts, axis=1)
+    penalty = np.zeros(design.shape[1])
+    if ridge is not None:
+        penalty[1 : 1 + k] = ridge
+    params = np.zeros(design.shape[1])
+    params[0] = 1.0
 
-    def loss(params: np.ndarray) -> tuple[float, np.ndarray]:
-        a, delta, c = params[0], params[1 : 1 + k], params[1 + k :]
-        z = a * along + logit.covariate_gap @ c
-        if free_delta:
-            z = z + scaled @ delta
-        slope = -np.exp(-np.logaddexp(0.0, z))
-        grad = np.concatenate(
-            [
-                [slope @ along],
-                scaled.T @ slope if free_delta else np.zeros(k),
-                logit.covariate_gap.T @ slope,
-            ]
-        )
-        value = float(np.logaddexp(0.0, -z).sum())
-        if free_delta:
-            value += float(ridge * delta @ delta)
-            grad[1 : 1 + k] += 2.0 * ridge * delta
-        return value, grad
+    def loss(theta: np.ndarray) -> float:
+        return float(np.logaddexp(0.0, -(design @ theta)).sum() + penalty @ theta**2)
 
-    start = np.concatenate([[1.0], np.zeros(k + j)])
-    params = minimize(loss, start, jac=True, method="L-BFGS-B").x
-    delta = params[1 : 1 + k] if free_delta else np.zeros(k)
-    return params[0] * logit.fitted_direction + delta / logit.spread, params[1 + k :]
+    current = loss(params)
+    for _ in range(NEWTON_STEPS):
+        z = design @ params
+        against = np.exp(-np.logaddexp(0.0, z))
+        gradient = -(design.T @ against) + 2.0 * penalty * params
+        hessian = (design * (against * (1.0 - against))[:, None]).T @ design
+        hessian[np.diag_indices_from(hessian)] += 2.0 * penalty + JITTER * (1.0 + hessian.trace())
+        step = np.linalg.solve(hessian, gradient)
+        decrease = float(gradient @ step)
+        if decrease <= NEWTON_TOLERANCE * max(1.0, abs(current)):
+            break
+        size = 1.0
+        while size > 1e-8 and loss(params - size * step) > current - 1e-4 * size * decrease:
+            size /= 2.0
+        params = params - size * step
+        current = loss(params)
+    delta = params[1 : 1 + k] if ridge is not None else np.zeros(k)
+    covariates = params[design.shape[1] - logit.covariate_gap.shape[1] :]
+    return params[0] * logit.fitted_direction + delta / logit.spread, covariates
 
 
 def _held_out_likelihood(logit: _Logit, fold: np.ndarray, ridge: float | None) -> np.ndarray:
