@@ -296,8 +296,11 @@ def fit_label_model(data: FitData, config: LabelConfig) -> LabelModel:
 
 
 def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -> LabelModel:
-    """The fit of `signals` (data restricted to them): the signal parameters on the fitted rows, then
-    the prior and the interval; a signal that repeats another is dropped and the fit restarted."""
+    """The fit of `signals` (data restricted to them): the signal parameters on the fitted rows, the
+    quality direction the selects prefer, intercepts as plain means over the fitted generations (the
+    passes' precision-weighted ones lean on the most-shown videos: an offset the long-run label would
+    read as quality), then the prior and the interval; a signal that repeats another is dropped and
+    the fit restarted."""
     fitted = data if data.fitted.all() else data.rows(data.fitted)
     model, repeated = _signal_parameters(fitted, signals, config)
     if repeated:
@@ -306,7 +309,10 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
     if not signals:
         return model
     model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
-    model = _select_tilted(model, data, config)
+    model = _select_tilted(model, data, fitted, config)
+    model = replace(
+        model, intercept=_intercepts(model, fitted.full, fitted.design, precision=False)
+    )
     model = _with_prior(model, data, config)
     sampled = data.rows(data.sample)
     scale = interval_scales(
@@ -349,12 +355,13 @@ def _signal_parameters(
     return model, ()
 
 
-def _select_tilted(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:
-    """The model with the quality direction the studio's selects prefer, where they favour one
-    (features.label_select_direction); as it is without selects."""
+def _select_tilted(
+    model: LabelModel, data: FitData, fitted: FitData, config: LabelConfig
+) -> LabelModel:
+    """The model with the quality direction the studio's selects between `fitted` generations
+    prefer, where they favour one (features.label_select_direction); as it is without selects."""
     if data.votes is None:
         return model
-    fitted = data if data.fitted.all() else data.rows(data.fitted)
     factor = select_tilt(
         model.factor,
         evidence_of(model, data.full, data.design),
@@ -363,10 +370,7 @@ def _select_tilted(model: LabelModel, data: FitData, config: LabelConfig) -> Lab
         config.select_ridges,
         config.select_min_votes,
     )
-    if factor is model.factor:
-        return model
-    model = replace(model, loading=factor.loading, persistent=factor.persistent)
-    return replace(model, intercept=_intercepts(model, fitted.full, fitted.design, precision=False))
+    return replace(model, loading=factor.loading, persistent=factor.persistent)
 
 
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:
