@@ -47,6 +47,7 @@ from features.label_config import LabelConfig
 from features.label_evaluation import format_table
 from features.label_model import long_run_scores
 from landing.simulate import DEFAULT_CATEGORIES, SimulationConfig, simulate_landing_zone
+from landing.simulate.signals import examination
 from pipelines.ingest import ingest
 from pipelines.label import label, read_label_inputs
 from warehouse import engagement as events_sql
@@ -193,11 +194,57 @@ def long_run_labels(
     return long_run_scores(fit.model, rates).to_numpy()
 
 
-def truth_rates(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+def view_scales(
+    con: duckdb.DuckDBPyConnection, simulation: SimulationConfig, label_version: str
+) -> pl.DataFrame:
+    """Per generation (generation_id, view_scale): its impressions' examination under the simulator's
+    curve over the same impressions' examination under the curve the label run adopted.
+
+    The truth's `rate_view` is P(view | examined); the label measures views per effective impression
+    under the adopted curve, so with unlimited exposure at the same slots it reaches `rate_view` times
+    this ratio: the view rate on the label's scale (`long_run_scores`' definition)."""
+    slots = events_sql.query(
+        con, "label/organic_slot_impressions", {"label_version": label_version}
+    )
+    curve = events_sql.query(con, "label/adopted_examination", {"label_version": label_version})
+    if slots.is_empty() or curve.is_empty():
+        return pl.DataFrame(schema={"generation_id": pl.String, "view_scale": pl.Float64})
+    last = curve.filter(pl.col("surface") == "feed")["position"].max()
+    on_feed = pl.col("surface") == "feed"
+    slots = slots.with_columns(
+        slot_position=pl.when(on_feed).then(pl.col("position").clip(0, last)).otherwise(-1)
+    ).join(
+        curve.select("surface", slot_position="position", adopted="propensity"),
+        on=["surface", "slot_position"],
+        how="left",
+    )
+    other = dict(simulation.surface_examination)
+    positions = slots["position"].to_numpy()
+    feed = (slots["surface"] == "feed").to_numpy()
+    truth = np.where(
+        feed,
+        examination(simulation, positions),
+        [other.get(surface, 1.0) for surface in slots["surface"].to_list()],
+    )
+    return (
+        slots.with_columns(true_exam=pl.Series(truth) * pl.col("impressions"))
+        .group_by("generation_id")
+        .agg(
+            view_scale=pl.col("true_exam").sum()
+            / (pl.col("adopted").fill_null(0.0) * pl.col("impressions")).sum()
+        )
+        .with_columns(pl.col("view_scale").fill_nan(1.0))
+    )
+
+
+def truth_rates(
+    frame: pl.DataFrame, truth: pl.DataFrame, view_scale: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """`long_run_labels`' input: the truth's expected rates of the generations of `frame` (same
-    order), each under its signal's name, beside the label's impressions and the record fields."""
+    order), each under its signal's name, beside the label's impressions and the record fields; the
+    view rate times the generation's `view_scale` where given (see `view_scales`)."""
     rates = [c for c in truth.columns if c.startswith("rate_")]
-    return frame.select("generation_id", "impressions").join(
+    joined = frame.select("generation_id", "impressions").join(
         truth.select(
             "generation_id",
             "model_version",
@@ -207,6 +254,15 @@ def truth_rates(frame: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
         on="generation_id",
         how="left",
         maintain_order="left",
+    )
+    if view_scale is None or "view" not in joined.columns:
+        return joined
+    return (
+        joined.join(view_scale, on="generation_id", how="left", maintain_order="left")
+        .with_columns(
+            pl.col("view") * pl.col("view_scale").fill_null(1.0).replace(float("inf"), 1.0)
+        )
+        .drop("view_scale")
     )
 
 
@@ -250,6 +306,7 @@ def evaluate_world(world: World, work: Path, config: LabelConfig) -> WorldResult
         labels = events_sql.query(con, "label/current_labels")
         raw = events_sql.naive_rates(con)
         diagnostics = stored_diagnostics(con)
+        scales = view_scales(con, world.config, mark.label_version)
     frame = (
         labels.select(
             "generation_id", "impressions", "quality_score", "quality_low", "quality_high"
@@ -267,7 +324,7 @@ def evaluate_world(world: World, work: Path, config: LabelConfig) -> WorldResult
     oracle, oracle_model = metrics.oracle_scores(
         frame, target, frame["request_id"].to_numpy(), well_shown
     )
-    long_run = long_run_labels(warehouse, mark, truth_rates(frame, truth))
+    long_run = long_run_labels(warehouse, mark, truth_rates(frame, truth, scales))
     coverage = None
     if long_run is not None:
         coverage = metrics.interval_coverage(

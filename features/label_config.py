@@ -176,10 +176,13 @@ class LabelConfig:
     # --- score ---
     interval_probability: float = 0.90
     """Central probability of [quality_low, quality_high] for the generation's long-run label."""
-    interval_min_generations: int = 300
+    interval_min_generations: int = 2_000
     """An exposure group widens its interval by its own measured factor (features.label_interval)
     when this many of its generations show every signal in both viewer halves; else the pooled one
-    (a group's factor is a mean of heavy-tailed products: fewer make it noisy, and noise widens)."""
+    (a group's factor is a mean of heavy-tailed products: fewer make it noisy, and noise widens).
+    Measured on the diagnostics' sample (10,000 by default, 8 exposure groups), no group reaches
+    it: one pooled factor per run, which across the simulated worlds leaves fewer exposure buckets
+    outside 85-95% than per-group factors from ~750 generations each (21 against 28 of 84)."""
     interval_tolerance: float = 0.1
     """Keep the stored model unless a refit moves an interval's width by more than this share."""
     good_min_low: float = 0.6

@@ -83,7 +83,7 @@ def sample(
 
 
 def scales(model: LabelModel, data: Sample) -> np.ndarray:
-    config = LabelConfig()
+    config = LabelConfig(interval_min_generations=300)
     return interval_scales(model, data.full, data.half_a, data.half_b, data.design, config)
 
 
