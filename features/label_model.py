@@ -86,13 +86,10 @@ class LabelModel:
 
     @property
     def quality_share(self) -> np.ndarray:
-        """b_k^2 / (long-run variance): how much of each signal's persistent variation is quality."""
-        return np.divide(
-            self.loading**2,
-            self.long_run_variance,
-            out=np.zeros_like(self.loading),
-            where=self.long_run_variance > 0,
-        )
+        """b_k^2 / (long-run variance): how much of each signal's persistent variation is quality
+        (the variance at least the model's own b_k^2 + Psi_kk, so the share never passes 1)."""
+        total = np.maximum(self.long_run_variance, self.loading**2 + np.diag(self.persistent))
+        return np.divide(self.loading**2, total, out=np.zeros_like(self.loading), where=total > 0)
 
 
 @dataclass(frozen=True)
