@@ -364,8 +364,8 @@ def _select_tilted(
         return model
     factor = select_tilt(
         model.factor,
-        evidence_of(model, data.full, data.design),
-        data.votes.among(data.fitted),
+        evidence_of(model, fitted.full, fitted.design),
+        data.votes.within(data.fitted),
         np.sqrt(_balanced_variance(model, fitted)),
         config.select_ridges,
         config.select_min_votes,

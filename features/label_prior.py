@@ -14,6 +14,9 @@ import numpy as np
 
 GLS_ITERATIONS: int = 20
 """Rounds of the (effects, within variance) fixed point."""
+GLS_TOLERANCE: float = 1e-12
+"""The fixed point stops once the within variance moves by less than this share (the effects are a
+function of it)."""
 RIDGE: float = 1e-9
 """Relative ridge on the group effects: a group without evidence keeps effect 0."""
 
@@ -47,6 +50,7 @@ def gls_effects(
     penalty = np.ones(design.shape[1])
     penalty[0] = 0.0
     for _ in range(GLS_ITERATIONS):
+        previous = variance
         c = 1.0 / (1.0 + info * variance)
         gram = (design * (c * info)[:, None]).T @ design
         target = design.T @ (c * weighted)
@@ -57,4 +61,6 @@ def gls_effects(
         excess = float(np.sum(c2 * ((weighted - info * centre) ** 2 - info)))
         scale = float(np.sum(c2 * info**2))
         variance = float(np.clip(excess / scale if scale > 0 else bounds[1], *bounds))
+        if abs(variance - previous) <= GLS_TOLERANCE * variance:
+            break
     return effects, variance

@@ -26,7 +26,6 @@ import numpy as np
 import polars as pl
 
 from features.label_posterior import Evidence, FactorParameters, persistent_means
-from features.stable_keys import stable_keys
 
 STUDIO_COLUMNS: tuple[str, ...] = ("request_id", "selects", "studio_impressions", "model_version")
 """What `select_votes` reads of the frame."""
@@ -50,15 +49,22 @@ class SelectVotes:
     covariates: np.ndarray
     """Per generation (all rows): the columns the logit holds fixed (model_version indicators)."""
 
-    def among(self, rows: np.ndarray) -> SelectVotes:
-        """The votes between two generations of the `rows` mask."""
+    def within(self, rows: np.ndarray) -> SelectVotes:
+        """The votes between two generations of the `rows` mask, as positions among those rows."""
         keep = rows[self.winner] & rows[self.loser]
-        return SelectVotes(self.winner[keep], self.loser[keep], self.fold[keep], self.covariates)
+        position = np.cumsum(rows) - 1
+        return SelectVotes(
+            position[self.winner[keep]],
+            position[self.loser[keep]],
+            self.fold[keep],
+            self.covariates[rows],
+        )
 
 
 def select_votes(frame: pl.DataFrame, folds: int) -> SelectVotes:
     """The select votes of `frame` (sorted by generation_id; request_id, selects, studio_impressions,
-    model_version), each in the fold of its request's stable key."""
+    model_version); a vote's fold is its winner's row modulo `folds` (a request's votes share their
+    winner, so they stay in one fold)."""
     rows = frame.select(
         "request_id",
         selected=pl.col("selects").fill_null(0) > 0,
@@ -67,7 +73,6 @@ def select_votes(frame: pl.DataFrame, folds: int) -> SelectVotes:
     winners = rows.filter("selected").select("request_id", winner="row")
     losers = rows.filter(~pl.col("selected") & pl.col("shown")).select("request_id", loser="row")
     votes = winners.join(losers, on="request_id").sort("winner", "loser")
-    keys = stable_keys(votes["request_id"].cast(pl.String).to_list())
     versions = frame["model_version"].cast(pl.String).fill_null("")
     levels = versions.unique().sort().to_list()[1:]
     covariates = np.column_stack(
@@ -77,7 +82,7 @@ def select_votes(frame: pl.DataFrame, folds: int) -> SelectVotes:
     return SelectVotes(
         winner=votes["winner"].to_numpy().astype(np.int64),
         loser=votes["loser"].to_numpy().astype(np.int64),
-        fold=(keys % np.uint64(max(folds, 1))).astype(np.int64),
+        fold=votes["winner"].to_numpy().astype(np.int64) % max(folds, 1),
         covariates=covariates,
     )
 
@@ -95,9 +100,12 @@ class _Logit:
         return _Logit(self.gap[keep], self.covariate_gap[keep], self.fitted_direction, self.spread)
 
 
-def _fit_logit(logit: _Logit, ridge: float | None) -> tuple[np.ndarray, np.ndarray]:
-    """(gamma, c) of the penalized select logit by Newton's method (a convex loss of at most 1 + K +
-    versions parameters); `ridge` None holds delta at 0 (the fitted direction)."""
+def _fit_logit(
+    logit: _Logit, ridge: float | None, start: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(gamma, c, all parameters) of the penalized select logit by Newton's method (a convex loss of
+    at most 1 + K + versions parameters) from `start` (a fit without delta widens with zeros);
+    `ridge` None holds delta at 0 (the fitted direction)."""
     k = logit.gap.shape[1]
     along = logit.gap @ logit.fitted_direction
     parts = [along[:, None]]
@@ -110,6 +118,11 @@ def _fit_logit(logit: _Logit, ridge: float | None) -> tuple[np.ndarray, np.ndarr
         penalty[1 : 1 + k] = ridge
     params = np.zeros(design.shape[1])
     params[0] = 1.0
+    if start is not None and start.size == design.shape[1]:
+        params = start.copy()
+    elif start is not None:
+        params[0] = start[0]
+        params[design.shape[1] - logit.covariate_gap.shape[1] :] = start[1:]
 
     def loss(theta: np.ndarray) -> float:
         return float(np.logaddexp(0.0, -(design @ theta)).sum() + penalty @ theta**2)
@@ -132,25 +145,31 @@ def _fit_logit(logit: _Logit, ridge: float | None) -> tuple[np.ndarray, np.ndarr
         current = loss(params)
     delta = params[1 : 1 + k] if ridge is not None else np.zeros(k)
     covariates = params[design.shape[1] - logit.covariate_gap.shape[1] :]
-    return params[0] * logit.fitted_direction + delta / logit.spread, covariates
+    return params[0] * logit.fitted_direction + delta / logit.spread, covariates, params
 
 
-def _held_out_likelihood(logit: _Logit, fold: np.ndarray, ridge: float | None) -> np.ndarray:
-    """Each vote's log-likelihood under the logit fitted on the other folds."""
-    likelihood = np.zeros(fold.size)
+def _held_out_likelihoods(
+    logit: _Logit, fold: np.ndarray, candidates: list[float | None]
+) -> list[np.ndarray]:
+    """Per candidate penalty: each vote's log-likelihood under the logit fitted on the other folds
+    (within a fold, each fit starts from the previous, stronger penalty's)."""
+    held = [np.zeros(fold.size) for _ in candidates]
     for part in np.unique(fold):
         test = fold == part
-        gamma, c = _fit_logit(logit.rows(~test), ridge)
-        z = logit.gap[test] @ gamma + logit.covariate_gap[test] @ c
-        likelihood[test] = -np.logaddexp(0.0, -z)
-    return likelihood
+        train = logit.rows(~test)
+        start = None
+        for likelihood, ridge in zip(held, candidates, strict=True):
+            gamma, c, start = _fit_logit(train, ridge, start)
+            z = logit.gap[test] @ gamma + logit.covariate_gap[test] @ c
+            likelihood[test] = -np.logaddexp(0.0, -z)
+    return held
 
 
 def chosen_ridge(logit: _Logit, fold: np.ndarray, ridges: tuple[float, ...]) -> float | None:
     """The strongest penalty (None: no tilt at all) whose held-out likelihood is within one standard
     error of the best one's."""
     candidates: list[float | None] = [None, *sorted(ridges, reverse=True)]
-    held = [_held_out_likelihood(logit, fold, ridge) for ridge in candidates]
+    held = _held_out_likelihoods(logit, fold, candidates)
     best = int(np.argmax([h.sum() for h in held]))
     for ridge, likelihood in zip(candidates, held, strict=True):
         gap = held[best] - likelihood
@@ -205,5 +224,5 @@ def select_tilt(
     ridge = chosen_ridge(logit, votes.fold, ridges)
     if ridge is None:
         return factor
-    direction, _ = _fit_logit(logit, ridge)
+    direction, _, _ = _fit_logit(logit, ridge)
     return tilted_factor(factor, direction)
