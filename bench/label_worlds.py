@@ -212,7 +212,9 @@ def view_scales(
     last = curve.filter(pl.col("surface") == "feed")["position"].max()
     on_feed = pl.col("surface") == "feed"
     slots = slots.with_columns(
-        slot_position=pl.when(on_feed).then(pl.col("position").clip(0, last)).otherwise(-1)
+        slot_position=pl.when(on_feed & (pl.col("position") >= 0))
+        .then(pl.col("position").clip(0, last))
+        .otherwise(-1)
     ).join(
         curve.select("surface", slot_position="position", adopted="propensity"),
         on=["surface", "slot_position"],
@@ -220,7 +222,7 @@ def view_scales(
     )
     other = dict(simulation.surface_examination)
     positions = slots["position"].to_numpy()
-    feed = (slots["surface"] == "feed").to_numpy()
+    feed = (slots["surface"] == "feed").to_numpy() & (positions >= 0)
     truth = np.where(
         feed,
         examination(simulation, positions),
@@ -231,7 +233,7 @@ def view_scales(
         .group_by("generation_id")
         .agg(
             view_scale=pl.col("true_exam").sum()
-            / (pl.col("adopted").fill_null(0.0) * pl.col("impressions")).sum()
+            / (pl.col("adopted").fill_null(1.0) * pl.col("impressions")).sum()
         )
         .with_columns(pl.col("view_scale").fill_nan(1.0))
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass
 
 METHOD_VERSION: str = "labels-6"
@@ -170,6 +171,9 @@ class LabelConfig:
     """Cross-validation folds of the selects (by request)."""
     select_min_votes: int = 200
     """Fewer studio selects than this leave the fitted direction as it is."""
+    select_max_votes: int = 10_000
+    """The selects of a fixed, quality-blind sample of requests (stable keys of request_id), at most
+    this many votes: a handful of parameters, a bounded cost at any scale."""
     prior_tolerance: float = 0.02
     """Keep the stored model unless a refit moves a parameter by more than this (relative to its scale)."""
 
@@ -242,10 +246,17 @@ class LabelConfig:
                 "fit_max_generations must be at least diagnostics_max_generations, got "
                 f"{self.fit_max_generations} < {self.diagnostics_max_generations}"
             )
-        if self.select_folds < 2 or any(not ridge > 0 for ridge in self.select_ridges):
+        if self.select_folds < 2 or not self.select_ridges:
             raise ValueError(
-                "select_folds must be at least 2 and select_ridges positive, got "
+                "select_folds must be at least 2 and select_ridges not empty, got "
                 f"{self.select_folds} and {self.select_ridges}"
+            )
+        if not all(0.0 < ridge < math.inf for ridge in self.select_ridges):
+            raise ValueError(f"select_ridges must be finite and positive, got {self.select_ridges}")
+        if not 1 <= self.select_min_votes <= self.select_max_votes:
+            raise ValueError(
+                "need 1 <= select_min_votes <= select_max_votes, got "
+                f"{self.select_min_votes} and {self.select_max_votes}"
             )
         if self.cross_partners < 0:
             raise ValueError(f"cross_partners must be at least 0, got {self.cross_partners}")

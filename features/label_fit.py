@@ -28,7 +28,13 @@ from features.label_model import (
 )
 from features.label_posterior import information
 from features.label_prior import gls_effects, group_columns
-from features.label_select_direction import STUDIO_COLUMNS, SelectVotes, select_tilt, select_votes
+from features.label_select_direction import (
+    STUDIO_COLUMNS,
+    PersistentLimits,
+    SelectVotes,
+    select_tilt,
+    select_votes,
+)
 from features.label_signals import (
     DURATION_SIGNALS,
     SignalCounts,
@@ -113,7 +119,7 @@ def fit_data(
         completion_scale=completion_unit_scale(full, config),
         sample=np.ones(full.height, dtype=bool) if sample is None else sample,
         fitted=np.ones(full.height, dtype=bool) if fitted is None else fitted,
-        votes=select_votes(full, config.select_folds)
+        votes=select_votes(full, config.select_folds, config.select_max_votes)
         if set(STUDIO_COLUMNS) <= set(full.columns)
         else None,
     )
@@ -358,17 +364,22 @@ def _signal_parameters(
 def _select_tilted(
     model: LabelModel, data: FitData, fitted: FitData, config: LabelConfig
 ) -> LabelModel:
-    """The model with the quality direction the studio's selects between `fitted` generations
-    prefer, where they favour one (features.label_select_direction); as it is without selects."""
+    """The model with the quality direction the studio's selects prefer, where they favour one
+    (features.label_select_direction); as it is without selects."""
     if data.votes is None:
         return model
+    voters = data.votes.voters
+    design = Design(
+        data.design.segment[voters], data.design.bucket[voters], data.design.exposure[voters]
+    )
     factor = select_tilt(
         model.factor,
-        evidence_of(model, fitted.full, fitted.design),
-        data.votes.within(data.fitted),
+        evidence_of(model, data.full.rows(voters), design),
+        data.votes.within(voters),
         np.sqrt(_balanced_variance(model, fitted)),
         config.select_ridges,
         config.select_min_votes,
+        PersistentLimits(config.max_quality_share, config.residual_eigen_floor),
     )
     return replace(model, loading=factor.loading, persistent=factor.persistent)
 

@@ -11,11 +11,16 @@ the direction: a conditional logit of each select on the siblings' estimated lon
 
 with mu = E[long-run residual rates | y] under their fitted covariance C, gamma_fit = C^-1 b the
 fitted model's direction, x the model_version columns (A/B siblings differ by version, which the
-prior carries, not the signals), sd each signal's long-run sd (at least its equal-weight one). The ridge comes from cross-validation over
-requests with the one-standard-error rule: the fitted direction stays (ridge infinite) unless the
-held-out selects favour a tilt by more than their noise. The chosen gamma becomes the loading
-b' = c C gamma with the fitted model's share of explained variance (b' C^-1 b' = b C^-1 b), and
-Psi' = C - b' b' keeps the signals' covariance C exactly: only which part of it is quality moves.
+prior carries, not the signals), sd each signal's long-run sd (at least its equal-weight one). The
+ridge comes from cross-validation over requests with the one-standard-error rule: the fitted
+direction stays (ridge infinite) unless the held-out selects favour a tilt by more than their noise.
+The chosen gamma becomes the loading b' = c C gamma with the fitted model's share of explained
+variance (b' C^-1 b' = b C^-1 b), and Psi' = C - b' b': the signals' covariance C stays, only which
+part of it is quality moves, within the fit's own limits on Psi (no signal more than
+`max_quality_share` quality, no residual correlation direction below `residual_eigen_floor`).
+The votes are those of a fixed, quality-blind sample of requests (the smallest stable keys of
+request_id, at most `max_votes` votes), so the cost is bounded and the evidence stays whole at any
+scale; a request's votes share one fold.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from features.label_factor import nearest_psd
 from features.label_posterior import Evidence, FactorParameters, persistent_means
+from features.stable_keys import stable_keys
 
 STUDIO_COLUMNS: tuple[str, ...] = ("request_id", "selects", "studio_impressions", "model_version")
 """What `select_votes` reads of the frame."""
@@ -46,8 +53,9 @@ class SelectVotes:
     winner: np.ndarray
     loser: np.ndarray
     fold: np.ndarray
-    covariates: np.ndarray
-    """Per generation (all rows): the columns the logit holds fixed (model_version indicators)."""
+    version: np.ndarray
+    """Per generation (all rows): its model_version's code (0 .. versions - 1)."""
+    versions: int
 
     def within(self, rows: np.ndarray) -> SelectVotes:
         """The votes between two generations of the `rows` mask, as positions among those rows."""
@@ -57,14 +65,27 @@ class SelectVotes:
             position[self.winner[keep]],
             position[self.loser[keep]],
             self.fold[keep],
-            self.covariates[rows],
+            self.version[rows],
+            self.versions,
         )
 
+    @property
+    def voters(self) -> np.ndarray:
+        """Mask of the rows that take part in a vote."""
+        mask = np.zeros(self.version.size, dtype=bool)
+        mask[self.winner] = mask[self.loser] = True
+        return mask
 
-def select_votes(frame: pl.DataFrame, folds: int) -> SelectVotes:
+    def version_gap(self) -> np.ndarray:
+        """Per vote: winner's minus loser's model_version indicators (the first version is the base)."""
+        identity = np.eye(self.versions)[:, 1:]
+        return identity[self.version[self.winner]] - identity[self.version[self.loser]]
+
+
+def select_votes(frame: pl.DataFrame, folds: int, max_votes: int) -> SelectVotes:
     """The select votes of `frame` (sorted by generation_id; request_id, selects, studio_impressions,
-    model_version); a vote's fold is its winner's row modulo `folds` (a request's votes share their
-    winner, so they stay in one fold)."""
+    model_version) among the requests with the smallest stable keys, at most `max_votes` votes; a
+    vote's fold is its request's key modulo `folds` (a request's votes stay together)."""
     rows = frame.select(
         "request_id",
         selected=pl.col("selects").fill_null(0) > 0,
@@ -72,18 +93,22 @@ def select_votes(frame: pl.DataFrame, folds: int) -> SelectVotes:
     ).with_row_index("row")
     winners = rows.filter("selected").select("request_id", winner="row")
     losers = rows.filter(~pl.col("selected") & pl.col("shown")).select("request_id", loser="row")
-    votes = winners.join(losers, on="request_id").sort("winner", "loser")
-    versions = frame["model_version"].cast(pl.String).fill_null("")
-    levels = versions.unique().sort().to_list()[1:]
-    covariates = np.column_stack(
-        [(versions == level).to_numpy().astype(np.float64) for level in levels]
-        or [np.zeros((frame.height, 0))]
+    votes = winners.join(losers, on="request_id")
+    requests = votes.group_by("request_id").len("votes")
+    keys = stable_keys(requests["request_id"].cast(pl.String).to_list())
+    requests = (
+        requests.with_columns(key=pl.Series(keys, dtype=pl.UInt64))
+        .sort("key")
+        .filter(pl.col("votes").cum_sum() <= max_votes)
     )
+    votes = votes.join(requests, on="request_id").sort("winner", "loser")
+    codes = frame["model_version"].cast(pl.String).fill_null("").rank("dense").to_numpy() - 1
     return SelectVotes(
         winner=votes["winner"].to_numpy().astype(np.int64),
         loser=votes["loser"].to_numpy().astype(np.int64),
-        fold=votes["winner"].to_numpy().astype(np.int64) % max(folds, 1),
-        covariates=covariates,
+        fold=(votes["key"].to_numpy() % np.uint64(max(folds, 1))).astype(np.int64),
+        version=codes.astype(np.int64),
+        versions=int(codes.max()) + 1 if codes.size else 1,
     )
 
 
@@ -178,9 +203,20 @@ def chosen_ridge(logit: _Logit, fold: np.ndarray, ridges: tuple[float, ...]) -> 
     return candidates[best]
 
 
-def tilted_factor(factor: FactorParameters, direction: np.ndarray) -> FactorParameters:
+@dataclass(frozen=True)
+class PersistentLimits:
+    """The fit's limits on Psi (features.label_factor.persistent_covariance)."""
+
+    max_quality_share: float
+    eigen_floor: float
+
+
+def tilted_factor(
+    factor: FactorParameters, direction: np.ndarray, limits: PersistentLimits
+) -> FactorParameters:
     """The factor whose quality is `direction` . mu, with the same signal covariance C = b b' + Psi
-    and the same share of it explained (an unusable direction leaves `factor` as it is)."""
+    and the same share of it explained, Psi held to `limits` as the fit holds it (an unusable
+    direction leaves `factor` as it is)."""
     covariance = np.outer(factor.loading, factor.loading) + factor.persistent
     explained = float(factor.loading @ np.linalg.solve(covariance, factor.loading))
     image = covariance @ direction
@@ -189,6 +225,10 @@ def tilted_factor(factor: FactorParameters, direction: np.ndarray) -> FactorPara
         return factor
     loading = image * np.sqrt(explained / size)
     persistent = covariance - np.outer(loading, loading)
+    variance = np.diag(covariance)
+    diagonal = np.maximum(np.diag(persistent), (1.0 - limits.max_quality_share) * variance)
+    np.fill_diagonal(persistent, diagonal)
+    persistent = nearest_psd(persistent, np.sqrt(diagonal), limits.eigen_floor)
     return FactorParameters(
         loading,
         (persistent + persistent.T) / 2,
@@ -205,19 +245,20 @@ def select_tilt(
     long_run_sd: np.ndarray,
     ridges: tuple[float, ...],
     min_votes: int,
+    limits: PersistentLimits,
 ) -> FactorParameters:
     """`factor` turned toward the quality direction the selects prefer (see the module docstring);
     unchanged with fewer than `min_votes` votes or when no tilt beats the fitted direction."""
     if votes.winner.size < min_votes or not np.any(factor.loading):
         return factor
     covariance = np.outer(factor.loading, factor.loading) + factor.persistent
-    voters = np.unique(np.concatenate([votes.winner, votes.loser]))
+    voters = np.flatnonzero(votes.voters)
     means = np.zeros(evidence.observed.shape)
     means[voters] = persistent_means(covariance, factor.noise_correlation, evidence, voters)
     spread = np.maximum(long_run_sd, np.sqrt(np.clip(np.diag(covariance), 0.0, None)))
     logit = _Logit(
         gap=means[votes.winner] - means[votes.loser],
-        covariate_gap=votes.covariates[votes.winner] - votes.covariates[votes.loser],
+        covariate_gap=votes.version_gap(),
         fitted_direction=np.linalg.solve(covariance, factor.loading),
         spread=np.where(spread > 0, spread, 1.0),
     )
@@ -225,4 +266,4 @@ def select_tilt(
     if ridge is None:
         return factor
     direction, _, _ = _fit_logit(logit, ridge)
-    return tilted_factor(factor, direction)
+    return tilted_factor(factor, direction, limits)

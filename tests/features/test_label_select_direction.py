@@ -14,12 +14,16 @@ from scipy.stats import spearmanr
 
 from features.label_posterior import Evidence, FactorParameters, persistent_means, posterior
 from features.label_select_direction import (
+    PersistentLimits,
     select_tilt,
     select_votes,
     tilted_factor,
 )
+from features.stable_keys import stable_keys
 
 RIDGES = (3000.0, 1000.0, 300.0, 100.0, 30.0, 10.0, 3.0, 1.0)
+LIMITS = PersistentLimits(max_quality_share=0.98, eigen_floor=0.1)
+LOOSE = PersistentLimits(max_quality_share=1.0 - 1e-12, eigen_floor=1e-12)
 # signal = quality part + nuisance part: two signals share a strong nuisance, two carry quality only,
 # one carries the nuisance only
 QUALITY = np.array([0.5, 0.5, 0.6, -0.6, 0.0])
@@ -92,27 +96,55 @@ def ranked(factor: FactorParameters, data: World) -> float:
 def test_votes_pair_the_selected_sibling_with_each_shown_one() -> None:
     frame = pl.DataFrame(
         {
-            "generation_id": ["a", "b", "c", "d", "e", "f"],
-            "request_id": ["r1", "r1", "r1", "r2", "r2", "r3"],
-            "selects": [0, 1, 0, 1, 0, 1],
-            "studio_impressions": [1, 1, 0, 2, 3, 1],
-            "model_version": ["m1", "m1", "m2", None, "m2", "m1"],
+            "generation_id": ["a", "b", "c", "d", "e", "f", "g", "h", "i"],
+            "request_id": ["r1", "r1", "r1", "r2", "r2", "r3", "r4", "r4", "r4"],
+            "selects": [0, 1, 0, 1, 0, 1, 1, 1, 0],
+            "studio_impressions": [1, 1, 0, 2, 3, 1, 1, 1, 1],
+            "model_version": ["m1", "m1", "m2", None, "m2", "m1", "m1", "m2", "m2"],
         }
     )
-    votes = select_votes(frame, 5)
-    assert votes.winner.tolist() == [1, 3] and votes.loser.tolist() == [0, 4]
-    assert votes.fold.tolist() == select_votes(frame, 5).fold.tolist()
-    assert ((votes.fold >= 0) & (votes.fold < 5)).all()
-    # model_version indicators beyond the first level (null is a level of its own)
-    assert votes.covariates.shape == (6, 2)
-    assert votes.covariates[:, 0].tolist() == [1, 1, 0, 0, 0, 1]
+    votes = select_votes(frame, 5, 100)
+    # c was never shown, f has no sibling, r4 has two selected siblings over one shown
+    assert list(zip(votes.winner.tolist(), votes.loser.tolist(), strict=True)) == [
+        (1, 0),
+        (3, 4),
+        (6, 8),
+        (7, 8),
+    ]
+    # a request's votes share a fold, whichever sibling won
+    assert votes.fold[2] == votes.fold[3]
+    # model_version codes (null is a level of its own, first: the base) and the indicator gaps
+    assert votes.versions == 3
+    assert votes.version_gap().tolist() == [[0, 0], [0, -1], [1, -1], [0, 0]]
+    # the cap keeps whole requests in the order of their stable keys (r1 < r4 < r2): r4's two votes
+    # would pass a cap of 2, so only r1's is kept
+    assert stable_keys(["r1", "r4"])[0] < stable_keys(["r1", "r4"])[1]
+    assert select_votes(frame, 5, 2).winner.tolist() == [1]
+    assert select_votes(frame, 5, 3).winner.tolist() == [1, 6, 7]
+
+
+def test_votes_within_rows_are_renumbered_among_them() -> None:
+    frame = pl.DataFrame(
+        {
+            "generation_id": ["a", "b", "c", "d", "e"],
+            "request_id": ["r1", "r1", "r2", "r2", "r2"],
+            "selects": [1, 0, 0, 1, 0],
+            "studio_impressions": [1, 1, 1, 1, 1],
+            "model_version": ["m1", "m2", "m1", "m1", "m2"],
+        }
+    )
+    votes = select_votes(frame, 5, 100)
+    inside = votes.within(np.array([False, False, True, True, True]))
+    assert inside.winner.tolist() == [1, 1] and inside.loser.tolist() == [0, 2]
+    assert inside.version.tolist() == [0, 0, 1]
+    assert inside.voters.tolist() == [True, True, True]
 
 
 def test_the_tilt_keeps_the_covariance_and_the_explained_share() -> None:
     covariance = np.outer(QUALITY, QUALITY) + np.outer(NUISANCE, NUISANCE) + np.diag(OWN**2)
     factor = one_factor(covariance)
     direction = np.array([0.0, 0.0, 1.0, -1.0, 0.0])
-    tilted = tilted_factor(factor, direction)
+    tilted = tilted_factor(factor, direction, LOOSE)
     total = np.outer(tilted.loading, tilted.loading) + tilted.persistent
     assert np.allclose(total, covariance)
 
@@ -122,9 +154,29 @@ def test_the_tilt_keeps_the_covariance_and_the_explained_share() -> None:
     assert explained(tilted.loading) == pytest.approx(explained(factor.loading))
     weights = np.linalg.solve(total, tilted.loading)
     assert np.allclose(weights / weights[2], direction)
-    assert np.linalg.eigvalsh(tilted.persistent).min() > 0
     # a direction against the factor's orientation is not taken
-    assert tilted_factor(factor, -factor.loading) is factor
+    assert tilted_factor(factor, -factor.loading, LOOSE) is factor
+
+
+def test_the_tilt_keeps_the_fits_limits_on_psi() -> None:
+    """A direction that leaves two signals' residuals nearly copies (or one signal nearly all
+    quality) gets Psi floored as the fit floors it."""
+    covariance = np.outer(QUALITY, QUALITY) + np.outer(NUISANCE, NUISANCE) + np.diag(OWN**2)
+    factor = one_factor(covariance)
+    direction = np.array([1.0, -1.0, 0.0, 0.0, 0.0])  # the difference of two near-copies
+    loose = tilted_factor(factor, direction + 0.01, LOOSE)
+    kept = tilted_factor(factor, direction + 0.01, LIMITS)
+
+    def least_correlation_eigenvalue(psi: np.ndarray) -> float:
+        sd = np.sqrt(np.diag(psi))
+        return float(np.linalg.eigvalsh(psi / np.outer(sd, sd)).min())
+
+    assert least_correlation_eigenvalue(loose.persistent) < 0.05
+    # the floor holds on the scale of Psi's diagonal before flooring (as in the fit)
+    assert least_correlation_eigenvalue(kept.persistent) > 0.09
+    share = kept.loading**2 / np.diag(covariance)
+    assert np.all(np.diag(kept.persistent) >= 0.02 * np.diag(covariance) - 1e-12)
+    assert share.max() <= 1.0
 
 
 def test_persistent_means_condition_on_the_observed_signals_only() -> None:
@@ -135,21 +187,26 @@ def test_persistent_means_condition_on_the_observed_signals_only() -> None:
         np.tile([True, False, True, True, False], (150, 1)),
         data.evidence.observable,
     )
-    rows = np.array([0, 7, 9])
+    evidence.observed[7] = [True, True, False, False, True]
+    evidence.observed[11] = False
+    rows = np.array([0, 7, 9, 11])
     means = persistent_means(data.covariance, np.eye(5), evidence, rows)
-    seen = [0, 2, 3]
-    system = data.covariance[np.ix_(seen, seen)] + NOISE_SD**2 * np.eye(3)
-    expected = data.covariance[:, seen] @ np.linalg.solve(
-        system, evidence.residual[rows][:, seen].T
-    )
-    assert np.allclose(means, expected.T)
+
+    def expected(row: int) -> np.ndarray:
+        seen = np.flatnonzero(evidence.observed[row])
+        system = data.covariance[np.ix_(seen, seen)] + NOISE_SD**2 * np.eye(seen.size)
+        return data.covariance[:, seen] @ np.linalg.solve(system, evidence.residual[row, seen])
+
+    for at, row in enumerate(rows[:3]):
+        assert np.allclose(means[at], expected(row))
+    assert not means[3].any()  # nothing observed: the prior mean
 
 
 def test_selects_turn_a_factor_that_took_the_nuisance_for_quality() -> None:
     data = world(1500, 0)
     fitted = one_factor(data.covariance)
-    votes = select_votes(data.frame, 5)
-    tilted = select_tilt(fitted, data.evidence, votes, spread(data), RIDGES, 200)
+    votes = select_votes(data.frame, 5, 10_000)
+    tilted = select_tilt(fitted, data.evidence, votes, spread(data), RIDGES, 200, LIMITS)
     assert tilted is not fitted
     before, after = ranked(fitted, data), ranked(tilted, data)
     assert before < 0.65 and after > before + 0.15
@@ -173,15 +230,24 @@ def test_selects_that_agree_with_the_factor_or_too_few_leave_it() -> None:
         select_tilt(
             fitted,
             agreeing.evidence,
-            select_votes(agreeing.frame, 5),
+            select_votes(agreeing.frame, 5, 10_000),
             spread(agreeing),
             RIDGES,
             200,
+            LIMITS,
         )
         is fitted
     )
     few = world(40, 2)
     assert (
-        select_tilt(fitted, few.evidence, select_votes(few.frame, 5), spread(few), RIDGES, 200)
+        select_tilt(
+            fitted,
+            few.evidence,
+            select_votes(few.frame, 5, 10_000),
+            spread(few),
+            RIDGES,
+            200,
+            LIMITS,
+        )
         is fitted
     )

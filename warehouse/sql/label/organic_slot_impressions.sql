@@ -1,6 +1,7 @@
--- impressions per (generation, surface, position) from viewers the label run of $label_version did not
--- flag, outside the studio (the slots the examination curve weighs): the evaluation puts the truth's
--- view probability on the label's scale with them
+-- impressions per (generation, exposure slot) from viewers the label run of $label_version did not flag,
+-- outside the studio and not by the generation's creator, with slots as the label's examination curve
+-- reads them (surface 'other' if none; on the feed the position, -1 without one): the evaluation puts
+-- the truth's view probability on the label's scale with them
 -- registered inputs: none; parameters: $label_version
 with
 
@@ -8,20 +9,33 @@ events as (
     select generation_id, viewer_id, event_type, surface, position from events
 ),
 
+generations as (
+    select generation_id, creator_id from generations
+),
+
 label_abnormal_viewers as (
     select viewer_id from label_abnormal_viewers where label_version = $label_version
 ),
 
-final as (
+organic as (
     select
-        generation_id,
-        surface,
-        coalesce(position, -1) as position,
-        count(*) as impressions
+        events.generation_id,
+        coalesce(events.surface, 'other') as surface,
+        case
+            when events.surface = 'feed' and events.position is not null then events.position
+            else -1
+        end::integer as position
     from events
-    where event_type = 'impression'
-        and coalesce(surface <> 'studio', true)
-        and viewer_id not in (select viewer_id from label_abnormal_viewers)
+    inner join generations using (generation_id)
+    anti join label_abnormal_viewers using (viewer_id)
+    where events.event_type = 'impression'
+        and coalesce(events.surface <> 'studio', true)
+        and events.viewer_id <> generations.creator_id
+),
+
+final as (
+    select generation_id, surface, position, count(*) as impressions
+    from organic
     group by all
 )
 
