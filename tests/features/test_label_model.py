@@ -200,3 +200,55 @@ def test_a_signal_absent_from_the_fitted_subset_is_not_in_the_model() -> None:
     assert "favorite" not in compute_label_outputs(*frames, None, None, subset).fit.model.signals
     everyone = LabelConfig(prior_min_generations=20, diagnostics_max_generations=100)
     assert "favorite" in compute_label_outputs(*frames, None, None, everyone).fit.model.signals
+
+
+def nuisance_world(n: int, seed: int) -> tuple[LabelWorld, dict[str, float]]:
+    """Requests of three siblings whose view rate and completion share an appeal u that is not
+    quality, far stronger than their quality part; likes, favorites and dislikes see quality only."""
+    rng = np.random.default_rng(seed)
+    world, quality = LabelWorld(seed=seed), {}
+    for i in range(n):
+        q, u = rng.normal(), rng.normal()
+        quirk = rng.normal(0.0, 0.2, 5)
+        generation = f"g{i:05d}"
+        quality[generation] = float(q)
+        world.add(
+            generation,
+            impressions=int(np.exp(rng.normal(5.0, 0.6))),
+            view_rate=float(1.0 / (1.0 + np.exp(-(0.25 * q + 1.0 * u - 0.5 + quirk[0])))),
+            completion=float(np.clip(0.5 + 0.03 * q + 0.15 * u + 0.03 * quirk[1], 0.05, 1.5)),
+            actions={
+                "like": float(0.1 / (1.0 + np.exp(-(0.9 * q + quirk[2])))),
+                "favorite": float(0.05 / (1.0 + np.exp(-(0.9 * q + quirk[3])))),
+                "dislike": float(0.05 / (1.0 + np.exp(0.9 * q + quirk[4]))),
+            },
+            request=f"r{i // 3:05d}",
+        )
+    return world, quality
+
+
+def test_studio_selects_turn_the_fit_away_from_a_shared_nuisance() -> None:
+    """The one-factor fit takes the appeal views and completion share for quality; the creators'
+    selects (the best sibling by quality, with a little noise) turn it back."""
+    world, quality = nuisance_world(1500, 3)
+    engagement, cells = world.frames()
+    truth = np.array([quality[g] for g in engagement["generation_id"]])
+    key = truth + np.random.default_rng(4).gumbel(size=truth.size) * 0.2
+    with_selects = (
+        engagement.with_columns(key=pl.Series(key))
+        .with_columns(
+            studio_impressions=pl.lit(1, dtype=pl.Int64),
+            selects=(pl.col("key") == pl.col("key").max().over("request_id")).cast(pl.Int64),
+        )
+        .drop("key")
+    )
+
+    def spearman(frame: pl.DataFrame) -> float:
+        labels = compute_label_outputs(frame, cells, None, None, CONFIG).labels
+        z = engagement.select("generation_id").join(labels, on="generation_id")["quality_z"]
+        z = z.to_numpy()
+        return float(np.corrcoef(np.argsort(np.argsort(z)), np.argsort(np.argsort(truth)))[0, 1])
+
+    blind, turned = spearman(engagement), spearman(with_selects)
+    assert blind < 0.45  # measured 0.27
+    assert turned > blind + 0.25  # measured 0.70
