@@ -205,18 +205,23 @@ def test_persistent_means_condition_on_the_observed_signals_only() -> None:
 def test_selects_turn_a_factor_that_took_the_nuisance_for_quality() -> None:
     data = world(1500, 0)
     fitted = one_factor(data.covariance)
-    votes = select_votes(data.frame, 5, 10_000)
-    tilted = select_tilt(fitted, data.evidence, votes, spread(data), RIDGES, 200, LIMITS)
-    assert tilted is not fitted
-    before, after = ranked(fitted, data), ranked(tilted, data)
+    turned = tilted(fitted, data)
+    assert turned is not fitted
+    before, after = ranked(fitted, data), ranked(turned, data)
     assert before < 0.65 and after > before + 0.15
     # the shared nuisance lost its place: the two quality-only signals now weigh most
     weights = np.abs(
         np.linalg.solve(
-            np.outer(tilted.loading, tilted.loading) + tilted.persistent, tilted.loading
+            np.outer(turned.loading, turned.loading) + turned.persistent, turned.loading
         )
     )
     assert weights[2:4].min() > weights[[0, 1, 4]].max()
+
+
+def tilted(fitted: FactorParameters, data: World) -> FactorParameters:
+    """`select_tilt` of `fitted` on the world's selects, default limits and penalties."""
+    votes = select_votes(data.frame, 5, 10_000)
+    return select_tilt(fitted, data.evidence, votes, spread(data), RIDGES, 200, LIMITS)
 
 
 def test_selects_that_agree_with_the_factor_or_too_few_leave_it() -> None:
@@ -226,28 +231,6 @@ def test_selects_that_agree_with_the_factor_or_too_few_leave_it() -> None:
     )
     scale = 1.0 / np.sqrt(direction @ world(1, 1).covariance @ direction)
     agreeing = world(1500, 1, selects_from=lambda rates: rates @ direction * scale)
-    assert (
-        select_tilt(
-            fitted,
-            agreeing.evidence,
-            select_votes(agreeing.frame, 5, 10_000),
-            spread(agreeing),
-            RIDGES,
-            200,
-            LIMITS,
-        )
-        is fitted
-    )
-    few = world(40, 2)
-    assert (
-        select_tilt(
-            fitted,
-            few.evidence,
-            select_votes(few.frame, 5, 10_000),
-            spread(few),
-            RIDGES,
-            200,
-            LIMITS,
-        )
-        is fitted
-    )
+    assert tilted(fitted, agreeing) is fitted
+    # 40 requests: 80 votes, under the 200 the tilt needs
+    assert tilted(fitted, world(40, 2)) is fitted
