@@ -23,8 +23,10 @@ when a bound of the issue's "Done when" fails in any world:
   generations.
 
 The long-run label is the label model applied to the truth's expected rates (`rate_<signal>`):
-`features.label_model.long_run_scores(model, rates)` with the model the run stored; a run that stored
-no model reports coverage as unavailable, which fails the coverage bound.
+`features.label_model.long_run_scores(model, rates)` with the model the run stored, the view
+probability put on the label's scale first (`view_scales`: the generation's slots examined under the
+simulator's curve over the curve the run adopted); a run that stored no model reports coverage as
+unavailable, which fails the coverage bound.
 """
 
 from __future__ import annotations
