@@ -171,9 +171,10 @@ class LabelConfig:
     """Cross-validation folds of the selects (by request)."""
     select_min_votes: int = 200
     """Fewer studio selects than this leave the fitted direction as it is."""
-    select_max_votes: int = 10_000
+    select_max_votes: int = 5_000
     """The selects of a fixed, quality-blind sample of requests (stable keys of request_id), at most
-    this many votes: a handful of parameters, a bounded cost at any scale."""
+    this many votes: a handful of parameters (the worlds fit theirs on 1,500-3,500), a bounded cost
+    at any scale."""
     prior_tolerance: float = 0.02
     """Keep the stored model unless a refit moves a parameter by more than this (relative to its scale)."""
 
