@@ -71,15 +71,12 @@ class FitData:
 
     def rows(self, keep: np.ndarray) -> FitData:
         """The same fit data on the generations of the `keep` mask."""
-        design = Design(
-            self.design.segment[keep], self.design.bucket[keep], self.design.exposure[keep]
-        )
         return replace(
             self,
             full=self.full.rows(keep),
             half_a=self.half_a.rows(keep),
             half_b=self.half_b.rows(keep),
-            design=design,
+            design=self.design.rows(keep),
             sample=self.sample[keep],
             fitted=self.fitted[keep],
             votes=None,
@@ -369,12 +366,9 @@ def _select_tilted(
     if data.votes is None:
         return model
     voters = data.votes.voters
-    design = Design(
-        data.design.segment[voters], data.design.bucket[voters], data.design.exposure[voters]
-    )
     factor = select_tilt(
         model.factor,
-        evidence_of(model, data.full.rows(voters), design),
+        evidence_of(model, data.full.rows(voters), data.design.rows(voters)),
         data.votes.within(voters),
         np.sqrt(_balanced_variance(model, fitted)),
         config.select_ridges,

@@ -100,6 +100,10 @@ class Design:
     bucket: np.ndarray
     exposure: np.ndarray
 
+    def rows(self, keep: np.ndarray) -> Design:
+        """The design of the generations of the `keep` mask."""
+        return Design(self.segment[keep], self.bucket[keep], self.exposure[keep])
+
 
 def segments_of(frame: pl.DataFrame, segments: tuple[str, ...]) -> np.ndarray:
     """Index of each generation's model_version in `segments` (-1 if not there)."""
