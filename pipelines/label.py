@@ -251,7 +251,7 @@ def with_temporal_sample(
     previous: events_sql.IngestMark | None = None,
 ) -> pl.DataFrame:
     """`touched` with `temporal_sample`: whether the generation is in the diagnostics' fixed subset of
-    the generations known by `current` (features.stable_keys.stable_sample), the only ones whose
+    the generations known by `current` (the smallest stable keys, features.stable_keys), the only ones whose
     events are also summed per period. With the `previous` mark of an incremental run, the
     generations that were in the subset then and are not now are touched too (summed again without
     the split), so the state is the one a rebuild would store.
@@ -260,26 +260,24 @@ def with_temporal_sample(
     so arriving generations only push members out; an erasure resets the label state and a new
     config is a new label_version (both rebuild).
     """
-    sampled = _temporal_sample(con, current, config)
+    from features.stable_keys import smallest_keys, stable_keys
+
+    known = events_sql.known_generations(con, current)["generation_id"].cast(pl.String)
+    keys = stable_keys(known.to_list())
+    limit = config.diagnostics_max_generations
+    sampled = known.filter(pl.Series(smallest_keys(keys, limit)))
     ids = touched["generation_id"].cast(pl.String)
     if previous is not None:
-        before = _temporal_sample(con, previous, config)
+        # those known then are known now: their keys are a subset of the ones just computed
+        then = events_sql.known_generations(con, previous)["generation_id"].cast(pl.String)
+        earlier = known.is_in(then.implode()).to_numpy()
+        before = known.filter(pl.Series(earlier)).filter(
+            pl.Series(smallest_keys(keys[earlier], limit))
+        )
         left = before.filter(~before.is_in(sampled.implode()) & ~before.is_in(ids.implode()))
         ids = pl.concat([ids, left])
     return pl.DataFrame({"generation_id": ids.unique(maintain_order=True)}).with_columns(
         temporal_sample=pl.col("generation_id").is_in(sampled.implode())
-    )
-
-
-def _temporal_sample(
-    con: duckdb.DuckDBPyConnection, mark: events_sql.IngestMark, config: LabelConfig
-) -> pl.Series:
-    """The generation ids of the diagnostics' fixed subset of those known by `mark`."""
-    from features.stable_keys import stable_sample
-
-    known = events_sql.known_generations(con, mark)["generation_id"].cast(pl.String)
-    return known.filter(
-        pl.Series(stable_sample(known.to_list(), config.diagnostics_max_generations))
     )
 
 
