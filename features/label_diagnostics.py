@@ -5,8 +5,10 @@
 - temporal: the score from each generation's early engagement against the same score from its later
   engagement (Spearman over generations shown in both periods): whether it predicts what comes next;
 - studio_agreement: of the studio choices (a candidate selected over a sibling shown beside it), the share
-  the score orders the same way (ties count half): agreement with human choices (no label signal, but
-  the label's direction may lean on them: features.label_select_direction, so its figure is in-sample).
+  the score orders the same way (ties count half): agreement with human choices. They are no label
+  signal, but the label's direction may lean on them (features.label_select_direction), so each
+  choice is judged by labels whose direction its own request's votes did not shape (the direction
+  fitted without their fold; the ridge, prior and intercepts stay the run's).
 
 A raw rate is a signal's successes over trials as the model reads it (oriented: higher is better),
 plus the naive per-impression like and view rates; a generation without trials takes the part's
@@ -173,10 +175,12 @@ def label_diagnostics(
     choices: StudioChoices,
     config: LabelConfig,
     sample: np.ndarray,
+    held_out_label: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """One row for the label and one per raw rate (see the module docstring), label first; `label` is
-    the run's quality_z of the generations of `frames.full`; split-half and temporal figures are of the
-    `sample` mask's generations."""
+    the run's quality_z of the generations of `frames.full`, `held_out_label` the same as the studio
+    check sees it (features.labels.held_out_quality; `label` itself without); split-half and temporal
+    figures are of the `sample` mask's generations."""
     sample = sampled_frames(frames, sample)
     total = float(sample.full["impressions"].sum())
     halves, split_count = _paired(sample.half_a, sample.half_b, model, config, total)
@@ -196,7 +200,10 @@ def label_diagnostics(
                 "split_half_generations": split_count,
                 "temporal": periods[name],
                 "temporal_generations": temporal_count,
-                "studio_agreement": _agreement(values, choices),
+                "studio_agreement": _agreement(
+                    held_out_label if kind == "label" and held_out_label is not None else values,
+                    choices,
+                ),
                 "studio_votes": int(choices.winner.size),
                 "loading": float(loadings[name]) if name in loadings else None,
                 "quality_share": float(shares[name]) if name in shares else None,

@@ -31,6 +31,7 @@ from features.label_prior import gls_effects, group_columns
 from features.label_select_direction import (
     STUDIO_COLUMNS,
     PersistentLimits,
+    SelectTilt,
     SelectVotes,
     select_tilt,
     select_votes,
@@ -291,14 +292,17 @@ def copies(
     return tuple(repeated)
 
 
-def fit_label_model(data: FitData, config: LabelConfig) -> LabelModel:
-    """The label model of the data (see features.label_model); a signal too thin on the fitted rows
-    to be estimated, or that merely repeats another, is left out (the fit restarted without it)."""
+def fit_label_model(data: FitData, config: LabelConfig) -> tuple[LabelModel, SelectTilt | None]:
+    """The label model of the data (see features.label_model) and what the selects did to it (None
+    without selects); a signal too thin on the fitted rows to be estimated, or that merely repeats
+    another, is left out (the fit restarted without it)."""
     signals = present_signals(data.full.rows(data.fitted), config)
     return _fit_signals(_restricted(data, signals), signals, config)
 
 
-def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -> LabelModel:
+def _fit_signals(
+    data: FitData, signals: tuple[str, ...], config: LabelConfig
+) -> tuple[LabelModel, SelectTilt | None]:
     """The fit of `signals` (data restricted to them): the signal parameters on the fitted rows, the
     quality direction the selects prefer, intercepts as plain means over the fitted generations (the
     passes' precision-weighted ones lean on the most-shown videos: an offset the long-run label would
@@ -310,9 +314,9 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
         kept = tuple(s for s in signals if s not in repeated)
         return _fit_signals(_restricted(data, kept), kept, config)
     if not signals:
-        return model
+        return model, None
     model = replace(model, residual_dof=config.residual_dof, robust_rounds=config.robust_rounds)
-    model = _select_tilted(model, data, fitted, config)
+    model, tilt = _select_tilted(model, data, fitted, config)
     model = replace(
         model, intercept=_intercepts(model, fitted.full, fitted.design, precision=False)
     )
@@ -321,7 +325,7 @@ def _fit_signals(data: FitData, signals: tuple[str, ...], config: LabelConfig) -
     scale = interval_scales(
         model, sampled.full, sampled.half_a, sampled.half_b, sampled.design, config
     )
-    return replace(model, interval_scale=scale)
+    return replace(model, interval_scale=scale), tilt
 
 
 def _signal_parameters(
@@ -360,13 +364,14 @@ def _signal_parameters(
 
 def _select_tilted(
     model: LabelModel, data: FitData, fitted: FitData, config: LabelConfig
-) -> LabelModel:
+) -> tuple[LabelModel, SelectTilt | None]:
     """The model with the quality direction the studio's selects prefer, where they favour one
-    (features.label_select_direction); as it is without selects."""
+    (features.label_select_direction), and the tilt with its folds by row of `data`; as it is and
+    None without selects."""
     if data.votes is None:
-        return model
+        return model, None
     voters = data.votes.voters
-    factor = select_tilt(
+    tilt = select_tilt(
         model.factor,
         evidence_of(model, data.full.rows(voters), data.design.rows(voters)),
         data.votes.within(voters),
@@ -375,7 +380,10 @@ def _select_tilted(
         config.select_min_votes,
         PersistentLimits(config.max_quality_share, config.residual_eigen_floor),
     )
-    return replace(model, loading=factor.loading, persistent=factor.persistent)
+    fold = np.full(voters.size, -1, dtype=np.int64)
+    fold[voters] = tilt.fold
+    tilted = replace(model, loading=tilt.factor.loading, persistent=tilt.factor.persistent)
+    return tilted, replace(tilt, fold=fold)
 
 
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:

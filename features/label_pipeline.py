@@ -25,6 +25,7 @@ from features.labels import (
     LABEL_COLUMNS,
     LabelFit,
     fit_labels,
+    held_out_quality,
     label_fit_moved,
     label_frames,
     label_rows,
@@ -138,6 +139,7 @@ def compute_label_outputs(
     model_refit = label_fit_moved(stored, fitted, config.prior_tolerance, config.interval_tolerance)
     fit = fitted if model_refit or stored is None else stored
     scores = quality_scores(frames.full, fit.model, config)
+    quality = scores["quality_z"].to_numpy()
     siblings = frames.full.select(
         "generation_id",
         "request_id",
@@ -169,6 +171,12 @@ def compute_label_outputs(
         reliability=reliability,
         reliability_refit=reliability_refit,
         diagnostics=label_diagnostics(
-            frames, fit.model, scores["quality_z"].to_numpy(), studio_choices(pairs), config, sample
+            frames,
+            fit.model,
+            quality,
+            studio_choices(pairs),
+            config,
+            sample,
+            held_out_quality(frames.full, fitted, quality, config),
         ),
     )

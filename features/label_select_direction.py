@@ -238,6 +238,26 @@ def tilted_factor(
     )
 
 
+@dataclass(frozen=True)
+class SelectTilt:
+    """What the selects did to the fit: `factor`, turned toward their direction (the fitted one when
+    they favour none); per voting generation (rows of the full frame) its request's fold, -1 for the
+    others; per fold, the factor turned by the other folds' votes alone (empty when not turned), so
+    a check of the labels against the selects can judge each vote by labels its own did not shape."""
+
+    factor: FactorParameters
+    fold: np.ndarray
+    fold_factors: dict[int, FactorParameters]
+
+
+def voter_folds(votes: SelectVotes) -> np.ndarray:
+    """Per row of the frame: the fold of the request it votes in (-1 if it takes part in no vote)."""
+    fold = np.full(votes.version.size, -1, dtype=np.int64)
+    fold[votes.winner] = votes.fold
+    fold[votes.loser] = votes.fold
+    return fold
+
+
 def select_tilt(
     factor: FactorParameters,
     evidence: Evidence,
@@ -246,11 +266,13 @@ def select_tilt(
     ridges: tuple[float, ...],
     min_votes: int,
     limits: PersistentLimits,
-) -> FactorParameters:
-    """`factor` turned toward the quality direction the selects prefer (see the module docstring);
-    unchanged with fewer than `min_votes` votes or when no tilt beats the fitted direction."""
+) -> SelectTilt:
+    """`factor` turned toward the quality direction the selects prefer (see the module docstring),
+    with the same turn fitted without each fold's votes; unchanged with fewer than `min_votes` votes
+    or when no tilt beats the fitted direction."""
+    unchanged = SelectTilt(factor, voter_folds(votes), {})
     if votes.winner.size < min_votes or not np.any(factor.loading):
-        return factor
+        return unchanged
     covariance = np.outer(factor.loading, factor.loading) + factor.persistent
     voters = np.flatnonzero(votes.voters)
     means = np.zeros(evidence.observed.shape)
@@ -264,6 +286,10 @@ def select_tilt(
     )
     ridge = chosen_ridge(logit, votes.fold, ridges)
     if ridge is None:
-        return factor
-    direction, _, _ = _fit_logit(logit, ridge)
-    return tilted_factor(factor, direction, limits)
+        return unchanged
+    direction, _, start = _fit_logit(logit, ridge)
+    fold_factors = {}
+    for part in np.unique(votes.fold):
+        without, _, _ = _fit_logit(logit.rows(votes.fold != part), ridge, start)
+        fold_factors[int(part)] = tilted_factor(factor, without, limits)
+    return SelectTilt(tilted_factor(factor, direction, limits), unchanged.fold, fold_factors)

@@ -12,7 +12,7 @@ completion rate placed in its duration bucket's distribution (D2Q), null where t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -31,6 +31,7 @@ from features.label_model import (
 )
 from features.label_parameters import label_model_moved
 from features.label_posterior import Posterior
+from features.label_select_direction import SelectTilt
 from features.label_signals import signal_counts
 
 LABEL_COLUMNS: tuple[str, ...] = (
@@ -73,6 +74,8 @@ class LabelFit:
     model: LabelModel
     completion_quantiles: pl.DataFrame
     """duration_bucket, min_duration_ms, level, value"""
+    select_tilt: SelectTilt | None = None
+    """What the studio's selects did to this fit (rows of its frame; not stored): for held-out checks."""
 
 
 @dataclass(frozen=True)
@@ -133,7 +136,7 @@ def fit_labels(
     measured on the generations of the `sample` mask, the signal parameters estimated on those of
     `fitted`."""
     data = fit_data(frames.full, frames.half_a, frames.half_b, config, sample, fitted)
-    model = fit_label_model(data, config)
+    model, tilt = fit_label_model(data, config)
     completion = shrunk_completion(frames.full, model, config)
     observed = np.isfinite(completion)
     grid = completion_grid(
@@ -142,7 +145,7 @@ def fit_labels(
         list(model.duration_edges),
         config.completion_quantile_levels,
     )
-    return LabelFit(model, grid)
+    return LabelFit(model, grid, tilt)
 
 
 def label_fit_moved(
@@ -211,6 +214,29 @@ def quality_scores(frame: pl.DataFrame, model: LabelModel, config: LabelConfig) 
         .then(pl.lit("bad"))
         .otherwise(pl.lit("uncertain"))
     )
+
+
+def held_out_quality(
+    frame: pl.DataFrame, fit: LabelFit, quality: np.ndarray, config: LabelConfig
+) -> np.ndarray:
+    """`quality` (quality_z of `frame`, the fit's frame) with each generation whose selects turned the
+    fit's direction scored instead under the direction its fold's votes did not shape (the prior and
+    intercepts stay the fit's): the label as a check against the selects must see it."""
+    values = np.asarray(quality, dtype=np.float64).copy()
+    tilt = fit.select_tilt
+    if tilt is None or not tilt.fold_factors:
+        return values
+    voters = np.flatnonzero(tilt.fold >= 0)
+    voting = frame[voters]
+    counts = signal_counts(voting, config, fit.model.signals)
+    design = design_of(voting, fit.model, config)
+    fold = tilt.fold[voters]
+    for part, factor in tilt.fold_factors.items():
+        rows = fold == part
+        model = replace(fit.model, loading=factor.loading, persistent=factor.persistent)
+        post = score(model, counts.rows(rows), design.rows(rows), long_run=False)
+        values[voters[rows]] = np.round(post.mean, SCORE_DECIMALS)
+    return values
 
 
 def label_rows(

@@ -4,6 +4,8 @@ long-run label is what its labels converge to."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -11,7 +13,8 @@ import pytest
 from features.label_config import LabelConfig
 from features.label_model import LabelModel, long_run_scores
 from features.label_parameters import label_model_from, label_model_moved, model_parameters
-from features.label_pipeline import compute_label_outputs
+from features.label_pipeline import LabelOutputs, compute_label_outputs
+from features.labels import held_out_quality, label_frames
 from features.stable_keys import stable_sample
 from tests.features.label_world import LabelWorld
 
@@ -230,18 +233,7 @@ def nuisance_world(n: int, seed: int) -> tuple[LabelWorld, dict[str, float]]:
 def test_studio_selects_turn_the_fit_away_from_a_shared_nuisance() -> None:
     """The one-factor fit takes the appeal views and completion share for quality; the creators'
     selects (the best sibling by quality, with a little noise) turn it back."""
-    world, quality = nuisance_world(1500, 3)
-    engagement, cells = world.frames()
-    truth = np.array([quality[g] for g in engagement["generation_id"]])
-    key = truth + np.random.default_rng(4).gumbel(size=truth.size) * 0.2
-    with_selects = (
-        engagement.with_columns(key=pl.Series(key))
-        .with_columns(
-            studio_impressions=pl.lit(1, dtype=pl.Int64),
-            selects=(pl.col("key") == pl.col("key").max().over("request_id")).cast(pl.Int64),
-        )
-        .drop("key")
-    )
+    engagement, with_selects, cells, truth = nuisance_world_with_selects(1500, 3)
 
     def spearman(frame: pl.DataFrame) -> float:
         labels = compute_label_outputs(frame, cells, None, None, CONFIG).labels
@@ -252,3 +244,65 @@ def test_studio_selects_turn_the_fit_away_from_a_shared_nuisance() -> None:
     blind, turned = spearman(engagement), spearman(with_selects)
     assert blind < 0.45  # measured 0.27
     assert turned > blind + 0.25  # measured 0.70
+
+
+def nuisance_world_with_selects(
+    requests: int, seed: int
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, np.ndarray]:
+    """(engagement sorted by generation_id, the same where the creators select the best sibling by
+    quality with a little noise, cells, true quality in that order) of the nuisance world."""
+    world, quality = nuisance_world(requests, seed)
+    engagement, cells = world.frames()
+    engagement = engagement.sort("generation_id")
+    truth = np.array([quality[g] for g in engagement["generation_id"]])
+    key = truth + np.random.default_rng(seed + 1).gumbel(size=truth.size) * 0.2
+    selects = engagement.with_columns(key=pl.Series(key)).with_columns(
+        studio_impressions=pl.lit(1, dtype=pl.Int64),
+        selects=(pl.col("key") == pl.col("key").max().over("request_id")).cast(pl.Int64),
+    )
+    return engagement, selects.drop("key"), cells, truth
+
+
+def test_the_studio_check_judges_each_select_by_labels_its_own_votes_did_not_turn() -> None:
+    """Redraw at random the selects of one fold's requests: that fold's labels move, the figures the
+    studio check reads for them hardly do (only through the run's prior); the other folds' do."""
+    config = replace(CONFIG, select_ridges=(30.0,))  # one penalty: the choice stays put
+    _, engagement, cells, _ = nuisance_world_with_selects(1500, 3)
+    before = compute_label_outputs(engagement, cells, None, None, config)
+    tilt = before.fit.select_tilt
+    assert tilt is not None and sorted(tilt.fold_factors) == [0, 1, 2, 3, 4]
+    fold = tilt.fold
+    drawn = np.random.default_rng(7).integers(0, 3, size=engagement.height // 3)
+    sibling = engagement.select(
+        rank=pl.int_range(pl.len()).over("request_id"),
+        drawn=pl.Series(np.repeat(drawn, 3)),
+    )
+    redrawn = np.where(fold == 0, sibling["rank"] == sibling["drawn"], engagement["selects"] > 0)
+    after = compute_label_outputs(
+        engagement.with_columns(selects=pl.Series(redrawn.astype(np.int64))),
+        cells,
+        None,
+        None,
+        config,
+    )
+
+    def checked(outputs: LabelOutputs, frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+        quality = outputs.labels.sort("generation_id")["quality_z"].to_numpy()
+        full = label_frames(frame, cells).full
+        return quality, held_out_quality(full, outputs.fit, quality, config)
+
+    label_before, check_before = checked(before, engagement)
+    label_after, check_after = checked(after, engagement)
+    own = fold == 0
+    label_moved = np.abs(label_after - label_before)[own].mean()  # measured 0.027
+    check_moved = np.abs(check_after - check_before)[own].mean()  # measured 0.0024
+    others_moved = np.abs(check_after - check_before)[fold > 0].mean()  # measured 0.038
+    assert check_moved < 0.25 * label_moved and check_moved < 0.25 * others_moved
+    # the diagnostics' label row reads those figures
+    votes = engagement.select("request_id", "selects", check=pl.Series(check_before))
+    pairs = votes.filter(pl.col("selects") > 0).join(
+        votes.filter(pl.col("selects") == 0), on="request_id", suffix="_loser"
+    )
+    agreement = float((pairs["check"] > pairs["check_loser"]).mean())
+    label_row = before.diagnostics.filter(pl.col("kind") == "label")
+    assert label_row["studio_agreement"][0] == pytest.approx(agreement)

@@ -15,6 +15,7 @@ from scipy.stats import spearmanr
 from features.label_posterior import Evidence, FactorParameters, persistent_means, posterior
 from features.label_select_direction import (
     PersistentLimits,
+    SelectTilt,
     select_tilt,
     select_votes,
     tilted_factor,
@@ -220,17 +221,40 @@ def test_selects_turn_a_factor_that_took_the_nuisance_for_quality() -> None:
 
 def tilted(fitted: FactorParameters, data: World) -> FactorParameters:
     """`select_tilt` of `fitted` on the world's selects, default limits and penalties."""
+    return tilt_of(fitted, data).factor
+
+
+def tilt_of(
+    fitted: FactorParameters, data: World, ridges: tuple[float, ...] = RIDGES
+) -> SelectTilt:
     votes = select_votes(data.frame, 5, 10_000)
-    return select_tilt(fitted, data.evidence, votes, spread(data), RIDGES, 200, LIMITS)
+    return select_tilt(fitted, data.evidence, votes, spread(data), ridges, 200, LIMITS)
 
 
-def test_selects_that_agree_with_the_factor_or_too_few_leave_it() -> None:
-    fitted = one_factor(world(1, 1).covariance)
-    direction = np.linalg.solve(
-        np.outer(fitted.loading, fitted.loading) + fitted.persistent, fitted.loading
-    )
-    scale = 1.0 / np.sqrt(direction @ world(1, 1).covariance @ direction)
-    agreeing = world(1500, 1, selects_from=lambda rates: rates @ direction * scale)
-    assert tilted(fitted, agreeing) is fitted
-    # 40 requests: 80 votes, under the 200 the tilt needs
-    assert tilted(fitted, world(40, 2)) is fitted
+def test_each_fold_is_turned_by_the_other_folds_votes_alone() -> None:
+    data = world(1500, 0)
+    fitted = one_factor(data.covariance)
+    tilt = tilt_of(fitted, data, (30.0,))  # one penalty: the choice cannot move with the votes
+    assert sorted(tilt.fold_factors) == [0, 1, 2, 3, 4]
+    # a request's three siblings share its fold; every generation votes here
+    assert (tilt.fold.reshape(-1, 3) == tilt.fold[::3, None]).all() and (tilt.fold >= 0).all()
+    # fold 0's requests select at random: fold 0's factor stays, every other fold's and the run's
+    # move
+    again = tilt_of(fitted, fold_selects_redrawn(data, tilt.fold == 0), (30.0,))
+    assert again.fold_factors[0].loading == pytest.approx(tilt.fold_factors[0].loading, abs=1e-6)
+    for fold in (1, 2, 3, 4):
+        moved = np.abs(again.fold_factors[fold].loading - tilt.fold_factors[fold].loading).max()
+        assert moved > 1e-3
+    assert np.abs(again.factor.loading - tilt.factor.loading).max() > 1e-3
+    # each fold's turn is close to the run's (four fifths of the same votes)
+    for factor in tilt.fold_factors.values():
+        assert ranked(factor, data) > ranked(fitted, data) + 0.15
+
+
+def fold_selects_redrawn(data: World, rows: np.ndarray) -> World:
+    """`data` with the selects of each request of `rows` given to a sibling drawn at random."""
+    drawn = np.random.default_rng(7).integers(0, 3, size=data.quality.size // 3)
+    chosen = (np.arange(3)[None, :] == drawn[:, None]).ravel()
+    selects = np.where(rows, chosen, data.frame["selects"].to_numpy() > 0)
+    frame = data.frame.with_columns(selects=pl.Series(selects.astype(np.int64)))
+    return World(data.quality, data.evidence, frame, data.covariance)
