@@ -6,7 +6,9 @@ weights 1 / (v_s + sigma^2), sigma^2 the between-slot variance around it by mome
 sigma^2 / (sigma^2 + v_s), then made non-increasing in position (weighted isotonic regression). A slot
 with a handful of impressions therefore stays on the curve, a well-shown one keeps its own value, and no
 sparse slot can swing it. Slots off the feed (and the feed without a position) shrink toward the feed's
-impression-weighted mean the same way.
+impression-weighted mean the same way, by their own between-slot variance (moments over those slots):
+how far a feed slot strays from the feed's shape says nothing of how far another surface sits from the
+feed (a profile page is examined far more than the feed's average slot where the feed falls steeply).
 """
 
 from __future__ import annotations
@@ -95,5 +97,19 @@ def shrunk_log_propensity(slots: SlotEstimates, degree: int, passes: int) -> np.
     else:
         centre = float(np.sum(slots.impressions * z) / max(np.sum(slots.impressions), 1.0))
     rest = ~feed
-    out[rest] = centre + between / (between + variance[rest]) * (z[rest] - centre)
+    if rest.any():
+        spread = between_variance(z[rest] - centre, variance[rest])
+        out[rest] = centre + spread / (spread + variance[rest]) * (z[rest] - centre)
     return out
+
+
+def between_variance(deviation: np.ndarray, variance: np.ndarray, passes: int = 5) -> float:
+    """The spread of slots' true log propensities around a centre, by precision-weighted moments:
+    their weighted mean squared deviation less their sampling variance (at least
+    MIN_BETWEEN_VARIANCE), so a thin slot's noise neither inflates nor cancels it."""
+    between = INITIAL_BETWEEN_VARIANCE
+    for _ in range(passes):
+        weight = 1.0 / (variance + between)
+        excess = float(np.sum(weight * (deviation**2 - variance)) / np.sum(weight))
+        between = max(excess, MIN_BETWEEN_VARIANCE)
+    return between

@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features.curve_shrinkage import SlotEstimates, between_variance, shrunk_log_propensity
 from features.debias import (
     CurveShape,
     completion_quantile,
@@ -168,3 +169,61 @@ def test_a_sparse_slot_cannot_swing_the_curve_and_the_curve_never_rises() -> Non
     assert propensity[7] == pytest.approx(true_curve[7], abs=0.06)
     values = curve.sort("position")["propensity"].to_numpy()
     assert np.all(np.diff(values) <= 1e-12)
+
+
+def steep_feed_with_profile(n_generations: int, seed: int, profile_shown: int) -> pl.DataFrame:
+    """A feed whose examination falls as exp(-0.3 position) (better videos ranked higher) and a profile
+    page examined 0.8 as often as the top slot, each generation shown there `profile_shown` times."""
+    rng = np.random.default_rng(seed)
+    attractiveness = rng.uniform(0.1, 0.9, n_generations)
+    rows = []
+    for g in range(n_generations):
+        scale = 4.0 * np.exp(-2.0 * (attractiveness[g] - 0.5))
+        slots = np.minimum(rng.exponential(scale, 300).astype(int), 9)
+        shown = {("feed", int(s)): int(np.sum(slots == s)) for s in np.unique(slots)}
+        shown[("profile", -1)] = profile_shown
+        for (surface, position), count in shown.items():
+            examined = 0.8 if surface == "profile" else np.exp(-0.3 * position)
+            views = int(rng.binomial(count, examined * attractiveness[g]))
+            rows.append((f"g{g}", surface, position, count, views))
+    return pl.DataFrame(
+        rows,
+        schema=["generation_id", "surface", "position", "impressions", "views"],
+        orient="row",
+    )
+
+
+def test_a_well_shown_surface_off_the_feed_keeps_its_own_propensity() -> None:
+    """The profile page is examined 0.8 as often as the top slot, far above the steep feed's average
+    slot: with thousands of impressions it keeps its own value (it used to be pulled to that average)."""
+    curve = examination_curve(steep_feed_with_profile(300, 3, 15), CurveShape(iterations=30))
+    profile = curve.filter(surface="profile")["propensity"][0]
+    assert profile == pytest.approx(0.8, abs=0.06)
+    feed = curve.filter(surface="feed")
+    feed_average = np.exp(np.average(np.log(feed["propensity"]), weights=feed["impressions"]))
+    assert feed_average < 0.45
+
+
+def test_surfaces_off_the_feed_shrink_by_their_own_spread_around_the_feed() -> None:
+    """Off the feed, a slot whose distance from the feed's average is within its own noise is put on
+    that average; one far beyond its noise keeps nearly all of its distance."""
+    feed_positions = np.arange(6)
+    feed_log = -0.5 * feed_positions
+    impressions = np.array([4000.0, 3000.0, 2000.0, 1500.0, 1000.0, 800.0, 5.0, 3000.0])
+    views = np.array([2000.0, 900.0, 370.0, 170.0, 70.0, 33.0, 1.0, 1200.0])
+    slots = SlotEstimates(
+        on_feed=np.array([True] * 6 + [False, False]),
+        position=np.concatenate([feed_positions, [-1, -1]]),
+        impressions=impressions,
+        views=views,
+        log_raw=np.concatenate([feed_log, [-0.9, -0.2]]),
+    )
+    shrunk = shrunk_log_propensity(slots, degree=2, passes=5)
+    centre = np.average(shrunk[:6], weights=impressions[:6])
+    spread = between_variance(
+        slots.log_raw[6:] - centre, 1 / (views[6:] + 0.5) + 1 / impressions[6:]
+    )
+    assert spread > 0.1  # the well-shown surface sits far from the feed's average
+    assert shrunk[7] == pytest.approx(-0.2, abs=0.01)
+    # the thin one (5 impressions, 1 view) moves most of the way to the average
+    assert abs(shrunk[6] - centre) < 0.5 * abs(-0.9 - centre)
