@@ -241,9 +241,10 @@ def tilted_factor(
 @dataclass(frozen=True)
 class SelectTilt:
     """What the selects did to the fit: `factor`, turned toward their direction (the fitted one when
-    they favour none); per voting generation (rows of the full frame) its request's fold, -1 for the
-    others; per fold, the factor turned by the other folds' votes alone (empty when not turned), so
-    a check of the labels against the selects can judge each vote by labels its own did not shape."""
+    they favour none); `fold`: per row of the frame the votes index, the fold of the request it
+    votes in (-1 if none); per fold, the factor turned by the other folds' votes alone (empty when
+    not turned), so a check of the labels against the selects can judge each vote by labels its own
+    did not shape."""
 
     factor: FactorParameters
     fold: np.ndarray

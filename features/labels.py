@@ -221,11 +221,15 @@ def held_out_quality(
 ) -> np.ndarray:
     """`quality` (quality_z of `frame`, the fit's frame) with each generation whose selects turned the
     fit's direction scored instead under the direction its fold's votes did not shape (the prior and
-    intercepts stay the fit's): the label as a check against the selects must see it."""
+    intercepts stay the fit's): the label as a check against the selects must see it. A run that
+    keeps its stored model passes the fresh fit here (a stored fit holds no folds; the two are
+    within `prior_tolerance`)."""
     values = np.asarray(quality, dtype=np.float64).copy()
     tilt = fit.select_tilt
     if tilt is None or not tilt.fold_factors:
         return values
+    if tilt.fold.size != frame.height:
+        raise ValueError(f"the tilt has {tilt.fold.size} rows, the frame {frame.height}")
     voters = np.flatnonzero(tilt.fold >= 0)
     voting = frame[voters]
     counts = signal_counts(voting, config, fit.model.signals)

@@ -14,7 +14,7 @@ from features.label_config import LabelConfig
 from features.label_model import LabelModel, long_run_scores
 from features.label_parameters import label_model_from, label_model_moved, model_parameters
 from features.label_pipeline import LabelOutputs, compute_label_outputs
-from features.labels import held_out_quality, label_frames
+from features.labels import LabelFit, held_out_quality, label_frames
 from features.stable_keys import stable_sample
 from tests.features.label_world import LabelWorld
 
@@ -299,10 +299,47 @@ def test_the_studio_check_judges_each_select_by_labels_its_own_votes_did_not_tur
     others_moved = np.abs(check_after - check_before)[fold > 0].mean()  # measured 0.038
     assert check_moved < 0.25 * label_moved and check_moved < 0.25 * others_moved
     # the diagnostics' label row reads those figures
-    votes = engagement.select("request_id", "selects", check=pl.Series(check_before))
+    assert label_agreement(before) == pytest.approx(select_agreement(engagement, check_before))
+
+
+def select_agreement(engagement: pl.DataFrame, values: np.ndarray) -> float:
+    """Share of the selects (a selected sibling over one shown beside it) `values` order the same way."""
+    votes = engagement.select(
+        "request_id", "selects", "studio_impressions", value=pl.Series(values)
+    ).filter(pl.col("studio_impressions") > 0)
     pairs = votes.filter(pl.col("selects") > 0).join(
         votes.filter(pl.col("selects") == 0), on="request_id", suffix="_loser"
     )
-    agreement = float((pairs["check"] > pairs["check_loser"]).mean())
-    label_row = before.diagnostics.filter(pl.col("kind") == "label")
-    assert label_row["studio_agreement"][0] == pytest.approx(agreement)
+    return float((pairs["value"] > pairs["value_loser"]).mean())
+
+
+def label_agreement(outputs: LabelOutputs) -> float:
+    return float(outputs.diagnostics.filter(pl.col("kind") == "label")["studio_agreement"][0])
+
+
+def test_the_studio_check_stays_held_out_on_a_kept_model_and_beside_requests_without_votes() -> (
+    None
+):
+    """A third of the requests never reach the studio (their generations have no fold), and the next
+    run keeps the stored model, which holds no folds: the label's studio figure stays the held-out
+    one, not the in-sample agreement of the labels the run writes."""
+    _, engagement, cells, _ = nuisance_world_with_selects(1500, 3)
+    outside = (engagement["request_id"].rank("dense") % 3 == 0).to_numpy()
+    engagement = engagement.with_columns(
+        studio_impressions=pl.Series(np.where(outside, 0, 1)),
+        selects=pl.Series(np.where(outside, 0, engagement["selects"].to_numpy())),
+    )
+    first = compute_label_outputs(engagement, cells, None, None, CONFIG)
+    tilt = first.fit.select_tilt
+    assert tilt is not None and tilt.fold_factors
+    assert np.array_equal(tilt.fold < 0, outside)
+    quality = first.labels.sort("generation_id")["quality_z"].to_numpy()
+    held_out = held_out_quality(label_frames(engagement, cells).full, first.fit, quality, CONFIG)
+    assert np.array_equal(held_out[outside], quality[outside])
+    in_sample = select_agreement(engagement, quality)
+    assert label_agreement(first) == pytest.approx(select_agreement(engagement, held_out))
+    assert abs(label_agreement(first) - in_sample) > 1e-3
+    stored = LabelFit(first.fit.model, first.fit.completion_quantiles)
+    again = compute_label_outputs(engagement, cells, stored, first.reliability, CONFIG)
+    assert not again.model_refit and again.fit is stored
+    assert label_agreement(again) == pytest.approx(label_agreement(first))

@@ -258,3 +258,18 @@ def fold_selects_redrawn(data: World, rows: np.ndarray) -> World:
     selects = np.where(rows, chosen, data.frame["selects"].to_numpy() > 0)
     frame = data.frame.with_columns(selects=pl.Series(selects.astype(np.int64)))
     return World(data.quality, data.evidence, frame, data.covariance)
+
+
+def test_selects_that_agree_with_the_factor_or_too_few_leave_it() -> None:
+    fitted = one_factor(world(1, 1).covariance)
+    direction = np.linalg.solve(
+        np.outer(fitted.loading, fitted.loading) + fitted.persistent, fitted.loading
+    )
+    scale = 1.0 / np.sqrt(direction @ world(1, 1).covariance @ direction)
+    agreeing = world(1500, 1, selects_from=lambda rates: rates @ direction * scale)
+    kept = tilt_of(fitted, agreeing)
+    assert kept.factor is fitted and kept.fold_factors == {}
+    assert (kept.fold >= 0).all()  # every generation still votes in its request's fold
+    # 40 requests: 80 votes, under the 200 the tilt needs
+    few = tilt_of(fitted, world(40, 2))
+    assert few.factor is fitted and few.fold_factors == {}
