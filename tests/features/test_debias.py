@@ -205,8 +205,8 @@ def test_a_well_shown_surface_off_the_feed_keeps_its_own_propensity() -> None:
 
 
 def test_surfaces_off_the_feed_shrink_by_their_own_spread_around_the_feed() -> None:
-    """Off the feed, a slot whose distance from the feed's average is within its own noise is put on
-    that average; one far beyond its noise keeps nearly all of its distance."""
+    """Off the feed, a slot whose distance from the feed's average is within its own noise moves most
+    of the way onto that average; one far beyond its noise keeps nearly all of its distance."""
     feed_positions = np.arange(6)
     feed_log = -0.5 * feed_positions
     impressions = np.array([4000.0, 3000.0, 2000.0, 1500.0, 1000.0, 800.0, 5.0, 3000.0])
