@@ -6,9 +6,11 @@ weights 1 / (v_s + sigma^2), sigma^2 the between-slot variance around it by mome
 sigma^2 / (sigma^2 + v_s), then made non-increasing in position (weighted isotonic regression). A slot
 with a handful of impressions therefore stays on the curve, a well-shown one keeps its own value, and no
 sparse slot can swing it. Slots off the feed (and the feed without a position) shrink toward the feed's
-impression-weighted mean the same way, by their own between-slot variance (moments over those slots):
-how far a feed slot strays from the feed's shape says nothing of how far another surface sits from the
-feed (a profile page is examined far more than the feed's average slot where the feed falls steeply).
+impression-weighted mean the same way, with the feed's own spread around that mean as the prior spread:
+how far a feed slot strays from the feed's smooth shape says nothing of how far another surface sits
+from the feed's average (a profile page is examined far more than the average slot of a feed that
+falls steeply), and a slot's own distance cannot widen its prior (a lone thin one stays near the
+average). Without enough feed slots for a shape, the slots share a spread by precision-weighted moments.
 """
 
 from __future__ import annotations
@@ -83,7 +85,6 @@ def shrunk_log_propensity(slots: SlotEstimates, degree: int, passes: int) -> np.
     variance = 1.0 / (slots.views + CONTINUITY) + 1.0 / np.maximum(slots.impressions, 1.0)
     out = z.copy()
     feed = slots.on_feed & (slots.position >= 0)
-    between = INITIAL_BETWEEN_VARIANCE
     if feed.sum() >= degree + 2:
         fit, between = _smooth_shape(z[feed], variance[feed], slots.position[feed], degree, passes)
         shrink = between / (between + variance[feed])
@@ -94,12 +95,13 @@ def shrunk_log_propensity(slots: SlotEstimates, degree: int, passes: int) -> np.
         out[feed] = monotone
         impressions = slots.impressions[feed]
         centre = float(np.sum(impressions * monotone) / max(np.sum(impressions), 1.0))
+        spread = float(np.sum(impressions * (monotone - centre) ** 2) / max(np.sum(impressions), 1.0))
+        spread = max(spread, between, MIN_BETWEEN_VARIANCE)
     else:
         centre = float(np.sum(slots.impressions * z) / max(np.sum(slots.impressions), 1.0))
+        spread = between_variance(z - centre, variance)
     rest = ~feed
-    if rest.any():
-        spread = between_variance(z[rest] - centre, variance[rest])
-        out[rest] = centre + spread / (spread + variance[rest]) * (z[rest] - centre)
+    out[rest] = centre + spread / (spread + variance[rest]) * (z[rest] - centre)
     return out
 
 

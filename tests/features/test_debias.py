@@ -204,26 +204,31 @@ def test_a_well_shown_surface_off_the_feed_keeps_its_own_propensity() -> None:
     assert feed_average < 0.45
 
 
-def test_surfaces_off_the_feed_shrink_by_their_own_spread_around_the_feed() -> None:
-    """Off the feed, a slot whose distance from the feed's average is within its own noise moves most
-    of the way onto that average; one far beyond its noise keeps nearly all of its distance."""
+def test_surfaces_off_the_feed_shrink_by_the_feeds_own_spread() -> None:
+    """Off the feed, a slot shrinks toward the feed's average with the feed's spread around it as the
+    prior: a well-measured surface keeps its value, a thin one moves most of the way to the average,
+    and a lone thin one far off cannot widen its own prior (the moments over it alone would keep it
+    there)."""
     feed_positions = np.arange(6)
-    feed_log = -0.5 * feed_positions
-    impressions = np.array([4000.0, 3000.0, 2000.0, 1500.0, 1000.0, 800.0, 5.0, 3000.0])
-    views = np.array([2000.0, 900.0, 370.0, 170.0, 70.0, 33.0, 1.0, 1200.0])
-    slots = SlotEstimates(
-        on_feed=np.array([True] * 6 + [False, False]),
-        position=np.concatenate([feed_positions, [-1, -1]]),
-        impressions=impressions,
-        views=views,
-        log_raw=np.concatenate([feed_log, [-0.9, -0.2]]),
-    )
-    shrunk = shrunk_log_propensity(slots, degree=2, passes=5)
-    centre = np.average(shrunk[:6], weights=impressions[:6])
-    spread = between_variance(
-        slots.log_raw[6:] - centre, 1 / (views[6:] + 0.5) + 1 / impressions[6:]
-    )
-    assert spread > 0.1  # the well-shown surface sits far from the feed's average
+    impressions = np.array([4000.0, 3000.0, 2000.0, 1500.0, 1000.0, 800.0])
+    views = np.array([2000.0, 900.0, 370.0, 170.0, 70.0, 33.0])
+
+    def shrunk_with(extra: list[tuple[float, float, float]]) -> tuple[np.ndarray, float]:
+        """(shrunk log propensities, the feed's average) with (impressions, views, raw) off the feed."""
+        slots = SlotEstimates(
+            on_feed=np.array([True] * 6 + [False] * len(extra)),
+            position=np.concatenate([feed_positions, [-1] * len(extra)]),
+            impressions=np.concatenate([impressions, [e[0] for e in extra]]),
+            views=np.concatenate([views, [e[1] for e in extra]]),
+            log_raw=np.concatenate([-0.5 * feed_positions, [e[2] for e in extra]]),
+        )
+        shrunk = shrunk_log_propensity(slots, degree=2, passes=5)
+        return shrunk, float(np.average(shrunk[:6], weights=impressions))
+
+    shrunk, centre = shrunk_with([(5.0, 1.0, -1.2), (3000.0, 1200.0, -0.2)])
     assert shrunk[7] == pytest.approx(-0.2, abs=0.01)
-    # the thin one (5 impressions, 1 view) moves most of the way to the average
-    assert abs(shrunk[6] - centre) < 0.5 * abs(-0.9 - centre)
+    assert abs(shrunk[6] - centre) < 0.5 * abs(-1.2 - centre)
+    shrunk, centre = shrunk_with([(2.0, 0.0, -3.0)])
+    kept = (shrunk[6] - centre) / (-3.0 - centre)
+    alone = between_variance(np.array([-3.0 - centre]), np.array([1 / 0.5 + 1 / 2.0]))
+    assert kept < 0.25 and alone / (alone + 2.5) > 0.45  # its own moments would keep about half
