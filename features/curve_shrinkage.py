@@ -95,7 +95,9 @@ def shrunk_log_propensity(slots: SlotEstimates, degree: int, passes: int) -> np.
         out[feed] = monotone
         impressions = slots.impressions[feed]
         centre = float(np.sum(impressions * monotone) / max(np.sum(impressions), 1.0))
-        spread = float(np.sum(impressions * (monotone - centre) ** 2) / max(np.sum(impressions), 1.0))
+        spread = float(
+            np.sum(impressions * (monotone - centre) ** 2) / max(np.sum(impressions), 1.0)
+        )
         spread = max(spread, between, MIN_BETWEEN_VARIANCE)
     else:
         centre = float(np.sum(slots.impressions * z) / max(np.sum(slots.impressions), 1.0))
