@@ -314,6 +314,7 @@ def select_agreement(engagement: pl.DataFrame, values: np.ndarray) -> float:
 
 
 def label_agreement(outputs: LabelOutputs) -> float:
+    """The studio agreement the run's diagnostics report for the label."""
     return float(outputs.diagnostics.filter(pl.col("kind") == "label")["studio_agreement"][0])
 
 
