@@ -35,6 +35,7 @@ from features.label_select_direction import (
     SelectVotes,
     select_tilt,
     select_votes,
+    voter_folds,
 )
 from features.label_signals import (
     DURATION_SIGNALS,
@@ -380,10 +381,8 @@ def _select_tilted(
         config.select_min_votes,
         PersistentLimits(config.max_quality_share, config.residual_eigen_floor),
     )
-    fold = np.full(voters.size, -1, dtype=np.int64)
-    fold[voters] = tilt.fold
     tilted = replace(model, loading=tilt.factor.loading, persistent=tilt.factor.persistent)
-    return tilted, replace(tilt, fold=fold)
+    return tilted, replace(tilt, fold=voter_folds(data.votes))
 
 
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:

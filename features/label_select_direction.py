@@ -173,34 +173,39 @@ def _fit_logit(
     return params[0] * logit.fitted_direction + delta / logit.spread, covariates, params
 
 
-def _held_out_likelihoods(
+def _held_out_fits(
     logit: _Logit, fold: np.ndarray, candidates: list[float | None]
-) -> list[np.ndarray]:
-    """Per candidate penalty: each vote's log-likelihood under the logit fitted on the other folds
-    (within a fold, each fit starts from the previous, stronger penalty's)."""
+) -> tuple[list[np.ndarray], list[dict[int, np.ndarray]]]:
+    """Per candidate penalty: each vote's log-likelihood under the logit fitted on the other folds,
+    and per fold that fit's direction (within a fold, each fit starts from the previous, stronger
+    penalty's)."""
     held = [np.zeros(fold.size) for _ in candidates]
+    directions: list[dict[int, np.ndarray]] = [{} for _ in candidates]
     for part in np.unique(fold):
         test = fold == part
         train = logit.rows(~test)
         start = None
-        for likelihood, ridge in zip(held, candidates, strict=True):
+        for likelihood, fits, ridge in zip(held, directions, candidates, strict=True):
             gamma, c, start = _fit_logit(train, ridge, start)
             z = logit.gap[test] @ gamma + logit.covariate_gap[test] @ c
             likelihood[test] = -np.logaddexp(0.0, -z)
-    return held
+            fits[int(part)] = gamma
+    return held, directions
 
 
-def chosen_ridge(logit: _Logit, fold: np.ndarray, ridges: tuple[float, ...]) -> float | None:
+def chosen_ridge(
+    logit: _Logit, fold: np.ndarray, ridges: tuple[float, ...]
+) -> tuple[float | None, dict[int, np.ndarray]]:
     """The strongest penalty (None: no tilt at all) whose held-out likelihood is within one standard
-    error of the best one's."""
+    error of the best one's, and per fold the direction fitted without it at that penalty."""
     candidates: list[float | None] = [None, *sorted(ridges, reverse=True)]
-    held = _held_out_likelihoods(logit, fold, candidates)
+    held, directions = _held_out_fits(logit, fold, candidates)
     best = int(np.argmax([h.sum() for h in held]))
-    for ridge, likelihood in zip(candidates, held, strict=True):
+    for at, likelihood in enumerate(held):
         gap = held[best] - likelihood
         if gap.sum() <= gap.std() * np.sqrt(gap.size):
-            return ridge
-    return candidates[best]
+            return candidates[at], directions[at]
+    return candidates[best], directions[best]
 
 
 @dataclass(frozen=True)
@@ -285,12 +290,9 @@ def select_tilt(
         fitted_direction=np.linalg.solve(covariance, factor.loading),
         spread=np.where(spread > 0, spread, 1.0),
     )
-    ridge = chosen_ridge(logit, votes.fold, ridges)
+    ridge, held_out = chosen_ridge(logit, votes.fold, ridges)
     if ridge is None:
         return unchanged
-    direction, _, start = _fit_logit(logit, ridge)
-    fold_factors = {}
-    for part in np.unique(votes.fold):
-        without, _, _ = _fit_logit(logit.rows(votes.fold != part), ridge, start)
-        fold_factors[int(part)] = tilted_factor(factor, without, limits)
+    direction, _, _ = _fit_logit(logit, ridge)
+    fold_factors = {part: tilted_factor(factor, gamma, limits) for part, gamma in held_out.items()}
     return SelectTilt(tilted_factor(factor, direction, limits), unchanged.fold, fold_factors)
