@@ -227,6 +227,8 @@ def tilted(fitted: FactorParameters, data: World) -> FactorParameters:
 def tilt_of(
     fitted: FactorParameters, data: World, ridges: tuple[float, ...] = RIDGES
 ) -> SelectTilt:
+    """`select_tilt` of `fitted` on the world's selects with `ridges`, folds and per-fold turns
+    included."""
     votes = select_votes(data.frame, 5, 10_000)
     return select_tilt(fitted, data.evidence, votes, spread(data), ridges, 200, LIMITS)
 
