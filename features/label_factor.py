@@ -11,8 +11,10 @@ C = b b' + Psi, free of sampling noise; half differences y^A - y^B hold noise on
 - loadings b: a one-factor fit of C's off-diagonal entries, each weighted by its precision, with pairs
   of signals whose residual covariance the factor cannot explain (local dependence: a signal counted
   twice, a nuisance shared by two signals) left out of the fit one at a time;
-- Psi = C - b b' on the diagonal (floored: no signal is exact) plus the residual covariances that are
-  clearly not 0, made positive semi-definite, so two copies of a signal weigh as one;
+- Psi = C - b b' on the diagonal (floored: no signal is exact, and none whose precision-weighted
+  variance is far below its variance over all generations is read off the well-shown ones alone) plus
+  the residual covariances that are clearly not 0, made positive semi-definite, so two copies of a
+  signal weigh as one;
 - the sampling noise: each signal's dispersion (1 = binomial) and the correlation of the noise of
   different signals within a half (a viewer who likes often also favorites).
 """
@@ -180,6 +182,23 @@ def nearest_psd(matrix: np.ndarray, scale: np.ndarray, floor: float = EIGEN_FLOO
     values, vectors = np.linalg.eigh(0.5 * (standardised + standardised.T))
     fixed = (vectors * np.clip(values, floor, None)) @ vectors.T
     return fixed * np.outer(scale, scale)
+
+
+def population_floor(
+    floor: np.ndarray,
+    population: np.ndarray,
+    covariance: np.ndarray,
+    loading: np.ndarray,
+    config: LabelConfig,
+) -> np.ndarray:
+    """Each signal's least Psi_kk: `floor`, and its population variance (every generation weighing the
+    same) less b_k^2 where that is more than `population_floor_ratio` times the precision-weighted
+    variance C_kk. Such a signal varies among the little-shown generations the weights discount (a
+    rare rate spreads most where it is high); read off the well-shown ones it would look nearly exact
+    and get a long-run weight that no generation's data can support."""
+    weighted = np.clip(np.diag(covariance), 0.0, None)
+    thin = population / config.population_floor_ratio > weighted
+    return np.where(thin, np.maximum(floor, population - loading**2), floor)
 
 
 def persistent_covariance(

@@ -15,6 +15,7 @@ from features.label_factor import (
     fit_loadings,
     noise_structure,
     persistent_covariance,
+    population_floor,
 )
 from features.label_interval import interval_scales
 from features.label_model import (
@@ -193,12 +194,9 @@ def _half_residuals(model: LabelModel, data: FitData) -> tuple[HalfResiduals, np
     return HalfResiduals(residual_a, residual_b, weights[0], weights[1]), unit
 
 
-def _balanced_variance(model: LabelModel, data: FitData) -> np.ndarray:
-    """Each signal's long-run variance for the precision weights: at least the cross-half covariance
-    with every generation weighing the same. Precision weights saturate where sampling noise falls
-    below the long-run variance; an underestimate would hand the weight to the most-shown generations,
-    a selected few (the best, where a rare signal hardly varies), and the estimate would confirm itself.
-    """
+def _population_variance(model: LabelModel, data: FitData) -> np.ndarray:
+    """Each signal's cross-half variance with every generation weighing the same: how much its
+    long-run rate varies over all the generations, not only the well-shown ones."""
     intercept = intercepts_of(model, data.design)
     equal = HalfResiduals(
         data.half_a.residuals(intercept),
@@ -207,7 +205,16 @@ def _balanced_variance(model: LabelModel, data: FitData) -> np.ndarray:
         data.half_b.observed.astype(np.float64),
     )
     covariance, _ = cross_half_covariance(equal)
-    return np.maximum(model.long_run_variance, np.diag(covariance))
+    return np.diag(covariance)
+
+
+def _balanced_variance(model: LabelModel, population: np.ndarray) -> np.ndarray:
+    """Each signal's long-run variance for the precision weights: at least its `population` variance.
+    Precision weights saturate where sampling noise falls below the long-run variance; an
+    underestimate would hand the weight to the most-shown generations, a selected few (the best,
+    where a rare signal hardly varies), and the estimate would confirm itself.
+    """
+    return np.maximum(model.long_run_variance, population)
 
 
 def _noise(
@@ -339,7 +346,8 @@ def _signal_parameters(
         return model, ()
     orientation = np.array([config.orientation()[s] for s in signals])
     for _ in range(config.fit_passes):
-        model = replace(model, long_run_variance=_balanced_variance(model, data))
+        population = _population_variance(model, data)
+        model = replace(model, long_run_variance=_balanced_variance(model, population))
         halves, unit = _half_residuals(model, data)
         covariance, se = cross_half_covariance(halves)
         dispersion, correlation = _noise(data, unit, model.shrink_strength, config)
@@ -350,11 +358,12 @@ def _signal_parameters(
         typical = np.nanmedian(model.dispersion[None, :] * unit / trials, axis=0)
         floor = config.residual_floor * np.nan_to_num(typical, nan=0.0) + 1e-300
         loadings = fit_loadings(covariance, se, orientation, config, _dependent(signals, config))
+        least = population_floor(floor, population, covariance, loadings.loading, config)
         model = replace(
             model,
             loading=loadings.loading,
             long_run_variance=np.maximum(np.diag(covariance), floor),
-            persistent=persistent_covariance(covariance, se, loadings, floor, config),
+            persistent=persistent_covariance(covariance, se, loadings, least, config),
             dispersion=dispersion,
             noise_correlation=correlation,
         )
@@ -376,7 +385,7 @@ def _select_tilted(
         model.factor,
         evidence_of(model, data.full.rows(voters), data.design.rows(voters)),
         data.votes.within(voters),
-        np.sqrt(_balanced_variance(model, fitted)),
+        np.sqrt(_balanced_variance(model, _population_variance(model, fitted))),
         config.select_ridges,
         config.select_min_votes,
         PersistentLimits(config.max_quality_share, config.residual_eigen_floor),
