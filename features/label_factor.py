@@ -206,8 +206,8 @@ def persistent_covariance(
 ) -> np.ndarray:
     """Psi: the non-quality persistent covariance of the signals.
 
-    Diagonal: C_kk - b_k^2, at least (1 - max_quality_share) C_kk and `floor` (a share of the signal's
-    median sampling variance); off the diagonal, among signals with persistent variance, the residual
+    Diagonal: C_kk - b_k^2, at least (1 - max_quality_share) C_kk and `floor` (per signal: a share of
+    its median sampling variance, or its `population_floor`); off the diagonal, among signals with persistent variance, the residual
     covariances of freed pairs and those clearly not 0 (local dependence), the rest 0; on the
     correlation scale no direction keeps less than `residual_eigen_floor` of variance (two near-copies
     must not make their small difference look exact).
