@@ -11,10 +11,11 @@ C = b b' + Psi, free of sampling noise; half differences y^A - y^B hold noise on
 - loadings b: a one-factor fit of C's off-diagonal entries, each weighted by its precision, with pairs
   of signals whose residual covariance the factor cannot explain (local dependence: a signal counted
   twice, a nuisance shared by two signals) left out of the fit one at a time;
-- Psi = C - b b' on the diagonal (floored: no signal is exact, and none whose precision-weighted
-  variance is far below its variance over all generations is read off the well-shown ones alone) plus
-  the residual covariances that are clearly not 0, made positive semi-definite, so two copies of a
-  signal weigh as one;
+- Psi = C - b b' on the diagonal, raised by a margin of C's standard errors (a variance the data do
+  not pin down is taken at its upper end) and floored (no signal is exact, and none whose
+  precision-weighted variance is far below its variance over all generations is read off the
+  well-shown ones alone), plus the residual covariances that are clearly not 0, made positive
+  semi-definite, so two copies of a signal weigh as one;
 - the sampling noise: each signal's dispersion (1 = binomial) and the correlation of the noise of
   different signals within a half (a viewer who likes often also favorites).
 """
@@ -206,16 +207,21 @@ def persistent_covariance(
 ) -> np.ndarray:
     """Psi: the non-quality persistent covariance of the signals.
 
-    Diagonal: C_kk - b_k^2, at least (1 - max_quality_share) C_kk and `floor` (per signal: a share of
-    its median sampling variance, or its `population_floor`); off the diagonal, among signals with persistent variance, the residual
-    covariances of freed pairs and those clearly not 0 (local dependence), the rest 0; on the
-    correlation scale no direction keeps less than `residual_eigen_floor` of variance (two near-copies
-    must not make their small difference look exact).
+    Diagonal: C_kk - b_k^2 plus `persistent_se_margin` standard errors of C_kk (an upper bound: a
+    variance the data do not pin down is not taken as small, or the long-run label would lean on the
+    signal as if it were exact), at least (1 - max_quality_share) C_kk and `floor` (per signal: a
+    share of its median sampling variance, or its `population_floor`); off the diagonal, among
+    signals with persistent variance, the residual covariances of freed pairs and those clearly not 0
+    (local dependence), the rest 0; on the correlation scale no direction keeps less than
+    `residual_eigen_floor` of variance (two near-copies must not make their small difference look
+    exact).
     """
     b = fitted.loading
     variance = np.diag(covariance)
+    spread = np.diag(se)
+    margin = config.persistent_se_margin * np.where(np.isfinite(spread), spread, 0.0)
     diagonal = np.maximum.reduce(
-        [variance - b**2, (1.0 - config.max_quality_share) * variance, floor]
+        [variance - b**2 + margin, (1.0 - config.max_quality_share) * variance, floor]
     )
     residual = covariance - np.outer(b, b)
     freed = np.zeros(covariance.shape, dtype=bool)

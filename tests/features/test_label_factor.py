@@ -1,4 +1,4 @@
-"""The persistent covariance's floors (features.label_factor)."""
+"""The persistent covariance's margin and floors (features.label_factor)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from features.label_config import LabelConfig
-from features.label_factor import population_floor
+from features.label_factor import Loadings, persistent_covariance, population_floor
 
 FLOOR = np.array([1e-4, 1e-4, 1e-4])
 POPULATION = np.array([0.01, 0.02, 0.005])
@@ -34,3 +34,29 @@ def test_the_floor_never_goes_below_the_fitted_one_and_can_be_turned_off() -> No
 def test_a_ratio_below_one_is_refused() -> None:
     with pytest.raises(ValueError, match="population_floor_ratio must be at least 1"):
         LabelConfig(population_floor_ratio=0.5)
+
+
+def test_psi_takes_each_variance_at_its_upper_end_by_its_standard_errors() -> None:
+    loading = np.array([0.6, 0.1, 0.0])
+    covariance = np.diag([0.5, 0.02, 1e-4]) + np.outer(loading, loading) - np.diag(loading**2)
+    se = np.full((3, 3), 1.0)
+    np.fill_diagonal(se, [0.01, 0.004, 2e-4])
+    fitted = Loadings(loading, np.ones(3, dtype=bool), ())
+    floor = np.full(3, 1e-6)
+    psi = persistent_covariance(covariance, se, fitted, floor, LabelConfig())
+    # C_kk - b_k^2 + 2 se_kk: 0.5 - 0.36 + 0.02, 0.02 - 0.01 + 0.008, 1e-4 + 4e-4
+    assert np.diag(psi) == pytest.approx([0.16, 0.018, 5e-4], rel=1e-9)
+    assert psi[0, 1] == psi[0, 2] == psi[1, 2] == 0.0
+    exact = persistent_covariance(
+        covariance, se, fitted, floor, LabelConfig(persistent_se_margin=0)
+    )
+    assert np.diag(exact) == pytest.approx([0.14, 0.01, 1e-4], rel=1e-9)
+    np.fill_diagonal(se, [0.01, 0.004, np.inf])  # a signal no generation shows in both halves
+    unknown = persistent_covariance(covariance, se, fitted, floor, LabelConfig())
+    assert np.diag(unknown) == pytest.approx([0.16, 0.018, 1e-4], rel=1e-9)
+
+
+def test_a_negative_or_infinite_margin_is_refused() -> None:
+    for margin in (-1.0, float("inf")):
+        with pytest.raises(ValueError, match="persistent_se_margin must be finite and >= 0"):
+            LabelConfig(persistent_se_margin=margin)
