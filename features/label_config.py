@@ -116,13 +116,15 @@ class LabelConfig:
     residual_floor: float = 0.05
     """A signal's persistent non-quality variance is at least this share of its median sampling
     variance (a near-empty signal cannot become a near-exact one)."""
-    persistent_se_margin: float = 2.0
-    """A signal's Psi_kk is its cross-half variance less b_k^2 plus this many standard errors of that
-    variance: where the data leave the persistent variance uncertain (a rare signal), the long-run
-    label takes the upper end rather than the estimate, and leans on the signal less."""
+    persistent_se_margin: float = 1.0
+    """A signal's Psi_kk is its precision-weighted cross-half variance less b_k^2 plus this many
+    standard errors of that variance (one, as the select tilt's one-standard-error rule): where the
+    data leave the persistent variance uncertain, the long-run label takes its upper end rather than
+    the estimate and leans on the signal less. It applies to every signal; against C_kk - b_k^2 it
+    weighs most where quality explains nearly all of a signal's variance."""
     population_floor_ratio: float = 40.0
     """Where a signal's persistent variance over all generations alike is more than this many times
-    its precision-weighted one, its Psi is at least the former less its loading's share: the weights
+    its precision-weighted one, its Psi is at least the former less b_k^2: the weights
     read it on the well-shown generations, where a rare signal hardly varies, and the long-run label
     would take it as nearly exact everywhere (inf: never). Over 14 simulated worlds, 20-100 left the
     same intervals; 10 floored more signals and left more exposure buckets outside 85-95% (12 of 84

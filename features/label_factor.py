@@ -48,6 +48,8 @@ def cross_half_covariance(halves: HalfResiduals) -> tuple[np.ndarray, np.ndarray
     For signals k, l each generation observed in both weighs w_ik^A w_il^B; the product weights
     factorise, so every weighted sum is one matrix product. Each pair is centred at its own weighted
     means (the intercepts fit a different weighting: their offset must not pass for covariance).
+    Off the diagonal C averages two estimates (A of k with B of l, and the reverse), so its standard
+    error is half the root of their variances' sum; on the diagonal there is one estimate.
     """
     wa, wb = halves.weight_a, halves.weight_b
     x, y = wa * halves.residual_a, wb * halves.residual_b
@@ -67,6 +69,7 @@ def cross_half_covariance(halves: HalfResiduals) -> tuple[np.ndarray, np.ndarray
     )
     covariance = 0.5 * (c_ab + c_ab.T)
     se = 0.5 * np.sqrt(np.clip(variance, 0.0, None) + np.clip(variance.T, 0.0, None))
+    np.fill_diagonal(se, np.sqrt(np.clip(np.diag(variance), 0.0, None)))
     return covariance, np.where(np.isfinite(se), se, np.inf)
 
 
@@ -194,9 +197,10 @@ def population_floor(
 ) -> np.ndarray:
     """Each signal's least Psi_kk: `floor`, and its population variance (every generation weighing the
     same) less b_k^2 where that is more than `population_floor_ratio` times the precision-weighted
-    variance C_kk. Such a signal varies among the little-shown generations the weights discount (a
-    rare rate spreads most where it is high); read off the well-shown ones it would look nearly exact
-    and get a long-run weight that no generation's data can support."""
+    variance C_kk (a C_kk at or below 0 counts as 0, so any positive population variance passes it).
+    Such a signal varies among the little-shown generations the weights discount (a rare rate spreads
+    most where it is high); read off the well-shown ones it would look nearly exact and get a
+    long-run weight that no generation's data can support."""
     weighted = np.clip(np.diag(covariance), 0.0, None)
     thin = population / config.population_floor_ratio > weighted
     return np.where(thin, np.maximum(floor, population - loading**2), floor)
@@ -207,9 +211,10 @@ def persistent_covariance(
 ) -> np.ndarray:
     """Psi: the non-quality persistent covariance of the signals.
 
-    Diagonal: C_kk - b_k^2 plus `persistent_se_margin` standard errors of C_kk (an upper bound: a
+    Diagonal: C_kk - b_k^2 plus `persistent_se_margin` standard errors of C_kk (an upper end: a
     variance the data do not pin down is not taken as small, or the long-run label would lean on the
-    signal as if it were exact), at least (1 - max_quality_share) C_kk and `floor` (per signal: a
+    signal as if it were exact; a signal with no standard error, shown in both halves by no
+    generation, gets no margin), at least (1 - max_quality_share) C_kk and `floor` (per signal: a
     share of its median sampling variance, or its `population_floor`); off the diagonal, among
     signals with persistent variance, the residual covariances of freed pairs and those clearly not 0
     (local dependence), the rest 0; on the correlation scale no direction keeps less than

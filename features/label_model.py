@@ -86,8 +86,9 @@ class LabelModel:
 
     @property
     def quality_share(self) -> np.ndarray:
-        """b_k^2 / (long-run variance): how much of each signal's persistent variation is quality
-        (the variance at least the model's own b_k^2 + Psi_kk, so the share never passes 1)."""
+        """b_k^2 / (b_k^2 + Psi_kk, or the long-run variance if larger): how much of each signal's
+        persistent variation the model takes as quality (Psi carries its margin and floors, so the
+        share is the model's, not the bare cross-half one's; it never passes 1)."""
         total = np.maximum(self.long_run_variance, self.loading**2 + np.diag(self.persistent))
         return np.divide(self.loading**2, total, out=np.zeros_like(self.loading), where=total > 0)
 

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 
 from features.label_config import LabelConfig
-from features.label_factor import Loadings, persistent_covariance, population_floor
+from features.label_factor import (
+    HalfResiduals,
+    Loadings,
+    cross_half_covariance,
+    persistent_covariance,
+    population_floor,
+)
 
 FLOOR = np.array([1e-4, 1e-4, 1e-4])
 POPULATION = np.array([0.01, 0.02, 0.005])
@@ -36,6 +42,19 @@ def test_a_ratio_below_one_is_refused() -> None:
         LabelConfig(population_floor_ratio=0.5)
 
 
+def test_a_variance_has_the_standard_error_of_its_one_estimate() -> None:
+    # one signal, every weight 1: products a * b = 2, 2, 12, 12 around their mean 7
+    halves = HalfResiduals(
+        np.array([[1.0], [2.0], [3.0], [4.0]]),
+        np.array([[2.0], [1.0], [4.0], [3.0]]),
+        np.ones((4, 1)),
+        np.ones((4, 1)),
+    )
+    covariance, se = cross_half_covariance(halves)
+    assert covariance[0, 0] == pytest.approx(7.0 - 2.5 * 2.5)
+    assert se[0, 0] == pytest.approx(np.sqrt(4 * 5.0**2) / 4)
+
+
 def test_psi_takes_each_variance_at_its_upper_end_by_its_standard_errors() -> None:
     loading = np.array([0.6, 0.1, 0.0])
     covariance = np.diag([0.5, 0.02, 1e-4]) + np.outer(loading, loading) - np.diag(loading**2)
@@ -44,8 +63,8 @@ def test_psi_takes_each_variance_at_its_upper_end_by_its_standard_errors() -> No
     fitted = Loadings(loading, np.ones(3, dtype=bool), ())
     floor = np.full(3, 1e-6)
     psi = persistent_covariance(covariance, se, fitted, floor, LabelConfig())
-    # C_kk - b_k^2 + 2 se_kk: 0.5 - 0.36 + 0.02, 0.02 - 0.01 + 0.008, 1e-4 + 4e-4
-    assert np.diag(psi) == pytest.approx([0.16, 0.018, 5e-4], rel=1e-9)
+    # C_kk - b_k^2 + 1 se_kk: 0.5 - 0.36 + 0.01, 0.02 - 0.01 + 0.004, 1e-4 + 2e-4
+    assert np.diag(psi) == pytest.approx([0.15, 0.014, 3e-4], rel=1e-9)
     assert psi[0, 1] == psi[0, 2] == psi[1, 2] == 0.0
     exact = persistent_covariance(
         covariance, se, fitted, floor, LabelConfig(persistent_se_margin=0)
@@ -53,7 +72,7 @@ def test_psi_takes_each_variance_at_its_upper_end_by_its_standard_errors() -> No
     assert np.diag(exact) == pytest.approx([0.14, 0.01, 1e-4], rel=1e-9)
     np.fill_diagonal(se, [0.01, 0.004, np.inf])  # a signal no generation shows in both halves
     unknown = persistent_covariance(covariance, se, fitted, floor, LabelConfig())
-    assert np.diag(unknown) == pytest.approx([0.16, 0.018, 1e-4], rel=1e-9)
+    assert np.diag(unknown) == pytest.approx([0.15, 0.014, 1e-4], rel=1e-9)
 
 
 def test_a_negative_or_infinite_margin_is_refused() -> None:

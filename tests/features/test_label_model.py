@@ -132,6 +132,23 @@ def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move
     assert label_model_moved(model, nudged, 0.02) and not label_model_moved(model, nudged, 10.0)
 
 
+def test_the_fit_raises_psi_by_its_margin_and_population_floor() -> None:
+    engagement, cells = world_of(n=300, seed=7).frames()
+
+    def persistent(**options: float) -> np.ndarray:
+        config = replace(CONFIG, **options)
+        outputs = compute_label_outputs(engagement, cells, None, None, config)
+        return np.diag(outputs.fit.model.persistent)
+
+    bare = persistent(persistent_se_margin=0.0, population_floor_ratio=float("inf"))
+    margin = persistent(population_floor_ratio=float("inf"))
+    floored = persistent(persistent_se_margin=0.0, population_floor_ratio=1.0)
+    assert np.all(margin > bare)
+    # a floor on every signal whose equal-weight variance tops its weighted one (making Psi
+    # positive definite can then take back a little elsewhere)
+    assert np.any(floored > bare * 1.2)
+
+
 def test_the_long_run_label_is_what_the_label_reaches_with_unlimited_exposure() -> None:
     """A generation observed on a million impressions scores its long-run label (within sampling noise)."""
     world = world_of(n=300, seed=6)
