@@ -137,9 +137,10 @@ def label_model_moved(
     Signals, model_versions and the number of duration and exposure groups must match; group edges,
     dispersions, scales and variances compare relatively, rates (intercepts, loadings, covariances) in
     units of each signal's long-run sd as the model has it (sqrt of b_k^2 + Psi_kk where larger than
-    the cross-half variance: a floored Psi must not make every refit look moved), correlations and prior effects absolutely, interval scales by
-    the width of the interval they give, against `interval_tolerance` (`tolerance` without it): a
-    scale measured from the data is noisier than the model's other parameters.
+    the cross-half variance: a floored Psi must not make every refit look moved), correlations and
+    prior effects absolutely, interval scales by the width of the interval they give, against
+    `interval_tolerance` (`tolerance` without it): a scale measured from the data is noisier than the
+    model's other parameters.
     """
     if old is None:
         return True
