@@ -85,11 +85,16 @@ class LabelModel:
         )
 
     @property
+    def model_variance(self) -> np.ndarray:
+        """Each signal's long-run variance as the model has it: b_k^2 + Psi_kk, or the cross-half
+        variance if larger (Psi carries its margin and floors, so it can exceed the cross-half one)."""
+        return np.maximum(self.long_run_variance, self.loading**2 + np.diag(self.persistent))
+
+    @property
     def quality_share(self) -> np.ndarray:
-        """b_k^2 / (b_k^2 + Psi_kk, or the long-run variance if larger): how much of each signal's
-        persistent variation the model takes as quality (Psi carries its margin and floors, so the
-        share is the model's, not the bare cross-half one's; it never passes 1)."""
-        total = np.maximum(self.long_run_variance, self.loading**2 + np.diag(self.persistent))
+        """b_k^2 / `model_variance`: how much of each signal's persistent variation the model takes
+        as quality (never more than 1)."""
+        total = self.model_variance
         return np.divide(self.loading**2, total, out=np.zeros_like(self.loading), where=total > 0)
 
 

@@ -136,8 +136,8 @@ def label_model_moved(
 
     Signals, model_versions and the number of duration and exposure groups must match; group edges,
     dispersions, scales and variances compare relatively, rates (intercepts, loadings, covariances) in
-    units of each signal's long-run sd as the model has it (sqrt of b_k^2 + Psi_kk where larger than
-    the cross-half variance: a floored Psi must not make every refit look moved), correlations and
+    units of the sd of each signal's `model_variance` (a floored Psi, far above the cross-half
+    variance, must not make every refit look moved), correlations and
     prior effects absolutely, interval scales by the width of the interval they give, against
     `interval_tolerance` (`tolerance` without it): a scale measured from the data is noisier than the
     model's other parameters.
@@ -159,8 +159,7 @@ def label_model_moved(
         edges = np.array(before, dtype=np.float64)
         if np.any(np.abs(np.array(after) - edges) > tolerance * np.maximum(edges, 1.0)):
             return True
-    variance = np.maximum(old.long_run_variance, old.loading**2 + np.diag(old.persistent))
-    sd = np.sqrt(np.clip(variance, 1e-300, None))
+    sd = np.sqrt(np.clip(old.model_variance, 1e-300, None))
     changes = [
         np.abs(new.intercept - old.intercept) / sd[:, None],
         np.abs(new.loading - old.loading) / sd,
