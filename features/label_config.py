@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-9"
+METHOD_VERSION: str = "labels-10"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 MODEL_SIGNALS: tuple[str, ...] = (
@@ -122,13 +122,12 @@ class LabelConfig:
     data leave the persistent variance uncertain, the long-run label takes its upper end rather than
     the estimate and leans on the signal less. It applies to every signal; against C_kk - b_k^2 it
     weighs most where quality explains nearly all of a signal's variance."""
-    population_floor_ratio: float = 40.0
-    """Where a signal's persistent variance over all generations alike is more than this many times
-    its precision-weighted one, its Psi is at least the former less b_k^2: the weights
-    read it on the well-shown generations, where a rare signal hardly varies, and the long-run label
-    would take it as nearly exact everywhere (inf: never). Over 14 simulated worlds, 20-100 left the
-    same intervals; 10 floored more signals and left more exposure buckets outside 85-95% (12 of 84
-    against 7); inf left 8, with world 4's overall coverage at 0.945 against 0.875."""
+    population_floor_share: float = 1.0
+    """A binomial count signal's (long view and the actions) b_k^2 + Psi_kk is at least this share of
+    its rate's variance over all generations, fitted by beta-binomial maximum likelihood
+    (features.label_beta_binomial; 0: no such floor). The precision weights read a rare signal on the
+    well-shown generations, where it hardly varies; its spread is largest among the little-shown
+    (bad) ones, and without the floor the long-run label would take it as nearly exact everywhere."""
     loading_min_t: float = 2.0
     """A signal whose long-run variance is not this many standard errors above 0 gets no loading."""
     local_dependence_t: float = 3.0
@@ -249,9 +248,9 @@ class LabelConfig:
             raise ValueError(
                 f"persistent_se_margin must be finite and >= 0, got {self.persistent_se_margin}"
             )
-        if not self.population_floor_ratio >= 1.0:
+        if not 0.0 <= self.population_floor_share < math.inf:
             raise ValueError(
-                f"population_floor_ratio must be at least 1, got {self.population_floor_ratio}"
+                f"population_floor_share must be finite and >= 0, got {self.population_floor_share}"
             )
         for name, hours in (
             ("temporal_split_hours", self.temporal_split_hours),

@@ -188,22 +188,12 @@ def nearest_psd(matrix: np.ndarray, scale: np.ndarray, floor: float = EIGEN_FLOO
     return fixed * np.outer(scale, scale)
 
 
-def population_floor(
-    floor: np.ndarray,
-    population: np.ndarray,
-    covariance: np.ndarray,
-    loading: np.ndarray,
-    config: LabelConfig,
-) -> np.ndarray:
-    """Each signal's least Psi_kk: `floor`, and its population variance (every generation weighing the
-    same) less b_k^2 where that is more than `population_floor_ratio` times the precision-weighted
-    variance C_kk (a C_kk at or below 0 counts as 0, so any positive population variance passes it).
-    Such a signal varies among the little-shown generations the weights discount (a rare rate spreads
-    most where it is high); read off the well-shown ones it would look nearly exact and get a
-    long-run weight that no generation's data can support."""
-    weighted = np.clip(np.diag(covariance), 0.0, None)
-    thin = population / config.population_floor_ratio > weighted
-    return np.where(thin, np.maximum(floor, population - loading**2), floor)
+def population_floor(floor: np.ndarray, population: np.ndarray, loading: np.ndarray) -> np.ndarray:
+    """Each signal's least Psi_kk: `floor`, and its `population` variance (its rate's spread over all
+    generations, see features.label_beta_binomial; 0 where unknown) less b_k^2. A rare rate spreads
+    most among the little-shown generations the precision weights discount: read off the well-shown
+    ones, the signal would look nearly exact and get a long-run weight no generation's data support."""
+    return np.maximum(floor, population - loading**2)
 
 
 def persistent_covariance(
@@ -215,7 +205,7 @@ def persistent_covariance(
     variance the data do not pin down is not taken as small, or the long-run label would lean on the
     signal as if it were exact; a signal with no standard error, shown in both halves by no
     generation, gets no margin), at least (1 - max_quality_share) C_kk and `floor` (per signal: a
-    share of its median sampling variance, or its `population_floor`); off the diagonal, among
+    share of its median sampling variance, and its `population_floor`); off the diagonal, among
     signals with persistent variance, the residual covariances of freed pairs and those clearly not 0
     (local dependence), the rest 0; on the correlation scale no direction keeps less than
     `residual_eigen_floor` of variance (two near-copies must not make their small difference look

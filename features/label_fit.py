@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 
 from features.debias import duration_bucket_edges, duration_buckets
+from features.label_beta_binomial import population_variances
 from features.label_config import LabelConfig
 from features.label_factor import (
     HalfResiduals,
@@ -345,6 +346,7 @@ def _signal_parameters(
     if not signals:
         return model, ()
     orientation = np.array([config.orientation()[s] for s in signals])
+    spread = config.population_floor_share * population_variances(data.full, data.design.bucket)
     for _ in range(config.fit_passes):
         population = _population_variance(model, data)
         model = replace(model, long_run_variance=_balanced_variance(model, population))
@@ -358,7 +360,7 @@ def _signal_parameters(
         typical = np.nanmedian(model.dispersion[None, :] * unit / trials, axis=0)
         floor = config.residual_floor * np.nan_to_num(typical, nan=0.0) + 1e-300
         loadings = fit_loadings(covariance, se, orientation, config, _dependent(signals, config))
-        least = population_floor(floor, population, covariance, loadings.loading, config)
+        least = population_floor(floor, spread, loadings.loading)
         model = replace(
             model,
             loading=loadings.loading,

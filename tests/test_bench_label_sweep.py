@@ -4,7 +4,6 @@ one-line reason why not."""
 from __future__ import annotations
 
 import importlib.util
-import math
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -31,11 +30,11 @@ def sweep() -> ModuleType:
 
 
 def test_a_variant_replaces_the_fields_it_names_and_keeps_the_rest(sweep: ModuleType) -> None:
-    variant = sweep.variant("converged: fit_passes=20, population_floor_ratio=inf")
+    variant = sweep.variant("converged: fit_passes=20, persistent_se_margin=0.5")
     assert variant.name == "converged"
     assert variant.config.fit_passes == 20
-    assert math.isinf(variant.config.population_floor_ratio)
-    assert variant.config.persistent_se_margin == LabelConfig().persistent_se_margin
+    assert variant.config.persistent_se_margin == 0.5
+    assert variant.config.population_floor_share == LabelConfig().population_floor_share
     assert variant.config.label_version != LabelConfig().label_version
     assert sweep.variant("default").config == LabelConfig()
 
@@ -44,6 +43,7 @@ def test_a_variant_replaces_the_fields_it_names_and_keeps_the_rest(sweep: Module
     ("text", "reason"),
     [
         ("x: fit_passes=2.5", "fit_passes takes an int, got '2.5'"),
+        ("x: persistent_se_margin=inf", "persistent_se_margin must be finite and >= 0"),
         ("x: no_such_field=1", "'no_such_field' is not an int or float field of LabelConfig"),
         (
             "x: signal_orientation=1",

@@ -15,31 +15,26 @@ from features.label_factor import (
 )
 
 FLOOR = np.array([1e-4, 1e-4, 1e-4])
-POPULATION = np.array([0.01, 0.02, 0.005])
-"""Each signal's variance over all generations alike."""
-WEIGHTED = np.diag([0.009, 0.0001, -0.001])
-"""C: precision-weighted cross-half covariance (the third signal's reads below 0)."""
+POPULATION = np.array([0.01, 0.02, 0.0])
+"""Each signal's rate variance over all generations (the third's unknown: 0)."""
 LOADING = np.array([0.09, 0.1, 0.0])
 
 
-def test_a_signal_the_weights_read_far_below_its_population_variance_is_floored_there() -> None:
-    least = population_floor(FLOOR, POPULATION, WEIGHTED, LOADING, LabelConfig())
-    # 0.01 is not 40x 0.009: the fitted floor stands; 0.02 is 200x 0.0001: 0.02 - 0.1^2
-    assert least == pytest.approx([1e-4, 0.01, 0.005], rel=1e-12)
+def test_psi_is_at_least_the_population_variance_less_the_quality_part() -> None:
+    least = population_floor(FLOOR, POPULATION, LOADING)
+    # 0.01 - 0.09^2 = 0.0019 and 0.02 - 0.1^2 = 0.01 top the fitted floor; the third keeps it
+    assert least == pytest.approx([0.0019, 0.01, 1e-4], rel=1e-12)
 
 
-def test_the_floor_never_goes_below_the_fitted_one_and_can_be_turned_off() -> None:
+def test_the_floor_never_goes_below_the_fitted_one() -> None:
     high = np.array([0.5, 0.5, 0.5])
-    assert population_floor(high, POPULATION, WEIGHTED, LOADING, LabelConfig()) == pytest.approx(
-        high
-    )
-    never = LabelConfig(population_floor_ratio=float("inf"))
-    assert population_floor(FLOOR, POPULATION, WEIGHTED, LOADING, never) == pytest.approx(FLOOR)
+    assert population_floor(high, POPULATION, LOADING) == pytest.approx(high)
+    assert population_floor(FLOOR, np.zeros(3), LOADING) == pytest.approx(FLOOR)
 
 
-def test_a_ratio_below_one_is_refused() -> None:
-    with pytest.raises(ValueError, match="population_floor_ratio must be at least 1"):
-        LabelConfig(population_floor_ratio=0.5)
+def test_a_negative_population_share_is_refused() -> None:
+    with pytest.raises(ValueError, match="population_floor_share must be finite and >= 0"):
+        LabelConfig(population_floor_share=-0.5)
 
 
 def test_a_variance_has_the_standard_error_of_its_one_estimate() -> None:

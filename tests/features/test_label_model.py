@@ -10,7 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from features.label_beta_binomial import BINOMIAL_SIGNALS, population_variances
 from features.label_config import LabelConfig
+from features.label_fit import fit_data
 from features.label_model import LabelModel, long_run_scores
 from features.label_parameters import label_model_from, label_model_moved, model_parameters
 from features.label_pipeline import LabelOutputs, compute_label_outputs
@@ -132,21 +134,48 @@ def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move
     assert label_model_moved(model, nudged, 0.02) and not label_model_moved(model, nudged, 10.0)
 
 
+def rare_report_world(n: int = 400, seed: int = 7) -> LabelWorld:
+    """Generations shown more the better they are, with a rare report rate that spreads most among
+    the little-shown bad ones (as a rare rate convex in quality does)."""
+    rng = np.random.default_rng(seed + 900)
+    world = LabelWorld(seed=seed)
+    for i in range(n):
+        q, quirk = float(rng.normal()), rng.normal(0.0, 1.0, 3)
+        world.add(
+            f"g{i:04d}",
+            impressions=int(np.exp(rng.normal(4.5 + 0.8 * q, 0.5))),
+            view_rate=float(1.0 / (1.0 + np.exp(-(0.6 * q - 0.5 + 0.3 * quirk[0])))),
+            completion=float(np.clip(0.5 + 0.08 * q + 0.08 * quirk[1], 0.05, 1.5)),
+            actions={
+                "like": float(0.1 / (1.0 + np.exp(-(0.7 * q)))),
+                "report": float(0.3 / (1.0 + np.exp(-(-2.0 * q - 4.0 + 1.5 * quirk[2])))),
+            },
+        )
+    return world
+
+
 def test_the_fit_raises_psi_by_its_margin_and_population_floor() -> None:
-    engagement, cells = world_of(n=300, seed=7).frames()
+    engagement, cells = rare_report_world().frames()
 
-    def persistent(**options: float) -> np.ndarray:
+    def model(**options: float) -> LabelModel:
         config = replace(CONFIG, **options)
-        outputs = compute_label_outputs(engagement, cells, None, None, config)
-        return np.diag(outputs.fit.model.persistent)
+        return compute_label_outputs(engagement, cells, None, None, config).fit.model
 
-    bare = persistent(persistent_se_margin=0.0, population_floor_ratio=float("inf"))
-    margin = persistent(population_floor_ratio=float("inf"))
-    floored = persistent(persistent_se_margin=0.0, population_floor_ratio=1.0)
-    assert np.all(margin > bare)
-    # a floor on every signal whose equal-weight variance tops its weighted one (making Psi
-    # positive definite can then take back a little elsewhere)
-    assert np.any(floored > bare * 1.2)
+    bare = model(persistent_se_margin=0.0, population_floor_share=0.0)
+    margin = model(population_floor_share=0.0)
+    floored = model(persistent_se_margin=0.0)
+    assert np.all(np.diag(margin.persistent) > np.diag(bare.persistent))
+    frames = label_frames(engagement, cells)
+    data = fit_data(frames.full, frames.half_a, frames.half_b, CONFIG)
+    spread = population_variances(data.full.restricted(floored.signals), data.design.bucket)
+    reached = floored.loading**2 + np.diag(floored.persistent)
+    # every binomial signal's b^2 + Psi reaches its beta-binomial spread (making Psi positive
+    # definite may add a little); the report's fell far short of it without the floor
+    binomial = np.array([s in BINOMIAL_SIGNALS for s in floored.signals])
+    assert np.all(reached[binomial] >= spread[binomial] * (1 - 1e-9))
+    report = floored.signals.index("report")
+    assert bare.loading[report] ** 2 + bare.persistent[report, report] < 0.5 * spread[report]
+    assert spread[floored.signals.index("view")] == 0.0
 
 
 def test_the_long_run_label_is_what_the_label_reaches_with_unlimited_exposure() -> None:
