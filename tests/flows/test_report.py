@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -452,11 +453,16 @@ def chromium_render(
 
 
 @pytest.mark.skipif(
-    not CHROMIUM.exists(), reason="headless Chromium not installed (run .ci/install-chromium)"
+    not CHROMIUM.exists() and os.environ.get("CI") != "true",
+    reason="headless Chromium not installed (run .ci/install-chromium)",
 )
 def test_report_renders_in_headless_chromium_without_console_errors(
     loop: dict, tmp_path: Path
 ) -> None:
+    # in CI a missing browser fails the run: a skip there would pass a report nobody rendered
+    assert CHROMIUM.exists(), (
+        f"headless Chromium not found at {CHROMIUM}: .ci/install-chromium failed"
+    )
     broken = tmp_path / "broken.html"
     broken.write_text(
         "<html><body><script>missingFunction();</script></body></html>", encoding="utf-8"
