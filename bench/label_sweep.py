@@ -25,6 +25,7 @@ import typing
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import duckdb
 import label_worlds as worlds
 import numpy as np
 import polars as pl
@@ -76,6 +77,8 @@ def variant(text: str) -> Variant:
             raise ValueError(f"{assignment!r} is not FIELD=VALUE")
         if field not in SWEEPABLE:
             raise ValueError(f"{field!r} is not an int or float field of LabelConfig")
+        if field in overrides:
+            raise ValueError(f"{field} is set twice in {text!r}")
         try:
             overrides[field] = SWEEPABLE[field](value.strip())
         except ValueError:
@@ -89,16 +92,25 @@ def variant(text: str) -> Variant:
 def stored_world(folder: Path, index: int, args: argparse.Namespace) -> StoredWorld:
     """World `index` as `bench/label_worlds.py` kept it in `folder` (drawn again for its simulator
     config, which the view scales read)."""
+    truth_file = folder / "sim" / "truth" / "generations.parquet"
+    if not truth_file.is_file():
+        raise ValueError(f"{folder} holds no simulator truth ({truth_file})")
     world = worlds.draw_world(
         args.seed, index, args.requests, index < args.default_exposure, LabelConfig()
     )
     warehouse = Warehouse.at(folder / "warehouse.duckdb")
-    with warehouse.writer(publish=False) as con:
-        mark = label_store.state_mark(con)
-        scales = worlds.view_scales(con, world.config, mark.label_version)
+    try:
+        with warehouse.writer(publish=False) as con:
+            mark = label_store.state_mark(con)
+            if mark is None:
+                raise ValueError(f"{folder}: its warehouse holds no label run")
+            scales = worlds.view_scales(con, world.config, mark.label_version)
+    except duckdb.Error as error:
+        first = str(error).splitlines()[0]
+        raise ValueError(f"{folder}: its warehouse cannot be read ({first})") from None
     inputs = read_label_inputs(warehouse, mark)
     frames = label_frames(inputs.engagement, inputs.cells)
-    truth = pl.read_parquet(folder / "sim" / "truth" / "generations.parquet")
+    truth = pl.read_parquet(truth_file)
     true_logit = frames.full.select("generation_id").join(
         truth.select("generation_id", "true_logit"), on="generation_id", maintain_order="left"
     )
@@ -135,6 +147,7 @@ def refit(world: StoredWorld, config: LabelConfig) -> tuple[dict[str, float], me
 
 
 def _outside(share: float) -> bool:
+    """Whether a coverage share is outside the issue's 85-95%."""
     low, high = worlds.COVERAGE_BOUNDS
     return not low <= share <= high
 
@@ -151,8 +164,8 @@ def world_line(index: int, rho: dict[str, float], coverage: metrics.Coverage) ->
     return f"  world {index:2d}  {spearman}  cover {overall} | {buckets}"
 
 
-def sweep(stored: list[StoredWorld], variant: Variant) -> list[metrics.Coverage]:
-    """Print every world's figures under `variant` and its summary line; the coverages."""
+def sweep(stored: list[StoredWorld], variant: Variant) -> None:
+    """Print every world's figures under `variant` and its summary line."""
     started = time.perf_counter()
     lines, coverages = [], []
     for world in stored:
@@ -167,7 +180,6 @@ def sweep(stored: list[StoredWorld], variant: Variant) -> list[metrics.Coverage]
         f"{len(stored)} worlds ({variant.config.label_version}, {seconds:.0f} s)"
     )
     print("\n".join(lines), flush=True)
-    return coverages
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -184,11 +196,17 @@ def main(argv: list[str] | None = None) -> int:
         variants = [variant(text) for text in args.variant or ["default"]]
     except ValueError as error:
         parser.error(str(error))
+    names = [each.name for each in variants]
+    if len(set(names)) < len(names):
+        parser.error(f"variant names repeat: {', '.join(names)}")
     folders = sorted(args.work.glob("world-[0-9][0-9]"))
     kept = [f for f in folders if (f / "warehouse.duckdb").is_file()]
     if not kept:
         parser.error(f"{args.work} holds no world kept by bench/label_worlds.py --work")
-    stored = [stored_world(f, int(f.name.removeprefix("world-")), args) for f in kept]
+    try:
+        stored = [stored_world(f, int(f.name.removeprefix("world-")), args) for f in kept]
+    except ValueError as error:
+        parser.error(str(error))
     for each in variants:
         sweep(stored, each)
     return 0

@@ -222,6 +222,11 @@ class LabelConfig:
     """...each with this many partners at most, chosen by a stable hash of the pair."""
 
     def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if isinstance(value, float) and math.isnan(value):
+                raise ValueError(f"{name} must be a number, got nan")
+        if self.fit_passes < 1:
+            raise ValueError(f"fit_passes must be at least 1, got {self.fit_passes}")
         if not 0 <= self.max_position <= MAX_POSITION_LIMIT:
             raise ValueError(
                 f"max_position must be in [0, {MAX_POSITION_LIMIT}], got {self.max_position}"

@@ -50,6 +50,7 @@ def test_a_variant_replaces_the_fields_it_names_and_keeps_the_rest(sweep: Module
             "'signal_orientation' is not an int or float field of LabelConfig",
         ),
         ("x: fit_passes", "'fit_passes' is not FIELD=VALUE"),
+        ("x: fit_passes=3, fit_passes=4", "fit_passes is set twice"),
         (": fit_passes=2", "has no name"),
         ("x: persistent_se_margin=-1", "persistent_se_margin must be finite and >= 0"),
     ],

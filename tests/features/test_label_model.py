@@ -136,20 +136,25 @@ def test_the_model_reads_back_exactly_and_a_refit_on_the_same_data_does_not_move
 
 def rare_report_world(n: int = 400, seed: int = 7) -> LabelWorld:
     """Generations shown more the better they are, with a rare report rate that spreads most among
-    the little-shown bad ones (as a rare rate convex in quality does)."""
+    the little-shown bad ones (as a rare rate convex in quality does), and four durations: the
+    longer a video, the less of it is watched."""
     rng = np.random.default_rng(seed + 900)
     world = LabelWorld(seed=seed)
     for i in range(n):
         q, quirk = float(rng.normal()), rng.normal(0.0, 1.0, 3)
+        doublings = int(rng.integers(0, 4))
         world.add(
             f"g{i:04d}",
             impressions=int(np.exp(rng.normal(4.5 + 0.8 * q, 0.5))),
             view_rate=float(1.0 / (1.0 + np.exp(-(0.6 * q - 0.5 + 0.3 * quirk[0])))),
-            completion=float(np.clip(0.5 + 0.08 * q + 0.08 * quirk[1], 0.05, 1.5)),
+            completion=float(
+                np.clip(0.9 + 0.08 * q - 0.2 * doublings + 0.08 * quirk[1], 0.05, 1.5)
+            ),
             actions={
                 "like": float(0.1 / (1.0 + np.exp(-(0.7 * q)))),
                 "report": float(0.3 / (1.0 + np.exp(-(-2.0 * q - 4.0 + 1.5 * quirk[2])))),
             },
+            duration_ms=4000 * 2**doublings,
         )
     return world
 
@@ -167,15 +172,20 @@ def test_the_fit_raises_psi_by_its_margin_and_population_floor() -> None:
     assert np.all(np.diag(margin.persistent) > np.diag(bare.persistent))
     frames = label_frames(engagement, cells)
     data = fit_data(frames.full, frames.half_a, frames.half_b, CONFIG)
-    spread = population_variances(data.full.restricted(floored.signals), data.design.bucket)
+    counts = data.full.restricted(floored.signals)
+    spread = population_variances(counts, data.design.bucket)
     reached = floored.loading**2 + np.diag(floored.persistent)
-    # every binomial signal's b^2 + Psi reaches its beta-binomial spread (making Psi positive
-    # definite may add a little); the report's fell far short of it without the floor
     binomial = np.array([s in BINOMIAL_SIGNALS for s in floored.signals])
     assert np.all(reached[binomial] >= spread[binomial] * (1 - 1e-9))
+    assert spread[floored.signals.index("view")] == 0.0
+    # the report fell far short of its spread without the floor, and is held at it
     report = floored.signals.index("report")
     assert bare.loading[report] ** 2 + bare.persistent[report, report] < 0.5 * spread[report]
-    assert spread[floored.signals.index("view")] == 0.0
+    assert reached[report] == pytest.approx(spread[report], rel=0.05)
+    # long view is read within each duration bucket: across them its means differ by duration
+    long_view = floored.signals.index("long_view")
+    pooled = population_variances(counts, np.zeros_like(data.design.bucket))
+    assert reached[long_view] < 0.5 * pooled[long_view]
 
 
 def test_the_long_run_label_is_what_the_label_reaches_with_unlimited_exposure() -> None:
