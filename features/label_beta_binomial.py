@@ -13,7 +13,7 @@ dispersion of these signals is at or below 1).
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import betaln, digamma, expit, logit
 
 from features.label_signals import DURATION_SIGNALS, SignalCounts
@@ -29,8 +29,6 @@ above it the log-likelihood's two beta functions cancel to fewer digits than the
 LOGIT_MEAN_BOUNDS: tuple[float, float] = (-30.0, 30.0)
 """logit of the Beta's mean: keeps alpha and beta off 0, where the log-likelihood is inf - inf (a
 count with any success has a mean above 1e-13 unless its trials pass 1e13)."""
-START_LOG_PRECISIONS: tuple[float, ...] = (2.0, 7.0, 12.0)
-"""log(alpha + beta) the fit starts from besides the moments' (spread p(1 - p) / 8 to / 1.6e5)."""
 
 
 def _negative_log_likelihood(
@@ -64,48 +62,41 @@ def between_variance(successes: np.ndarray, trials: np.ndarray) -> float:
     x = np.clip(successes[shown], 0.0, n)
     if n.size < 2 or x.sum() <= 0.0 or x.sum() >= n.sum():
         return 0.0
-    pairs, count = np.unique(np.column_stack([x, n - x]), axis=0, return_counts=True)
-    weight = count / count.sum()
-    best = min((_fitted(start, pairs, weight) for start in _starts(x, n)), key=lambda fit: fit[1])
-    p, precision = expit(best[0][0]), np.exp(best[0][1])
-    return float(p * (1.0 - p) / (1.0 + precision))
-
-
-def _fitted(start: np.ndarray, pairs: np.ndarray, weight: np.ndarray) -> tuple[np.ndarray, float]:
-    """(theta, -log L per generation) of L-BFGS-B from `start`. The objective is taken from its
-    value at the start: at -log L ~ 1e6 the relative stopping rule would end the fit unmoved."""
-    at_start, _ = _negative_log_likelihood(start, pairs[:, 0], pairs[:, 1], weight)
+    pairs, count = np.unique(x + 1j * (n - x), return_counts=True)
+    successes_of, failures_of, weight = pairs.real, pairs.imag, count / count.sum()
 
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
-        value, gradient = _negative_log_likelihood(theta, pairs[:, 0], pairs[:, 1], weight)
-        return value - at_start, gradient
+        return _negative_log_likelihood(theta, successes_of, failures_of, weight)
 
-    fitted = minimize(
-        objective,
+    # the likelihood is flat in the precision where the spread is small, and L-BFGS-B's line search
+    # fails there: the precision is found first by a bounded scalar search at the pooled mean,
+    # then both are refined from that point (kept where the refinement fails to improve it)
+    pooled = logit(float(x.sum() / n.sum()))
+    profile = minimize_scalar(
+        lambda precision: objective(np.array([pooled, precision]))[0],
+        bounds=LOG_PRECISION_BOUNDS,
+        method="bounded",
+        options={"xatol": 1e-4},
+    )
+    start = np.array([pooled, profile.x])
+    at_start = objective(start)[0]
+    refined = minimize(
+        lambda theta: _shifted(objective(theta), at_start),
         start,
         jac=True,
         method="L-BFGS-B",
         bounds=[LOGIT_MEAN_BOUNDS, LOG_PRECISION_BOUNDS],
-        options={"ftol": 1e-15, "gtol": 1e-10, "maxiter": 1000},
+        options={"ftol": 1e-15, "gtol": 1e-12, "maxiter": 200},
     )
-    return fitted.x, float(fitted.fun + at_start)
+    theta = refined.x if refined.fun < 0.0 else start
+    p, precision = expit(theta[0]), np.exp(theta[1])
+    return float(p * (1.0 - p) / (1.0 + precision))
 
 
-def _starts(successes: np.ndarray, trials: np.ndarray) -> list[np.ndarray]:
-    """Where the fit starts (logit mean, log precision): the pooled rate with the moments' precision
-    where the moments show spread beyond the binomial's, and with each of `START_LOG_PRECISIONS`
-    (the likelihood is flat in the precision where the spread is small, and a single start there
-    can end where it began)."""
-    mean = float(successes.sum() / trials.sum())
-    spread = float(
-        np.mean((successes / trials - mean) ** 2) - mean * (1.0 - mean) * np.mean(1.0 / trials)
-    )
-    low, high = LOG_PRECISION_BOUNDS
-    precisions = list(START_LOG_PRECISIONS)
-    if spread > 0:
-        moments = mean * (1.0 - mean) / spread - 1.0
-        precisions.append(float(np.log(np.clip(moments, np.exp(low), np.exp(high)))))
-    return [np.array([logit(mean), precision]) for precision in precisions]
+def _shifted(value_and_gradient: tuple[float, np.ndarray], by: float) -> tuple[float, np.ndarray]:
+    """An objective's value less `by`, its gradient as it is."""
+    value, gradient = value_and_gradient
+    return value - by, gradient
 
 
 def population_variances(counts: SignalCounts, bucket: np.ndarray) -> np.ndarray:
