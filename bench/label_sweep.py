@@ -19,6 +19,7 @@ The long-run label and the coverage are those of `bench/label_worlds.py`, with t
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 import typing
@@ -89,15 +90,23 @@ def variant(text: str) -> Variant:
     return Variant(name.strip(), replace(LabelConfig(), **overrides))
 
 
-def stored_world(folder: Path, index: int, args: argparse.Namespace) -> StoredWorld:
-    """World `index` as `bench/label_worlds.py` kept it in `folder` (drawn again for its simulator
-    config, which the view scales read)."""
+def stored_world(folder: Path) -> StoredWorld:
+    """The world `bench/label_worlds.py` kept in `folder`, drawn again from its `world.json` for the
+    simulator config the view scales read."""
     truth_file = folder / "sim" / "truth" / "generations.parquet"
-    if not truth_file.is_file():
-        raise ValueError(f"{folder} holds no simulator truth ({truth_file})")
-    world = worlds.draw_world(
-        args.seed, index, args.requests, index < args.default_exposure, LabelConfig()
-    )
+    drawn = folder / worlds.WORLD_FILE
+    for needed in (truth_file, drawn):
+        if not needed.is_file():
+            raise ValueError(f"{folder} is not a kept world: no {needed.relative_to(folder)}")
+    try:
+        meta = json.loads(drawn.read_text())
+        seed, index, requests = int(meta["seed"]), int(meta["index"]), int(meta["requests"])
+        at_default = meta["default_exposure"]
+        if not isinstance(at_default, bool):
+            raise TypeError(f"default_exposure {at_default!r} is not true or false")
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{drawn} is not what bench/label_worlds.py writes ({error})") from None
+    world = worlds.draw_world(seed, index, requests, at_default, LabelConfig())
     warehouse = Warehouse.at(folder / "warehouse.duckdb")
     try:
         with warehouse.writer(publish=False) as con:
@@ -188,9 +197,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--variant", action="append", default=[], help="NAME or 'NAME: FIELD=VALUE, ...'"
     )
-    parser.add_argument("--seed", type=int, default=0, help="the worlds' --seed")
-    parser.add_argument("--requests", type=int, default=2000, help="the worlds' --requests")
-    parser.add_argument("--default-exposure", type=int, default=4, help="as label_worlds'")
     args = parser.parse_args(argv)
     try:
         variants = [variant(text) for text in args.variant or ["default"]]
@@ -204,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     if not kept:
         parser.error(f"{args.work} holds no world kept by bench/label_worlds.py --work")
     try:
-        stored = [stored_world(f, int(f.name.removeprefix("world-")), args) for f in kept]
+        stored = [stored_world(folder) for folder in kept]
     except ValueError as error:
         parser.error(str(error))
     for each in variants:

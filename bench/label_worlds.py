@@ -32,6 +32,7 @@ unavailable, which fails the coverage bound.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import shutil
 import sys
@@ -61,6 +62,8 @@ ACTIONS = ("like", "favorite", "share", "comment", "download", "dislike", "repor
 ORACLE_MARGIN = 0.05
 DEFAULT_EXPOSURE_FLOOR = {"all": 0.80, ">=30": 0.92}
 COVERAGE_BOUNDS = (0.85, 0.95)
+WORLD_FILE = "world.json"
+"""Beside a kept world: what `draw_world` drew it from (read by bench/label_sweep.py)."""
 
 
 @dataclass(frozen=True)
@@ -480,6 +483,17 @@ def main(argv: list[str] | None = None) -> int:
         folder = work / f"world-{index:02d}"
         shutil.rmtree(folder, ignore_errors=True)
         result = evaluate_world(world, folder, config)
+        (folder / WORLD_FILE).write_text(
+            json.dumps(
+                {
+                    "seed": args.seed,
+                    "index": index,
+                    "requests": args.requests,
+                    "default_exposure": world.default_exposure,
+                }
+            )
+            + "\n"
+        )
         result.failures.extend(bound_failures(result))
         print_world(result)
         results.append(result)
