@@ -34,16 +34,15 @@ import world_metrics as metrics
 
 from features.label_config import LabelConfig
 from features.label_model import long_run_scores
-from features.labels import LabelFrames, fit_labels, label_frames, quality_scores
-from features.stable_keys import smallest_keys, stable_keys
+from features.labels import LabelFrames, fit_labels, label_frames, label_subsets, quality_scores
 from pipelines.label import read_label_inputs
 from warehouse import label_store
 from warehouse.resource import Warehouse
 
 SWEEPABLE: dict[str, type] = {
-    f.name: typing.get_type_hints(LabelConfig)[f.name]
-    for f in fields(LabelConfig)
-    if typing.get_type_hints(LabelConfig)[f.name] in (int, float)
+    name: kind
+    for name, kind in typing.get_type_hints(LabelConfig).items()
+    if name in {f.name for f in fields(LabelConfig)} and kind in (int, float)
 }
 """The config fields a variant may set: every int and float field."""
 
@@ -135,13 +134,7 @@ def refit(world: StoredWorld, config: LabelConfig) -> tuple[dict[str, float], me
     """The label's Spearman with the truth by scope and its interval coverage, refit under `config`
     on every generation of the world (sampled and fitted as the label stage samples them)."""
     full = world.frames.full
-    keys = stable_keys(full["generation_id"].to_list())
-    fit = fit_labels(
-        world.frames,
-        config,
-        smallest_keys(keys, config.diagnostics_max_generations),
-        smallest_keys(keys, config.fit_max_generations),
-    )
+    fit = fit_labels(world.frames, config, *label_subsets(full, config))
     scores = quality_scores(full, fit.model, config)
     impressions = full["impressions"].to_numpy()
     coverage = metrics.interval_coverage(

@@ -29,6 +29,7 @@ from features.labels import (
     label_fit_moved,
     label_frames,
     label_rows,
+    label_subsets,
     quality_scores,
 )
 from features.pairs import (
@@ -41,7 +42,6 @@ from features.pairs import (
     reliability_moved,
     sibling_pairs,
 )
-from features.stable_keys import smallest_keys, stable_keys
 
 
 @dataclass(frozen=True)
@@ -133,9 +133,8 @@ def compute_label_outputs(
     if engagement.is_empty():
         return _empty_outputs(stored)
     frames = label_frames(engagement, cells)
-    keys = stable_keys(frames.full["generation_id"].to_list())
-    sample = smallest_keys(keys, config.diagnostics_max_generations)
-    fitted = fit_labels(frames, config, sample, smallest_keys(keys, config.fit_max_generations))
+    sample, fitted_rows = label_subsets(frames.full, config)
+    fitted = fit_labels(frames, config, sample, fitted_rows)
     model_refit = label_fit_moved(stored, fitted, config.prior_tolerance, config.interval_tolerance)
     fit = fitted if model_refit or stored is None else stored
     scores = quality_scores(frames.full, fit.model, config)

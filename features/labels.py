@@ -33,6 +33,7 @@ from features.label_parameters import label_model_moved
 from features.label_posterior import Posterior
 from features.label_select_direction import SelectTilt
 from features.label_signals import signal_counts
+from features.stable_keys import smallest_keys, stable_keys
 
 LABEL_COLUMNS: tuple[str, ...] = (
     "generation_id",
@@ -124,6 +125,17 @@ def shrunk_completion(frame: pl.DataFrame, model: LabelModel, config: LabelConfi
     strength = model.shrink_strength[index : index + 1]
     rate = rates_for_variance(counts, intercept, strength)[:, 0]
     return np.where(counts.observed[:, 0], rate, np.nan)
+
+
+def label_subsets(frame: pl.DataFrame, config: LabelConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(sample, fitted): masks of the generations of `frame` the interval and diagnostics are measured
+    on (`diagnostics_max_generations`) and the signal parameters estimated on (`fit_max_generations`),
+    each the smallest stable keys (a fixed, quality-blind subset; the first inside the second)."""
+    keys = stable_keys(frame["generation_id"].to_list())
+    return (
+        smallest_keys(keys, config.diagnostics_max_generations),
+        smallest_keys(keys, config.fit_max_generations),
+    )
 
 
 def fit_labels(
