@@ -36,12 +36,12 @@ def viewer_codes(activity: pl.DataFrame) -> tuple[np.ndarray, pl.Series]:
     """A dense code (0..viewers-1, in order of first row) per row of its viewer, and the viewer id of
     each code."""
     rows = activity.select("viewer_id").with_row_index("row")
-    first = rows.group_by("viewer_id").agg(pl.col("row").min()).sort("row")
-    coded = first.with_row_index("code").select("viewer_id", "code")
-    code = rows.join(coded, on="viewer_id", how="left", maintain_order="left", nulls_equal=True)[
-        "code"
-    ]
-    return code.to_numpy().astype(np.int64), first["viewer_id"]
+    grouped = rows.group_by("viewer_id", maintain_order=True).agg("row")
+    code = np.empty(activity.height, dtype=np.int64)
+    code[grouped["row"].explode().to_numpy()] = np.repeat(
+        np.arange(grouped.height, dtype=np.int64), grouped["row"].list.len().to_numpy()
+    )
+    return code, grouped["viewer_id"]
 
 
 def viewer_totals(activity: pl.DataFrame, code: np.ndarray, viewer_ids: pl.Series) -> pl.DataFrame:

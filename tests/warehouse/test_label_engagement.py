@@ -219,11 +219,13 @@ def test_an_unlike_cancels_the_same_viewers_earlier_like_only(con) -> None:
             ("unlike", "g1", "e", 2, "feed", None, None),  # leaves d's like: d -> 1
             ("like", "g1", "f", 9, "feed", None, None),
             ("unlike", "g1", "f", 4, "feed", None, None),  # f unliked before liking -> 1
+            ("unlike", "g1", "g", 6, "feed", None, None),
+            ("like", "g1", "g", 6, "feed", None, None),  # g: a tie, the unlike wins -> 0
         ],
     )
     g1 = row(aggregate(con, ["g1"]), "g1")
     assert g1["likes"] == 3
-    assert g1["unlikes"] == 5
+    assert g1["unlikes"] == 6
 
 
 def test_abnormal_viewers_are_left_out_entirely(con) -> None:

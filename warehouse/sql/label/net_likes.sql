@@ -35,8 +35,9 @@ like_events as (
     select
         events.generation_id,
         events.viewer_id,
-        events.event_type,
-        {'at': events.occurred_at, 'unlike': events.event_type = 'unlike'} as ordering,
+        -- the order of a viewer's actions as one number: the time, then an unlike after a like at the
+        -- same time; an even key is a like, an odd one an unlike (a number is 2x cheaper to group than a struct)
+        epoch_us(events.occurred_at) * 2 + (events.event_type = 'unlike')::bigint as action_key,
         (touched.temporal_sample
             and epoch_ms(events.occurred_at) - touched.created_ms >= $period_split_ms)::integer as period
     from events
@@ -52,10 +53,10 @@ latest as (
     select
         generation_id,
         (hash(viewer_id) % 2)::integer as half,
-        arg_max(event_type, ordering) as last_action,
-        arg_max(period, ordering) as last_period,
-        arg_max(event_type, ordering) filter (where period = 0) as last_early,
-        arg_max(event_type, ordering) filter (where period = 1) as last_late
+        max(action_key) as last_action,
+        arg_max(period, action_key) as last_period,
+        max(action_key) filter (where period = 0) as last_early,
+        max(action_key) filter (where period = 1) as last_late
     from like_events
     group by generation_id, viewer_id
 ),
@@ -64,10 +65,10 @@ by_half as (
     select
         generation_id,
         half,
-        count(*) filter (where last_early = 'like') as early_likes,
-        count(*) filter (where last_late = 'like') as late_likes,
-        count(*) filter (where last_action = 'like' and last_period = 0) as early_net_likes,
-        count(*) filter (where last_action = 'like' and last_period = 1) as late_net_likes
+        count(*) filter (where last_early % 2 = 0) as early_likes,
+        count(*) filter (where last_late % 2 = 0) as late_likes,
+        count(*) filter (where last_action % 2 = 0 and last_period = 0) as early_net_likes,
+        count(*) filter (where last_action % 2 = 0 and last_period = 1) as late_net_likes
     from latest
     group by generation_id, half
 ),
