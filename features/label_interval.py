@@ -8,7 +8,7 @@ holds; where a rare signal's rate is convex in quality or the residuals are not 
 persistent part is far larger than priced. The halves measure each without the model: their noise is
 independent, so the product of the persistent part read on half A and on half B is unbiased for its
 square, and (c . (r_A - r_B) sqrt(n_A n_B) / n)^2 (n: a signal's trials) for the full data's
-sampling variance. Their sum over a group's generations against the model's summed Var(L | y) is the
+sampling variance. Their sum over the model's Var(L | y), averaged over a group's generations, is the
 group's variance scale (never below 1: the data can widen the model's interval, not narrow it).
 """
 
@@ -69,19 +69,27 @@ def interval_scales(
     design: Design,
     config: LabelConfig,
 ) -> np.ndarray:
-    """Per exposure group of the model: the factor on Var(L | y) that the halves measure (see the
-    module docstring); a group with fewer than `interval_min_generations` measured generations gets
-    the pooled factor of all groups, and 1 without any."""
+    """Per exposure group of the model: the factor on Var(L | y) that the halves measure, the mean
+    over its measured generations of each one's measured error over its Var(L | y) (see the module
+    docstring); a group with fewer than `interval_min_generations` measured generations gets the
+    pooled factor of all groups, and 1 without any."""
     groups = len(model.exposure_edges)
     error, variance, measured = _measured_errors(model, full, half_a, half_b, design)
     measured &= variance > 0
-    group = design.exposure[measured]
-    error_sum = np.bincount(group, weights=error[measured], minlength=groups)[:groups]
-    variance_sum = np.bincount(group, weights=variance[measured], minlength=groups)[:groups]
+    ratio = error[measured] / variance[measured]
+    return group_scales(ratio, design.exposure[measured], groups, config.interval_min_generations)
+
+
+def group_scales(
+    ratio: np.ndarray, group: np.ndarray, groups: int, min_generations: int
+) -> np.ndarray:
+    """Per group: the mean of its generations' `ratio` (measured error over Var(L | y)), at least 1;
+    the pooled mean where a group has fewer than `min_generations`, and 1 without any."""
+    # coverage counts generations, so each weighs the same (a ratio of sums would let the few
+    # widest intervals, the least shown generations, set everyone's factor)
+    ratio_sum = np.bincount(group, weights=ratio, minlength=groups)[:groups]
     size = np.bincount(group, minlength=groups)[:groups]
-    pooled = 1.0
-    if variance_sum.sum() > 0:
-        pooled = max(1.0, float(error_sum.sum() / variance_sum.sum()))
-    own = (size >= config.interval_min_generations) & (variance_sum > 0)
-    ratio = np.divide(error_sum, variance_sum, out=np.ones(groups), where=own)
-    return np.where(own, np.maximum(ratio, 1.0), pooled)
+    pooled = max(1.0, float(ratio.mean())) if ratio.size else 1.0
+    own = size >= min_generations
+    mean = np.divide(ratio_sum, size, out=np.ones(groups), where=own)
+    return np.where(own, np.maximum(mean, 1.0), pooled)

@@ -26,10 +26,14 @@ from features.label_config import LabelConfig
 from features.label_posterior import Evidence, FactorParameters, Posterior, long_run_mean, posterior
 from features.label_prior import group_columns
 from features.label_signals import (
+    RATE_FLOOR,
     SignalCounts,
     known_duration,
     unit_variance,
 )
+
+MAX_EXPONENT: float = 30.0
+"""Bound on the exponent of a predicted rate (`predicted_rates`): exp stays finite, far past any rate."""
 
 
 @dataclass(frozen=True)
@@ -156,21 +160,57 @@ def rates_for_variance(
     return (counts.successes + strength[None, :] * intercept) / (counts.trials + strength[None, :])
 
 
+def predicted_rates(intercept: np.ndarray, loading: np.ndarray, quality: np.ndarray) -> np.ndarray:
+    """len(quality) x K rates the model predicts at `quality`: the linear model's slope b at the
+    intercept a, kept positive, a exp(b q / a)."""
+    base = np.clip(intercept, RATE_FLOOR, None)
+    exponent = loading[None, :] * quality[:, None] / base
+    return intercept * np.exp(np.clip(exponent, -MAX_EXPONENT, MAX_EXPONENT))
+
+
+@dataclass(frozen=True)
+class SamplingVariance:
+    """Each generation's sampling variance of every signal at a given rate (N x K inputs)."""
+
+    signals: tuple[str, ...]
+    intercept: np.ndarray
+    loading: np.ndarray
+    trials: np.ndarray
+    examination: np.ndarray
+    dispersion: np.ndarray
+    unit_scale: np.ndarray
+
+    def at_rates(self, part: slice, rates: np.ndarray) -> np.ndarray:
+        """The variances of the rows `part` at `rates`."""
+        unit = unit_variance(self.signals, rates, self.examination[part], self.unit_scale)
+        return self.dispersion[None, :] * unit / self.trials[part]
+
+    def at_quality(self, part: slice, quality: np.ndarray) -> np.ndarray:
+        """The variances of the rows `part` at the rates their `quality` predicts."""
+        return self.at_rates(part, predicted_rates(self.intercept[part], self.loading, quality))
+
+
 def evidence_of(model: LabelModel, counts: SignalCounts, design: Design) -> Evidence:
-    """Residual rates and sampling variances of `counts` (columns: the model's signals) under `model`."""
+    """Residual rates and sampling variances of `counts` (columns: the model's signals) under `model`:
+    first at each generation's own rate shrunk toward the intercept, then (the posterior's rounds) at
+    the rates its current quality predicts."""
     intercept = intercepts_of(model, design)
-    unit = unit_variance(
+    variance = SamplingVariance(
         model.signals,
-        rates_for_variance(counts, intercept, model.shrink_strength),
+        intercept,
+        model.loading,
+        np.where(counts.observed, counts.trials, 1.0),
         counts.examination,
+        model.dispersion,
         model.unit_scale,
     )
-    trials = np.where(counts.observed, counts.trials, 1.0)
+    own = rates_for_variance(counts, intercept, model.shrink_strength)
     return Evidence(
         residual=counts.rates() - intercept,
-        noise_variance=model.dispersion[None, :] * unit / trials,
+        noise_variance=variance.at_rates(slice(None), own),
         observed=counts.observed,
         observable=counts.observable,
+        noise_variance_at=variance.at_quality,
     )
 
 

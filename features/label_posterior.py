@@ -10,7 +10,10 @@ A signal the generation has no trials for is left out of Sigma_i, b and r_i (it 
 Persistent residuals are heavy-tailed (a signal's link is rarely linear): each is Student-t, a scale
 mixture, so Psi_i = W_i^-1/2 Psi W_i^-1/2 with w_ik = (dof + 1) / (dof + e_ik^2 / (Psi_kk + V_ik)),
 e_ik the residual left by the current E[q | y], refined for a few rounds: a rate far from what the
-generation's quality predicts weighs less, now and in the long run.
+generation's quality predicts weighs less, now and in the long run. The same rounds re-evaluate each
+sampling variance V_ik at the rate the current E[q | y] predicts (where the evidence says how): a
+variance taken at the generation's own reading moves with that reading's noise (a low draw of a rare
+rate claims less noise, weighs more, and pulls the label low).
 The long-run label L_i is the same estimator with no sampling noise on every signal the generation can
 ever show (Sigma = Psi_i there): E[L | y] = E[q | y] and Var(L | y) = 1 / lambda_i - 1 / lambda_inf_i.
 Solves are batched numpy over chunks of generations (a few K x K systems each, K <= 10), on
@@ -23,6 +26,7 @@ import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -64,6 +68,9 @@ class Evidence:
     observed: np.ndarray
     observable: np.ndarray
     """Signals the generation can ever show (for the long-run label)."""
+    noise_variance_at: Callable[[slice, np.ndarray], np.ndarray] | None = None
+    """The sampling variances of the rows `part` (len x K) at the rates their quality `q` predicts;
+    None: `noise_variance` throughout."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +96,8 @@ class _Rows:
     weight: np.ndarray
     reweighted: bool = True
     """False while every weight is 1 (saves scaling Psi)."""
+    variance_at: Callable[[np.ndarray], np.ndarray] | None = None
+    """The rows' sampling variances at the rates a quality predicts (None: keep `noise_sd`)."""
 
 
 def _patterns(used: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -140,31 +149,51 @@ def _t_weights(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> np
     return np.where(rows.used, weight, 1.0)
 
 
+def _refined(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> _Rows:
+    """The batch with its sampling sds at the rates `quality` predicts and its t weights for it."""
+    noise_sd = rows.noise_sd
+    if rows.variance_at is not None:
+        noise_sd = np.sqrt(np.clip(rows.variance_at(quality), 0.0, None))
+    refined = _Rows(rows.used, rows.residual, noise_sd, rows.weight, False, rows.variance_at)
+    if not np.isfinite(factor.dof):
+        return refined
+    return _Rows(
+        rows.used,
+        rows.residual,
+        noise_sd,
+        _t_weights(factor, refined, quality),
+        True,
+        rows.variance_at,
+    )
+
+
 def _batch(
     factor: FactorParameters,
     rows: _Rows,
     prior_mean: np.ndarray,
     prior_variance: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(information, weighted residual, t weights) of a batch after the reweighting rounds."""
+) -> tuple[np.ndarray, np.ndarray, _Rows]:
+    """(information, weighted residual, the batch as last solved) after the refining rounds."""
     info, weighted = _solve(factor, rows)
-    rounds = factor.rounds if np.isfinite(factor.dof) else 0
-    for _ in range(rounds):
+    refining = np.isfinite(factor.dof) or rows.variance_at is not None
+    for _ in range(factor.rounds if refining else 0):
         quality = (weighted + prior_mean / prior_variance) / (info + 1.0 / prior_variance)
-        rows = _Rows(rows.used, rows.residual, rows.noise_sd, _t_weights(factor, rows, quality))
+        rows = _refined(factor, rows, quality)
         info, weighted = _solve(factor, rows)
-    return info, weighted, rows.weight
+    return info, weighted, rows
 
 
 def _first_rows(evidence: Evidence, part: slice) -> _Rows:
-    """A batch of the evidence before any reweighting (every t weight 1)."""
+    """A batch of the evidence before any refining (every t weight 1)."""
     observed = evidence.observed[part]
+    at = evidence.noise_variance_at
     return _Rows(
         observed,
         evidence.residual[part],
         np.sqrt(np.clip(evidence.noise_variance[part], 0.0, None)),
         np.ones(observed.shape),
         reweighted=False,
+        variance_at=None if at is None else partial(at, part),
     )
 
 
@@ -205,7 +234,8 @@ def posterior(
 
     def solve_part(part: slice) -> None:
         rows = _first_rows(evidence, part)
-        info[part], weighted[part], weight = _batch(factor, rows, prior_mean[part], prior_variance)
+        info[part], weighted[part], last = _batch(factor, rows, prior_mean[part], prior_variance)
+        weight = last.weight
         if long_run:
             observable = evidence.observable[part]
             zeros = np.zeros(observable.shape)
@@ -294,10 +324,10 @@ def estimator_maps(
 
     def solve_part(part: slice) -> None:
         rows = _first_rows(evidence, part)
-        _, _, weight = _batch(factor, rows, prior_mean[part], prior_variance)
-        scale = 1.0 / np.sqrt(weight)
+        _, _, last = _batch(factor, rows, prior_mean[part], prior_variance)
+        scale = 1.0 / np.sqrt(last.weight)
         psi = factor.persistent[None] * (scale[:, :, None] * scale[:, None, :])
-        sd = rows.noise_sd
+        sd = last.noise_sd
         noise = factor.noise_correlation[None] * (sd[:, :, None] * sd[:, None, :])
         solved = _masked_solve(psi + noise, factor.loading, rows.used)
         long_solved = _masked_solve(psi, factor.loading, evidence.observable[part])

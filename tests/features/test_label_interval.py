@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from features.label_config import LabelConfig
-from features.label_interval import interval_scales
+from features.label_interval import group_scales, interval_scales
 from features.label_model import Design, LabelModel, evidence_of, prior_means_of, score
 from features.label_posterior import estimator_maps, long_run_mean, posterior
 from features.label_signals import SignalCounts
@@ -99,8 +99,9 @@ def test_a_model_that_describes_the_rates_keeps_its_interval(share_a: float) -> 
 def test_a_persistent_part_larger_than_the_model_says_widens_the_interval_as_much_as_needed() -> (
     None
 ):
-    """The truth's persistent sds are 5x the model's: the scale is the labels' real mean squared
-    error against their long-run label (known here) over the model's Var(L | y), group by group."""
+    """The truth's persistent sds are 5x the model's: the scale is the mean over a group's
+    generations of the label's real squared error against its long-run label (known here) over the
+    model's Var(L | y)."""
     model = model_of(PSI)
     data = sample(PSI * 25.0)
     post = score(model, data.full, data.design)
@@ -111,17 +112,27 @@ def test_a_persistent_part_larger_than_the_model_says_widens_the_interval_as_muc
         prior_means_of(model, data.design),
         model.prior_variance,
     )
-    error = (post.mean - long_run) ** 2
+    ratio = (post.mean - long_run) ** 2 / post.long_run_variance
     group = data.design.exposure
-    truth = np.array(
-        [error[group == g].mean() / post.long_run_variance[group == g].mean() for g in range(3)]
-    )
+    truth = np.array([ratio[group == g].mean() for g in range(3)])
     scale = scales(model, data)
     assert truth[2] > 1.8
     np.testing.assert_allclose(scale[1:], truth[1:], rtol=0.15)
     assert scale[1] < scale[2]
     # group 0 (views < 100, ~200 generations) is too thin for its own factor: the pooled one
     assert scale[1] <= scale[0] <= scale[2]
+
+
+def test_each_generation_weighs_the_same_in_its_groups_scale() -> None:
+    """Coverage counts generations: a group's factor is the mean of their ratios, so one generation
+    with a wide interval and a large error cannot set it for the rest (its ratio of sums would)."""
+    ratio = np.array([1.2, 1.4, 1.6, 30.0, 0.5, 0.5])
+    group = np.array([0, 0, 0, 0, 1, 2])
+    scale = group_scales(ratio, group, groups=4, min_generations=2)
+    # group 0 has its own mean; groups 1-3 are thin (1 or 0 generations): the pooled mean, 35.2 / 6
+    np.testing.assert_allclose(scale, [8.55, 35.2 / 6, 35.2 / 6, 35.2 / 6])
+    assert group_scales(np.array([0.5, 0.7]), np.array([0, 0]), 1, 1).tolist() == [1.0]
+    assert group_scales(np.array([]), np.array([], dtype=np.int64), 2, 1).tolist() == [1.0, 1.0]
 
 
 def test_a_thin_group_gets_the_pooled_scale() -> None:
