@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-11"
+METHOD_VERSION: str = "labels-12"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 MODEL_SIGNALS: tuple[str, ...] = (
@@ -161,7 +161,8 @@ class LabelConfig:
     """Degrees of freedom of the Student-t persistent residuals (inf: Gaussian): a rate far from what the
     generation's quality predicts weighs less, so one heavy-tailed signal cannot drag a label."""
     robust_rounds: int = 3
-    """Reweighting rounds of those residuals per posterior."""
+    """Refining rounds per posterior: each re-weighs those residuals and re-evaluates the sampling
+    variances at the rates the current quality predicts (features.label_posterior)."""
     fit_passes: int = 3
     """Rounds of (sampling variances, cross-half covariance, loadings, noise, intercepts)."""
     temporal_split_hours: float = 24.0

@@ -25,6 +25,7 @@ from features.label_model import (
     evidence_of,
     exposure_groups,
     intercepts_of,
+    prior_means_of,
     rates_for_variance,
     segments_of,
 )
@@ -399,7 +400,10 @@ def _select_tilted(
 def _with_prior(model: LabelModel, data: FitData, config: LabelConfig) -> LabelModel:
     """The model with its prior of quality by model_version and exposure (features.label_prior); a
     group with fewer than `prior_min_generations` generations with evidence has no effect of its own."""
-    info, weighted = information(model.factor, evidence_of(model, data.full, data.design))
+    evidence = evidence_of(model, data.full, data.design)
+    info, weighted = information(
+        model.factor, evidence, prior_means_of(model, data.design), model.prior_variance
+    )
     segments, exposures = len(model.segments), len(model.exposure_edges)
     columns = [np.ones(info.size)]
     usable = []

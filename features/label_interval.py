@@ -90,6 +90,6 @@ def group_scales(
     ratio_sum = np.bincount(group, weights=ratio, minlength=groups)[:groups]
     size = np.bincount(group, minlength=groups)[:groups]
     pooled = max(1.0, float(ratio.mean())) if ratio.size else 1.0
-    own = size >= min_generations
+    own = (size >= min_generations) & (size > 0)
     mean = np.divide(ratio_sum, size, out=np.ones(groups), where=own)
     return np.where(own, np.maximum(mean, 1.0), pooled)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
-from scipy.special import ndtr
+from scipy.special import expit, ndtr
 
 from features.debias import duration_buckets
 from features.label_config import LabelConfig
@@ -160,12 +160,19 @@ def rates_for_variance(
     return (counts.successes + strength[None, :] * intercept) / (counts.trials + strength[None, :])
 
 
-def predicted_rates(intercept: np.ndarray, loading: np.ndarray, quality: np.ndarray) -> np.ndarray:
-    """len(quality) x K rates the model predicts at `quality`: the linear model's slope b at the
-    intercept a, kept positive, a exp(b q / a)."""
-    base = np.clip(intercept, RATE_FLOOR, None)
-    exponent = loading[None, :] * quality[:, None] / base
-    return intercept * np.exp(np.clip(exponent, -MAX_EXPONENT, MAX_EXPONENT))
+def predicted_rates(
+    signals: tuple[str, ...], intercept: np.ndarray, loading: np.ndarray, quality: np.ndarray
+) -> np.ndarray:
+    """len(quality) x K rates the model predicts at `quality`, each with the linear model's slope b
+    at its intercept a: a yes/no rate on the logistic curve through a (it stays inside (0, 1): a
+    rate near 1 would claim no noise), the view rate (per effective impression, unbounded above)
+    as a exp(b q / a)."""
+    base = np.clip(intercept, RATE_FLOOR, 1.0 - RATE_FLOOR)
+    slope = loading[None, :] * quality[:, None]
+    view = np.array([s == "view" for s in signals])[None, :]
+    grown = np.clip(slope / base, -MAX_EXPONENT, MAX_EXPONENT)
+    logit = np.clip(slope / (base * (1.0 - base)), -MAX_EXPONENT, MAX_EXPONENT)
+    return np.where(view, base * np.exp(grown), expit(np.log(base / (1.0 - base)) + logit))
 
 
 @dataclass(frozen=True)
@@ -187,7 +194,8 @@ class SamplingVariance:
 
     def at_quality(self, part: slice, quality: np.ndarray) -> np.ndarray:
         """The variances of the rows `part` at the rates their `quality` predicts."""
-        return self.at_rates(part, predicted_rates(self.intercept[part], self.loading, quality))
+        rates = predicted_rates(self.signals, self.intercept[part], self.loading, quality)
+        return self.at_rates(part, rates)
 
 
 def evidence_of(model: LabelModel, counts: SignalCounts, design: Design) -> Evidence:

@@ -256,13 +256,27 @@ def posterior(
     )
 
 
-def information(factor: FactorParameters, evidence: Evidence) -> tuple[np.ndarray, np.ndarray]:
-    """(b' Sigma^-1 b, b' Sigma^-1 r) per generation, Gaussian residuals (prior-free evidence)."""
+def information(
+    factor: FactorParameters,
+    evidence: Evidence,
+    prior_mean: np.ndarray | float = 0.0,
+    prior_variance: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(b' Sigma^-1 b, b' Sigma^-1 r) per generation, Gaussian residuals (prior-free evidence); where
+    the evidence re-evaluates its sampling variances, they are read once at the quality the
+    (prior_mean, prior_variance) posterior gives (the prior only sets where they are read; one
+    round, a full solve, is what the prior needs: the labels' own rounds refine them further)."""
     total = evidence.observed.shape[0]
     info, weighted = np.zeros(total), np.zeros(total)
+    prior = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
+    rounds = min(factor.rounds, 1) if evidence.noise_variance_at is not None else 0
+    gaussian = FactorParameters(
+        factor.loading, factor.persistent, factor.noise_correlation, rounds=rounds
+    )
 
     def solve_part(part: slice) -> None:
-        info[part], weighted[part] = _solve(factor, _first_rows(evidence, part))
+        rows = _first_rows(evidence, part)
+        info[part], weighted[part], _ = _batch(gaussian, rows, prior[part], prior_variance)
 
     _each_chunk(total, solve_part)
     return info, weighted

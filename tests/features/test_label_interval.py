@@ -133,6 +133,8 @@ def test_each_generation_weighs_the_same_in_its_groups_scale() -> None:
     np.testing.assert_allclose(scale, [8.55, 35.2 / 6, 35.2 / 6, 35.2 / 6])
     assert group_scales(np.array([0.5, 0.7]), np.array([0, 0]), 1, 1).tolist() == [1.0]
     assert group_scales(np.array([]), np.array([], dtype=np.int64), 2, 1).tolist() == [1.0, 1.0]
+    # an empty group never has its own mean, whatever the minimum
+    assert group_scales(np.array([2.0]), np.array([0]), 2, 0).tolist() == [2.0, 2.0]
 
 
 def test_a_thin_group_gets_the_pooled_scale() -> None:

@@ -1,0 +1,116 @@
+"""Where the label model reads each signal's sampling variance: the predicted rates and their wiring
+into every score (features.label_model.predicted_rates, SamplingVariance, evidence_of)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from features.label_model import (
+    Design,
+    LabelModel,
+    SamplingVariance,
+    evidence_of,
+    predicted_rates,
+    prior_means_of,
+    score,
+)
+from features.label_posterior import posterior
+from features.label_signals import SignalCounts
+
+SIGNALS = ("view", "like", "report")
+INTERCEPT = np.array([0.40, 0.05, 0.002])
+LOADING = np.array([0.06, 0.02, -0.001])
+
+
+def model() -> LabelModel:
+    k = len(SIGNALS)
+    psi = np.diag([0.004, 0.001, 1e-6]) ** 2
+    return LabelModel(
+        signals=SIGNALS,
+        duration_edges=(0,),
+        intercept=INTERCEPT[:, None],
+        loading=LOADING,
+        long_run_variance=LOADING**2 + np.diag(psi),
+        persistent=psi,
+        dispersion=np.ones(k),
+        noise_correlation=np.eye(k),
+        unit_scale=np.ones(k),
+        shrink_strength=np.full(k, 5.0),
+        segments=(),
+        exposure_edges=(0,),
+        prior_effects=np.zeros(2),
+        prior_variance=1.0,
+        residual_dof=10.0,
+        robust_rounds=3,
+    )
+
+
+def test_predicted_rates_keep_the_models_slope_at_the_intercept_and_a_yes_no_rate_inside_0_1() -> (
+    None
+):
+    quality = np.array([-1e-6, 0.0, 1e-6])
+    rates = predicted_rates(SIGNALS, np.tile(INTERCEPT, (3, 1)), LOADING, quality)
+    np.testing.assert_allclose(rates[1], INTERCEPT)
+    np.testing.assert_allclose((rates[2] - rates[0]) / 2e-6, LOADING, rtol=1e-4)
+    far = predicted_rates(SIGNALS, np.tile(INTERCEPT, (2, 1)), LOADING, np.array([-40.0, 40.0]))
+    assert np.all((far[:, 1:] > 0.0) & (far[:, 1:] < 1.0))
+    # the like rate at q = 40 (where a straight line would read 0.85) is near 1 but claims noise
+    assert 0.9 < far[1, 1] < 1.0
+    # the view rate is per effective impression: unbounded above, positive
+    assert far[1, 0] > 1.0 and far[0, 0] > 0.0
+
+
+def counts_at_quality_zero(n: int, seed: int) -> tuple[SignalCounts, Design]:
+    """Counts of generations that all have quality 0: views of 300 impressions, actions per view."""
+    rng = np.random.default_rng(seed)
+    impressions = np.full(n, 300.0)
+    views = rng.binomial(300, INTERCEPT[0], size=n).astype(np.float64)
+    successes = np.column_stack(
+        [
+            views,
+            rng.binomial(views.astype(int), INTERCEPT[1]),
+            rng.binomial(views.astype(int), INTERCEPT[2]),
+        ]
+    ).astype(np.float64)
+    trials = np.column_stack([impressions, views, views])
+    observable = np.ones((n, 3), dtype=bool)
+    design = Design(np.full(n, -1), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+    return SignalCounts(SIGNALS, successes, trials, observable, np.ones(n)), design
+
+
+def test_every_score_reads_the_variances_at_the_predicted_rates_and_is_not_pulled_low() -> None:
+    """All qualities are 0: the label's mean stays near 0, where the variances at each generation's
+    own readings (the first solve alone) pull it away: a low count claims less noise and weighs
+    more, low likes pulling down, and above all the rare report's zeros pulling up (its loading is
+    negative)."""
+    labelled = model()
+    counts, design = counts_at_quality_zero(30_000, seed=3)
+    evidence = evidence_of(labelled, counts, design)
+    assert evidence.noise_variance_at is not None
+    refined = score(labelled, counts, design, long_run=False).mean
+    own = posterior(
+        labelled.factor,
+        replace(evidence, noise_variance_at=None),
+        prior_means_of(labelled, design),
+        labelled.prior_variance,
+        long_run=False,
+    ).mean
+    spread = float(refined.std())
+    assert abs(float(own.mean())) > 0.3 * spread
+    assert abs(float(refined.mean())) < 0.1 * abs(float(own.mean()))
+
+
+def test_the_variances_of_a_batch_are_its_own_rows() -> None:
+    """A posterior batch (a slice of the rows) reads its own intercepts, trials and examination."""
+    n = 6
+    intercept = np.tile(INTERCEPT, (n, 1)) * np.linspace(0.5, 1.5, n)[:, None]
+    trials = np.arange(1.0, n * 3 + 1.0).reshape(n, 3) * 10.0
+    variance = SamplingVariance(
+        SIGNALS, intercept, LOADING, trials, np.linspace(0.3, 0.9, n), np.ones(3), np.ones(3)
+    )
+    quality = np.linspace(-1.0, 1.0, n)
+    whole = variance.at_quality(slice(None), quality)
+    np.testing.assert_array_equal(variance.at_quality(slice(2, 5), quality[2:5]), whole[2:5])
+    assert np.unique(whole[:, 1]).size == n
