@@ -129,12 +129,19 @@ def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarra
         if rows.reweighted:
             root = np.sqrt(rows.weight[pick])
             spread, loading, residual = spread * root, loading * root, residual * root
-        system = spread[:, :, None] * factor.noise_correlation[np.ix_(signals, signals)][None]
-        system *= spread[:, None, :]
-        system += factor.persistent[np.ix_(signals, signals)][None]
         diagonal = np.arange(signals.size)
-        system[:, diagonal, diagonal] *= 1.0 + RIDGE
-        solved = np.linalg.solve(system, np.stack([loading, residual], axis=2))
+        if not spread.any():
+            # no sampling noise (the long run): every row's system is Psi itself, solved once
+            shared = factor.persistent[np.ix_(signals, signals)].copy()
+            shared[diagonal, diagonal] *= 1.0 + RIDGE
+            solved = np.linalg.solve(shared, np.concatenate([loading, residual]).T).T
+            solved = np.stack([solved[: members.size], solved[members.size :]], axis=2)
+        else:
+            system = spread[:, :, None] * factor.noise_correlation[np.ix_(signals, signals)][None]
+            system *= spread[:, None, :]
+            system += factor.persistent[np.ix_(signals, signals)][None]
+            system[:, diagonal, diagonal] *= 1.0 + RIDGE
+            solved = np.linalg.solve(system, np.stack([loading, residual], axis=2))
         info[members] = np.einsum("nk,nk->n", solved[:, :, 0], loading)
         weighted[members] = np.einsum("nk,nk->n", solved[:, :, 1], loading)
     return info, weighted
