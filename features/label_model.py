@@ -55,7 +55,8 @@ class LabelModel:
     unit_scale: np.ndarray
     """Per-trial variance multiplier (completion: a capped ratio varies less than a yes/no)."""
     shrink_strength: np.ndarray
-    """Trials' worth of the intercept mixed into a generation's rate where its sampling variance is evaluated."""
+    """Trials' worth of the intercept mixed into a generation's rate where its sampling variance is
+    first evaluated (and the fit's precision weights read it)."""
     segments: tuple[str, ...]
     """The model_versions with a prior effect of their own."""
     exposure_edges: tuple[int, ...]
@@ -155,8 +156,9 @@ def intercepts_of(model: LabelModel, design: Design) -> np.ndarray:
 def rates_for_variance(
     counts: SignalCounts, intercept: np.ndarray, strength: np.ndarray
 ) -> np.ndarray:
-    """The rate each generation's sampling variance is evaluated at: its own rate shrunk toward its
-    intercept by `strength` trials (a raw 0 of 3 must not claim no variance at all)."""
+    """The rate each generation's sampling variance is first evaluated at (the posterior's rounds then
+    read it at the predicted rates): its own rate shrunk toward its intercept by `strength` trials
+    (a raw 0 of 3 must not claim no variance at all)."""
     return (counts.successes + strength[None, :] * intercept) / (counts.trials + strength[None, :])
 
 
@@ -167,12 +169,13 @@ def predicted_rates(
     at its intercept a: a yes/no rate on the logistic curve through a (it stays inside (0, 1): a
     rate near 1 would claim no noise), the view rate (per effective impression, unbounded above)
     as a exp(b q / a)."""
-    base = np.clip(intercept, RATE_FLOOR, 1.0 - RATE_FLOOR)
     slope = loading[None, :] * quality[:, None]
     view = np.array([s == "view" for s in signals])[None, :]
-    grown = np.clip(slope / base, -MAX_EXPONENT, MAX_EXPONENT)
-    logit = np.clip(slope / (base * (1.0 - base)), -MAX_EXPONENT, MAX_EXPONENT)
-    return np.where(view, base * np.exp(grown), expit(np.log(base / (1.0 - base)) + logit))
+    positive = np.clip(intercept, RATE_FLOOR, None)
+    grown = positive * np.exp(np.clip(slope / positive, -MAX_EXPONENT, MAX_EXPONENT))
+    inside = np.clip(intercept, RATE_FLOOR, 1.0 - RATE_FLOOR)
+    logit = np.clip(slope / (inside * (1.0 - inside)), -MAX_EXPONENT, MAX_EXPONENT)
+    return np.where(view, grown, expit(np.log(inside / (1.0 - inside)) + logit))
 
 
 @dataclass(frozen=True)
