@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -158,20 +158,11 @@ def _t_weights(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> np
 
 def _refined(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> _Rows:
     """The batch with its sampling sds at the rates `quality` predicts and its t weights for it."""
-    noise_sd = rows.noise_sd
     if rows.variance_at is not None:
-        noise_sd = np.sqrt(np.clip(rows.variance_at(quality), 0.0, None))
-    refined = _Rows(rows.used, rows.residual, noise_sd, rows.weight, False, rows.variance_at)
+        rows = replace(rows, noise_sd=np.sqrt(np.clip(rows.variance_at(quality), 0.0, None)))
     if not np.isfinite(factor.dof):
-        return refined
-    return _Rows(
-        rows.used,
-        rows.residual,
-        noise_sd,
-        _t_weights(factor, refined, quality),
-        True,
-        rows.variance_at,
-    )
+        return rows
+    return replace(rows, weight=_t_weights(factor, rows, quality), reweighted=True)
 
 
 def _batch(
