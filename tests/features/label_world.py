@@ -1,5 +1,6 @@
 """A small synthetic population for label tests: per (viewer half, period) cell counts drawn from each
-generation's own rates, with the record fields a label run reads. Not a test module."""
+generation's own rates, with the record fields a label run reads; and a label model with parameters
+set by hand. Not a test module."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from scipy.special import ndtr
 from scipy.stats import norm
 
 from features.engagement import CELL_COLUMNS, engagement_cells, generation_engagement
+from features.label_model import LabelModel
 
 T0 = datetime(2026, 10, 1, tzinfo=UTC)
 RATIO_SD: float = 0.35
@@ -166,3 +168,37 @@ def population(
             **extra,  # type: ignore[arg-type]
         )
     return world
+
+
+def fixed_model(
+    signals: tuple[str, ...],
+    intercept: np.ndarray,
+    loading: np.ndarray,
+    persistent: np.ndarray,
+    *,
+    exposure_edges: tuple[int, ...] = (0,),
+    shrink_strength: float = 1e7,
+    dof: float = float("inf"),
+    rounds: int = 0,
+) -> LabelModel:
+    """A label model with these signal parameters: one duration bucket, binomial noise (dispersion 1,
+    no noise correlation), no model_version segments and a flat N(0, 1) prior of quality."""
+    k = len(signals)
+    return LabelModel(
+        signals=signals,
+        duration_edges=(0,),
+        intercept=np.asarray(intercept, dtype=np.float64)[:, None],
+        loading=loading,
+        long_run_variance=loading**2 + np.diag(persistent),
+        persistent=persistent,
+        dispersion=np.ones(k),
+        noise_correlation=np.eye(k),
+        unit_scale=np.ones(k),
+        shrink_strength=np.full(k, shrink_strength),
+        segments=(),
+        exposure_edges=exposure_edges,
+        prior_effects=np.zeros(1 + len(exposure_edges)),
+        prior_variance=1.0,
+        residual_dof=dof,
+        robust_rounds=rounds,
+    )

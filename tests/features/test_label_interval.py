@@ -14,6 +14,7 @@ from features.label_interval import group_scales, interval_scales
 from features.label_model import Design, LabelModel, evidence_of, prior_means_of, score
 from features.label_posterior import estimator_maps, long_run_mean, posterior
 from features.label_signals import SignalCounts
+from tests.features.label_world import fixed_model
 
 SIGNALS = ("like", "favorite", "share", "comment")
 INTERCEPT = np.array([0.10, 0.05, 0.04, 0.03])
@@ -24,24 +25,14 @@ EXPOSURE_EDGES = (0, 100, 400)
 
 def model_of(persistent: np.ndarray, dof: float = float("inf"), rounds: int = 0) -> LabelModel:
     """A four-signal label model with the given persistent covariance (variance at the intercept)."""
-    k = len(SIGNALS)
-    return LabelModel(
-        signals=SIGNALS,
-        duration_edges=(0,),
-        intercept=INTERCEPT[:, None],
-        loading=LOADING,
-        long_run_variance=LOADING**2 + np.diag(persistent),
-        persistent=persistent,
-        dispersion=np.ones(k),
-        noise_correlation=np.eye(k),
-        unit_scale=np.ones(k),
-        shrink_strength=np.full(k, 1e7),
-        segments=(),
+    return fixed_model(
+        SIGNALS,
+        INTERCEPT,
+        LOADING,
+        persistent,
         exposure_edges=EXPOSURE_EDGES,
-        prior_effects=np.zeros(1 + len(EXPOSURE_EDGES)),
-        prior_variance=1.0,
-        residual_dof=dof,
-        robust_rounds=rounds,
+        dof=dof,
+        rounds=rounds,
     )
 
 

@@ -18,6 +18,7 @@ from features.label_model import (
 )
 from features.label_posterior import posterior
 from features.label_signals import SignalCounts
+from tests.features.label_world import fixed_model
 
 SIGNALS = ("view", "like", "report")
 INTERCEPT = np.array([0.40, 0.05, 0.002])
@@ -25,26 +26,8 @@ LOADING = np.array([0.06, 0.02, -0.001])
 
 
 def model() -> LabelModel:
-    k = len(SIGNALS)
     psi = np.diag([0.004, 0.001, 1e-6]) ** 2
-    return LabelModel(
-        signals=SIGNALS,
-        duration_edges=(0,),
-        intercept=INTERCEPT[:, None],
-        loading=LOADING,
-        long_run_variance=LOADING**2 + np.diag(psi),
-        persistent=psi,
-        dispersion=np.ones(k),
-        noise_correlation=np.eye(k),
-        unit_scale=np.ones(k),
-        shrink_strength=np.full(k, 5.0),
-        segments=(),
-        exposure_edges=(0,),
-        prior_effects=np.zeros(2),
-        prior_variance=1.0,
-        residual_dof=10.0,
-        robust_rounds=3,
-    )
+    return fixed_model(SIGNALS, INTERCEPT, LOADING, psi, shrink_strength=5.0, dof=10.0, rounds=3)
 
 
 def test_predicted_rates_keep_the_models_slope_at_the_intercept_and_a_yes_no_rate_inside_0_1() -> (
