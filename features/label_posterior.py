@@ -112,11 +112,11 @@ def _patterns(used: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
 
 
 def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarray]:
-    """(b' Sigma^-1 b, b' Sigma^-1 r) per generation of the batch, one batched solve per pattern of
+    """(b' Sigma^-1 b, b' Sigma^-1 r) per generation of the batch, one stacked solve per pattern of
     signals entering (a generation with none gets 0, 0).
 
     With the t weights W, Sigma = W^-1/2 (Psi + D R D) W^-1/2 (D = W^1/2 S), so the system solved is
-    Psi + D R D against W^1/2 b and W^1/2 r: the same forms, built from fewer N x K x K arrays."""
+    Psi + D R D against W^1/2 b and W^1/2 r: the same forms, built from fewer K x K x N arrays."""
     used = rows.used
     n, k = used.shape
     info, weighted = np.zeros(n), np.zeros(n)
@@ -129,21 +129,59 @@ def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarra
         if rows.reweighted:
             root = np.sqrt(rows.weight[pick])
             spread, loading, residual = spread * root, loading * root, residual * root
-        diagonal = np.arange(signals.size)
+        persistent = factor.persistent[np.ix_(signals, signals)]
         if not spread.any():
             # no sampling noise (the long run): every row's system is Psi itself, solved once
-            shared = factor.persistent[np.ix_(signals, signals)].copy()
-            shared[diagonal, diagonal] *= 1.0 + RIDGE
-            solved = np.linalg.solve(shared, np.concatenate([loading, residual]).T).T
-            solved = np.stack([solved[: members.size], solved[members.size :]], axis=2)
+            forms = _shared_forms(persistent, loading.T, residual.T)
         else:
-            system = spread[:, :, None] * factor.noise_correlation[np.ix_(signals, signals)][None]
-            system *= spread[:, None, :]
-            system += factor.persistent[np.ix_(signals, signals)][None]
-            system[:, diagonal, diagonal] *= 1.0 + RIDGE
-            solved = np.linalg.solve(system, np.stack([loading, residual], axis=2))
-        info[members] = np.einsum("nk,nk->n", solved[:, :, 0], loading)
-        weighted[members] = np.einsum("nk,nk->n", solved[:, :, 1], loading)
+            # a generation per column: each step of the elimination is one pass over the rows
+            spread = np.ascontiguousarray(spread.T)
+            correlation = factor.noise_correlation[np.ix_(signals, signals)]
+            system = correlation[:, :, None] * spread[:, None]
+            system *= spread[None]
+            system += persistent[:, :, None]
+            forms = _stacked_forms(system, loading.T, residual.T)
+        info[members], weighted[members] = forms
+    return info, weighted
+
+
+def _shared_forms(
+    system: np.ndarray, loading: np.ndarray, residual: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(b' A^-1 b, b' A^-1 r) for one K x K system A and N columns b, r (`loading`, `residual`: K x N)."""
+    ridged = system + np.diag(np.diag(system) * RIDGE)
+    solved = np.linalg.solve(ridged, np.concatenate([loading, residual], axis=1))
+    count = loading.shape[1]
+    return (
+        np.einsum("kn,kn->n", solved[:, :count], loading),
+        np.einsum("kn,kn->n", solved[:, count:], loading),
+    )
+
+
+def _stacked_forms(
+    system: np.ndarray, loading: np.ndarray, residual: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(b' A^-1 b, b' A^-1 r) for N symmetric positive-definite systems stacked as `system` (K x K x N;
+    only its lower triangle is read, and it is overwritten), b and r given as `loading`, `residual`
+    (K x N).
+
+    Symmetric elimination (A = L D L', L unit lower triangular) across the N systems at once: with
+    c = L^-1 b and e = L^-1 r, b' A^-1 b = sum_j c_j^2 / D_j and b' A^-1 r = sum_j c_j e_j / D_j.
+    For K <= 10 several times faster than a batched LAPACK solve, which pays per system."""
+    diagonal = np.arange(system.shape[0])
+    system[diagonal, diagonal] *= 1.0 + RIDGE
+    right = np.stack([loading, residual])
+    k, n = loading.shape
+    info, weighted = np.zeros(n), np.zeros(n)
+    for j in range(k):
+        inverse_pivot = 1.0 / system[j, j]
+        scaled = right[0, j] * inverse_pivot
+        info += scaled * right[0, j]
+        weighted += scaled * right[1, j]
+        for i in range(j + 1, k):
+            multiplier = system[i, j] * inverse_pivot
+            system[i, j + 1 : i + 1] -= multiplier * system[j + 1 : i + 1, j]
+            right[:, i] -= multiplier * right[:, j]
     return info, weighted
 
 

@@ -67,3 +67,30 @@ def test_the_rounds_reach_the_variance_at_the_final_quality() -> None:
     fixed = Evidence(rates - INTERCEPT, at_final, observed, observed)
     again = posterior(many, fixed, np.zeros(rates.shape[0]), 1.0).mean
     np.testing.assert_allclose(again, refined, rtol=1e-6, atol=1e-9)
+
+
+def test_the_stacked_elimination_gives_each_generations_own_gls_posterior() -> None:
+    """Correlated noise, a full persistent covariance and rows missing different signals: every
+    generation's mean and variance equal its own K x K solve."""
+    rng = np.random.default_rng(7)
+    k, n = 6, 300
+    mixing = rng.normal(size=(k, k))
+    persistent = mixing @ mixing.T / k + 0.1 * np.eye(k)
+    correlation = np.full((k, k), 0.3) + 0.7 * np.eye(k)
+    loading = rng.normal(size=k)
+    factor = FactorParameters(loading, persistent, correlation)
+    observed = rng.random((n, k)) < 0.7
+    noise = rng.uniform(0.01, 2.0, size=(n, k))
+    residual = rng.normal(size=(n, k))
+    prior_mean = rng.normal(size=n)
+    evidence = Evidence(residual, noise, observed, np.ones((n, k), dtype=bool))
+    post = posterior(factor, evidence, prior_mean, 0.5)
+    for i in range(n):
+        used = np.flatnonzero(observed[i])
+        sd = np.sqrt(noise[i, used])
+        sigma = persistent[np.ix_(used, used)] + correlation[np.ix_(used, used)] * np.outer(sd, sd)
+        solved = np.linalg.solve(sigma, np.column_stack([loading[used], residual[i, used]]))
+        precision = loading[used] @ solved[:, 0] + 1.0 / 0.5
+        mean = (loading[used] @ solved[:, 1] + prior_mean[i] / 0.5) / precision
+        assert abs(post.variance[i] - 1.0 / precision) < 1e-9
+        assert abs(post.mean[i] - mean) < 1e-9
