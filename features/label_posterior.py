@@ -31,7 +31,7 @@ from functools import partial
 import numpy as np
 
 CHUNK_ROWS: int = 8_192
-"""Generations solved per batch (bounds the N x K x K working arrays)."""
+"""Generations solved per batch (bounds the K x K x N working arrays)."""
 SOLVE_THREADS: int = max(
     1,
     min(
@@ -98,6 +98,10 @@ class _Rows:
     """False while every weight is 1 (saves scaling Psi)."""
     variance_at: Callable[[np.ndarray], np.ndarray] | None = None
     """The rows' sampling variances at the rates a quality predicts (None: keep `noise_sd`)."""
+    noise_free: bool = False
+    """No row of the whole evidence has sampling noise (the long run): every system is Psi itself,
+    solved once per pattern. Set per evidence, not per batch, so that a row is solved the same way
+    whichever batch it falls in."""
 
 
 def _patterns(used: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -130,8 +134,7 @@ def _solve(factor: FactorParameters, rows: _Rows) -> tuple[np.ndarray, np.ndarra
             root = np.sqrt(rows.weight[pick])
             spread, loading, residual = spread * root, loading * root, residual * root
         persistent = factor.persistent[np.ix_(signals, signals)]
-        if not spread.any():
-            # no sampling noise (the long run): every row's system is Psi itself, solved once
+        if rows.noise_free:
             forms = _shared_forms(persistent, loading.T, residual.T)
         else:
             # a generation per column: each step of the elimination is one pass over the rows
@@ -149,7 +152,9 @@ def _shared_forms(
     system: np.ndarray, loading: np.ndarray, residual: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """(b' A^-1 b, b' A^-1 r) for one K x K system A and N columns b, r (`loading`, `residual`: K x N)."""
-    ridged = system + np.diag(np.diag(system) * RIDGE)
+    ridged = system.copy()
+    diagonal = np.arange(system.shape[0])
+    ridged[diagonal, diagonal] *= 1.0 + RIDGE
     solved = np.linalg.solve(ridged, np.concatenate([loading, residual], axis=1))
     count = loading.shape[1]
     return (
@@ -167,13 +172,17 @@ def _stacked_forms(
 
     Symmetric elimination (A = L D L', L unit lower triangular) across the N systems at once: with
     c = L^-1 b and e = L^-1 r, b' A^-1 b = sum_j c_j^2 / D_j and b' A^-1 r = sum_j c_j e_j / D_j.
-    For K <= 10 several times faster than a batched LAPACK solve, which pays per system."""
+    It costs about K^2 / 2 array passes whatever N is: for the few large patterns a batch holds (K
+    <= 10, thousands of rows) several times faster than a batched LAPACK solve, which pays per system;
+    slower for many patterns of a handful of rows each."""
     diagonal = np.arange(system.shape[0])
     system[diagonal, diagonal] *= 1.0 + RIDGE
     right = np.stack([loading, residual])
     k, n = loading.shape
     info, weighted = np.zeros(n), np.zeros(n)
     for j in range(k):
+        if not np.all(system[j, j] > 0.0):
+            raise np.linalg.LinAlgError("a posterior system is not positive definite")
         inverse_pivot = 1.0 / system[j, j]
         scaled = right[0, j] * inverse_pivot
         info += scaled * right[0, j]
@@ -219,8 +228,16 @@ def _batch(
     return info, weighted, rows
 
 
-def _first_rows(evidence: Evidence, part: slice) -> _Rows:
-    """A batch of the evidence before any refining (every t weight 1)."""
+def _noise_free(evidence: Evidence) -> bool:
+    """Whether no observed rate of the evidence carries sampling noise, now or after refining."""
+    if evidence.noise_variance_at is not None:
+        return False
+    return not np.any(np.where(evidence.observed, evidence.noise_variance, 0.0))
+
+
+def _first_rows(evidence: Evidence, part: slice, noise_free: bool) -> _Rows:
+    """A batch of the evidence before any refining (every t weight 1); `noise_free`: the whole
+    evidence has no sampling noise (see `_Rows.noise_free`)."""
     observed = evidence.observed[part]
     at = evidence.noise_variance_at
     return _Rows(
@@ -230,6 +247,7 @@ def _first_rows(evidence: Evidence, part: slice) -> _Rows:
         np.ones(observed.shape),
         reweighted=False,
         variance_at=None if at is None else partial(at, part),
+        noise_free=noise_free,
     )
 
 
@@ -268,14 +286,17 @@ def posterior(
     info, weighted, long_info = np.zeros(total), np.zeros(total), np.zeros(total)
     prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
 
+    noise_free = _noise_free(evidence)
+
     def solve_part(part: slice) -> None:
-        rows = _first_rows(evidence, part)
+        rows = _first_rows(evidence, part, noise_free)
         info[part], weighted[part], last = _batch(factor, rows, prior_mean[part], prior_variance)
         weight = last.weight
         if long_run:
             observable = evidence.observable[part]
             zeros = np.zeros(observable.shape)
-            long_info[part], _ = _solve(factor, _Rows(observable, zeros, zeros, weight))
+            noiseless = _Rows(observable, zeros, zeros, weight, noise_free=True)
+            long_info[part], _ = _solve(factor, noiseless)
 
     _each_chunk(total, solve_part)
     precision = info + 1.0 / prior_variance
@@ -310,8 +331,10 @@ def information(
         factor.loading, factor.persistent, factor.noise_correlation, rounds=rounds
     )
 
+    noise_free = _noise_free(evidence)
+
     def solve_part(part: slice) -> None:
-        rows = _first_rows(evidence, part)
+        rows = _first_rows(evidence, part, noise_free)
         info[part], weighted[part], _ = _batch(gaussian, rows, prior[part], prior_variance)
 
     _each_chunk(total, solve_part)
@@ -372,8 +395,10 @@ def estimator_maps(
     precision, long_precision = np.zeros(total), np.zeros(total)
     prior_mean = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
 
+    noise_free = _noise_free(evidence)
+
     def solve_part(part: slice) -> None:
-        rows = _first_rows(evidence, part)
+        rows = _first_rows(evidence, part, noise_free)
         _, _, last = _batch(factor, rows, prior_mean[part], prior_variance)
         scale = 1.0 / np.sqrt(last.weight)
         psi = factor.persistent[None] * (scale[:, :, None] * scale[:, None, :])

@@ -4,7 +4,9 @@ predicts, so that a variance taken at a generation's own reading does not pull t
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from features import label_posterior
 from features.label_posterior import Evidence, FactorParameters, posterior
 
 INTERCEPT = np.array([0.05, 0.40])
@@ -69,28 +71,88 @@ def test_the_rounds_reach_the_variance_at_the_final_quality() -> None:
     np.testing.assert_allclose(again, refined, rtol=1e-6, atol=1e-9)
 
 
-def test_the_stacked_elimination_gives_each_generations_own_gls_posterior() -> None:
-    """Correlated noise, a full persistent covariance and rows missing different signals: every
-    generation's mean and variance equal its own K x K solve."""
+def own_posterior(
+    factor: FactorParameters, evidence: Evidence, i: int, prior_mean: float, prior_variance: float
+) -> tuple[float, float, float]:
+    """(mean, variance, long-run variance) of generation i by its own dense solves, the Student-t
+    weights refined as the posterior's rounds do."""
+    used = np.flatnonzero(evidence.observed[i])
+    sd = np.sqrt(evidence.noise_variance[i])
+    b, psi, r = factor.loading, factor.persistent, evidence.residual[i]
+    weight = np.ones(b.size)
+    for round_ in range(factor.rounds + 1):
+        scale = 1.0 / np.sqrt(weight[used])
+        sigma = psi[np.ix_(used, used)] * np.outer(scale, scale)
+        sigma += factor.noise_correlation[np.ix_(used, used)] * np.outer(sd[used], sd[used])
+        solved = np.linalg.solve(sigma, np.column_stack([b[used], r[used]]))
+        precision = b[used] @ solved[:, 0] + 1.0 / prior_variance
+        mean = (b[used] @ solved[:, 1] + prior_mean / prior_variance) / precision
+        if round_ < factor.rounds and np.isfinite(factor.dof):
+            left = r - b * mean
+            weight = np.where(
+                evidence.observed[i],
+                (factor.dof + 1.0) / (factor.dof + left**2 / (np.diag(psi) + sd**2)),
+                1.0,
+            )
+    scale = 1.0 / np.sqrt(weight)
+    long_precision = b @ np.linalg.solve(psi * np.outer(scale, scale), b) + 1.0 / prior_variance
+    return mean, 1.0 / precision, 1.0 / precision - 1.0 / long_precision
+
+
+@pytest.mark.parametrize("dof", [np.inf, 4.0])
+def test_the_stacked_elimination_gives_each_generations_own_gls_posterior(dof: float) -> None:
+    """Ten signals, correlated noise, a full persistent covariance, rows missing different signals
+    and some rates without sampling noise, with and without Student-t rounds: every generation's
+    mean, variance and long-run variance equal its own dense solves."""
     rng = np.random.default_rng(7)
-    k, n = 6, 300
+    k, n = 10, 400
     mixing = rng.normal(size=(k, k))
     persistent = mixing @ mixing.T / k + 0.1 * np.eye(k)
     correlation = np.full((k, k), 0.3) + 0.7 * np.eye(k)
     loading = rng.normal(size=k)
-    factor = FactorParameters(loading, persistent, correlation)
+    factor = FactorParameters(loading, persistent, correlation, dof=dof, rounds=3)
     observed = rng.random((n, k)) < 0.7
-    noise = rng.uniform(0.01, 2.0, size=(n, k))
+    noise = np.where(rng.random((n, k)) < 0.1, 0.0, rng.uniform(0.01, 2.0, size=(n, k)))
     residual = rng.normal(size=(n, k))
     prior_mean = rng.normal(size=n)
     evidence = Evidence(residual, noise, observed, np.ones((n, k), dtype=bool))
     post = posterior(factor, evidence, prior_mean, 0.5)
     for i in range(n):
-        used = np.flatnonzero(observed[i])
-        sd = np.sqrt(noise[i, used])
-        sigma = persistent[np.ix_(used, used)] + correlation[np.ix_(used, used)] * np.outer(sd, sd)
-        solved = np.linalg.solve(sigma, np.column_stack([loading[used], residual[i, used]]))
-        precision = loading[used] @ solved[:, 0] + 1.0 / 0.5
-        mean = (loading[used] @ solved[:, 1] + prior_mean[i] / 0.5) / precision
-        assert abs(post.variance[i] - 1.0 / precision) < 1e-9
+        mean, variance, long_run = own_posterior(factor, evidence, i, prior_mean[i], 0.5)
         assert abs(post.mean[i] - mean) < 1e-9
+        assert abs(post.variance[i] - variance) < 1e-9
+        assert abs(post.long_run_variance[i] - long_run) < 1e-9
+
+
+def test_a_system_that_is_not_positive_definite_is_an_error_not_a_nan() -> None:
+    """A signal with neither persistent nor sampling variance leaves a zero pivot."""
+    factor = FactorParameters(np.array([1.0, 0.5]), np.diag([1.0, 0.0]), np.eye(2))
+    observed = np.ones((3, 2), dtype=bool)
+    noise = np.column_stack([np.full(3, 0.1), np.zeros(3)])
+    evidence = Evidence(np.ones((3, 2)), noise, observed, observed)
+    with pytest.raises(np.linalg.LinAlgError):
+        posterior(factor, evidence, np.zeros(3), 1.0)
+
+
+def test_the_result_does_not_depend_on_how_the_rows_are_batched(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows without sampling noise on their signals are solved as every other row is, whichever
+    batch they fall in: batches of 7 and of 8,192 rows give the same bytes."""
+    rng = np.random.default_rng(3)
+    k, n = 5, 500
+    mixing = rng.normal(size=(k, k))
+    factor = FactorParameters(
+        rng.normal(size=k), mixing @ mixing.T / k + 0.1 * np.eye(k), np.eye(k), dof=4.0, rounds=3
+    )
+    observed = np.ones((n, k), dtype=bool)
+    observed[: n // 2, 0] = False
+    noise = rng.uniform(0.01, 2.0, size=(n, k))
+    noise[: n // 4] = 0.0  # every rate of these rows, on their own pattern of signals
+    evidence = Evidence(rng.normal(size=(n, k)), noise, observed, np.ones((n, k), dtype=bool))
+    results = []
+    for rows in (8_192, 7):
+        monkeypatch.setattr(label_posterior, "CHUNK_ROWS", rows)
+        post = posterior(factor, evidence, np.zeros(n), 1.0)
+        results.append(np.concatenate([post.mean, post.variance, post.long_run_variance]))
+    assert results[0].tobytes() == results[1].tobytes()
