@@ -63,7 +63,9 @@ def append_rows(con: duckdb.DuckDBPyConnection, table: str, frame: pl.DataFrame)
     if frame.is_empty():
         return 0
     columns = con.table(table).columns
-    con.from_arrow(frame.select(columns).to_arrow()).insert_into(table)
+    # one contiguous batch: from the many small chunks of a query result the same rows cost DuckDB a
+    # far longer checkpoint at commit (the 10M bench's last commit: 0.50 s against 0.29 s)
+    con.from_arrow(frame.select(columns).rechunk().to_arrow()).insert_into(table)
     return frame.height
 
 
