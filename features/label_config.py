@@ -11,7 +11,7 @@ import json
 import math
 from dataclasses import asdict, dataclass
 
-METHOD_VERSION: str = "labels-12"
+METHOD_VERSION: str = "labels-13"
 """Bump when the code of the method changes in a way the parameters do not show."""
 
 MODEL_SIGNALS: tuple[str, ...] = (

@@ -178,6 +178,34 @@ def predicted_rates(
     return np.where(view, grown, expit(np.log(inside / (1.0 - inside)) + logit))
 
 
+def persistent_scales(
+    signals: tuple[str, ...], intercept: np.ndarray, loading: np.ndarray, quality: np.ndarray
+) -> np.ndarray:
+    """len(quality) x K factors on Psi at the rates `quality` predicts (`predicted_rates`): a yes/no
+    rate's persistent spread is a Beta's, p (1 - p) over its a (1 - a) at the intercept (a rare
+    rate spreads more where it is higher: a bad generation's dislikes and reports vary more than a
+    good one's); the view rate per effective impression has no such bound and keeps its own (1)."""
+    view = np.array([s == "view" for s in signals])[None, :]
+    rates = np.clip(
+        predicted_rates(signals, intercept, loading, quality), RATE_FLOOR, 1.0 - RATE_FLOOR
+    )
+    inside = np.clip(intercept, RATE_FLOOR, 1.0 - RATE_FLOOR)
+    return np.where(view, 1.0, rates * (1.0 - rates) / (inside * (1.0 - inside)))
+
+
+@dataclass(frozen=True)
+class PersistentScale:
+    """Each generation's factors on Psi (`persistent_scales`) at a quality, rows as `intercept`."""
+
+    signals: tuple[str, ...]
+    intercept: np.ndarray
+    loading: np.ndarray
+
+    def at_quality(self, part: slice, quality: np.ndarray) -> np.ndarray:
+        """The factors of the rows `part` at the rates their `quality` predicts."""
+        return persistent_scales(self.signals, self.intercept[part], self.loading, quality)
+
+
 @dataclass(frozen=True)
 class SamplingVariance:
     """Each generation's sampling variance of every signal at a given rate (N x K inputs)."""
@@ -204,7 +232,7 @@ class SamplingVariance:
 def evidence_of(model: LabelModel, counts: SignalCounts, design: Design) -> Evidence:
     """Residual rates and sampling variances of `counts` (columns: the model's signals) under `model`:
     first at each generation's own rate shrunk toward the intercept, then (the posterior's rounds) at
-    the rates its current quality predicts."""
+    the rates its current quality predicts, where the rounds also read Psi's `persistent_scales`."""
     intercept = intercepts_of(model, design)
     variance = SamplingVariance(
         model.signals,
@@ -222,6 +250,7 @@ def evidence_of(model: LabelModel, counts: SignalCounts, design: Design) -> Evid
         observed=counts.observed,
         observable=counts.observable,
         noise_variance_at=variance.at_quality,
+        persistent_scale_at=PersistentScale(model.signals, intercept, model.loading).at_quality,
     )
 
 
@@ -287,7 +316,13 @@ def long_run_scores(model: LabelModel, rates: pl.DataFrame) -> pl.Series:
     values = np.column_stack(columns) if columns else np.zeros((rates.height, 0))
     observable = np.isfinite(values)
     residual = np.where(observable, values, 0.0) - intercepts_of(model, design)
+    scale = PersistentScale(model.signals, intercepts_of(model, design), model.loading)
     label = long_run_mean(
-        model.factor, residual, observable, prior_means_of(model, design), model.prior_variance
+        model.factor,
+        residual,
+        observable,
+        prior_means_of(model, design),
+        model.prior_variance,
+        scale.at_quality,
     )
     return pl.Series("long_run_score", ndtr(label), dtype=pl.Float64)

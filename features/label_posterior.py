@@ -13,7 +13,9 @@ e_ik the residual left by the current E[q | y], refined for a few rounds: a rate
 generation's quality predicts weighs less, now and in the long run. The same rounds re-evaluate each
 sampling variance V_ik at the rate the current E[q | y] predicts (where the evidence says how): a
 variance taken at the generation's own reading moves with that reading's noise (a low draw of a rare
-rate claims less noise, weighs more, and pulls the label low).
+rate claims less noise, weighs more, and pulls the label low). They also read Psi's factors h_ik
+there, where the evidence gives them: Psi_i = W_i^-1/2 H_i^1/2 Psi H_i^1/2 W_i^-1/2 (a rate's
+persistent spread may grow with the rate, as a Beta's does).
 The long-run label L_i is the same estimator with no sampling noise on every signal the generation can
 ever show (Sigma = Psi_i there): E[L | y] = E[q | y] and Var(L | y) = 1 / lambda_i - 1 / lambda_inf_i.
 Solves are batched numpy over chunks of generations (a few K x K systems each, K <= 10), on
@@ -71,6 +73,9 @@ class Evidence:
     noise_variance_at: Callable[[slice, np.ndarray], np.ndarray] | None = None
     """The sampling variances of the rows `part` (len x K) at the rates their quality `q` predicts;
     None: `noise_variance` throughout."""
+    persistent_scale_at: Callable[[slice, np.ndarray], np.ndarray] | None = None
+    """Factors h on Psi's rows and columns (Psi_i = H^1/2 Psi H^1/2) of the rows `part` at the rates
+    their quality `q` predicts; None: Psi throughout."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,7 @@ class _Rows:
     residual: np.ndarray
     noise_sd: np.ndarray
     weight: np.ndarray
+    """The t weights over Psi's factors (W / H; 1 before any refining)."""
     reweighted: bool = True
     """False while every weight is 1 (saves scaling Psi)."""
     variance_at: Callable[[np.ndarray], np.ndarray] | None = None
@@ -102,6 +108,8 @@ class _Rows:
     """No row of the whole evidence has sampling noise (the long run): every system is Psi itself,
     solved once per pattern. Set per evidence, not per batch, so that a row is solved the same way
     whichever batch it falls in."""
+    scale_at: Callable[[np.ndarray], np.ndarray] | None = None
+    """The rows' factors on Psi at the rates a quality predicts (None: Psi as it is)."""
 
 
 def _patterns(used: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -194,9 +202,14 @@ def _stacked_forms(
     return info, weighted
 
 
-def _t_weights(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> np.ndarray:
-    """Student-t mixture weights of the persistent residuals given the current quality."""
+def _t_weights(
+    factor: FactorParameters, rows: _Rows, quality: np.ndarray, scale: np.ndarray | None
+) -> np.ndarray:
+    """Student-t mixture weights of the persistent residuals given the current quality (Psi's
+    diagonal times `scale`, where given)."""
     psi = np.diag(factor.persistent)[None, :]
+    if scale is not None:
+        psi = psi * scale
     left = rows.residual - factor.loading[None, :] * quality[:, None]
     spread = psi + np.where(rows.used, rows.noise_sd, 0.0) ** 2
     weight = (factor.dof + 1.0) / (factor.dof + left**2 / np.clip(spread, 1e-300, None))
@@ -204,12 +217,19 @@ def _t_weights(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> np
 
 
 def _refined(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> _Rows:
-    """The batch with its sampling sds at the rates `quality` predicts and its t weights for it."""
+    """The batch with its sampling sds at the rates `quality` predicts and its weights there: the t
+    weights over Psi's factors H (W^-1/2 H^1/2 Psi H^1/2 W^-1/2 is Psi weighted by W / H)."""
     if rows.variance_at is not None:
         rows = replace(rows, noise_sd=np.sqrt(np.clip(rows.variance_at(quality), 0.0, None)))
-    if not np.isfinite(factor.dof):
+    scale = None if rows.scale_at is None else rows.scale_at(quality)
+    if scale is None and not np.isfinite(factor.dof):
         return rows
-    return replace(rows, weight=_t_weights(factor, rows, quality), reweighted=True)
+    weight = (
+        _t_weights(factor, rows, quality, scale)
+        if np.isfinite(factor.dof)
+        else np.ones(rows.used.shape)
+    )
+    return replace(rows, weight=weight if scale is None else weight / scale, reweighted=True)
 
 
 def _batch(
@@ -220,7 +240,7 @@ def _batch(
 ) -> tuple[np.ndarray, np.ndarray, _Rows]:
     """(information, weighted residual, the batch as last solved) after the refining rounds."""
     info, weighted = _solve(factor, rows)
-    refining = np.isfinite(factor.dof) or rows.variance_at is not None
+    refining = np.isfinite(factor.dof) or rows.variance_at is not None or rows.scale_at is not None
     for _ in range(factor.rounds if refining else 0):
         quality = (weighted + prior_mean / prior_variance) / (info + 1.0 / prior_variance)
         rows = _refined(factor, rows, quality)
@@ -248,6 +268,9 @@ def _first_rows(evidence: Evidence, part: slice, noise_free: bool) -> _Rows:
         reweighted=False,
         variance_at=None if at is None else partial(at, part),
         noise_free=noise_free,
+        scale_at=None
+        if evidence.persistent_scale_at is None
+        else partial(evidence.persistent_scale_at, part),
     )
 
 
@@ -320,13 +343,16 @@ def information(
     prior_variance: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(b' Sigma^-1 b, b' Sigma^-1 r) per generation, Gaussian residuals (prior-free evidence); where
-    the evidence re-evaluates its sampling variances, they are read once at the quality the
-    (prior_mean, prior_variance) posterior gives (the prior only sets where they are read; one
+    the evidence re-evaluates its sampling variances (and Psi's factors), they are read once at the
+    quality the (prior_mean, prior_variance) posterior gives (the prior only sets where they are read; one
     round, a full solve, is what the prior needs: the labels' own rounds refine them further)."""
     total = evidence.observed.shape[0]
     info, weighted = np.zeros(total), np.zeros(total)
     prior = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
-    rounds = min(factor.rounds, 1) if evidence.noise_variance_at is not None else 0
+    read_at_quality = (
+        evidence.noise_variance_at is not None or evidence.persistent_scale_at is not None
+    )
+    rounds = min(factor.rounds, 1) if read_at_quality else 0
     gaussian = FactorParameters(
         factor.loading, factor.persistent, factor.noise_correlation, rounds=rounds
     )
@@ -347,12 +373,14 @@ def long_run_mean(
     observable: np.ndarray,
     prior_mean: np.ndarray,
     prior_variance: float,
+    persistent_scale_at: Callable[[slice, np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """L = E[q | the long-run rates] from residual long-run rates (no sampling noise) on `observable`."""
     zeros = np.zeros_like(residual)
-    post = posterior(
-        factor, Evidence(residual, zeros, observable, observable), prior_mean, prior_variance
+    evidence = Evidence(
+        residual, zeros, observable, observable, persistent_scale_at=persistent_scale_at
     )
+    post = posterior(factor, evidence, prior_mean, prior_variance)
     return post.mean
 
 

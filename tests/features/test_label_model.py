@@ -379,8 +379,8 @@ def test_the_studio_check_stays_held_out_on_a_kept_model_and_beside_requests_wit
 ):
     """A third of the requests never reach the studio (their generations have no fold), and the next
     run keeps the stored model, which holds no folds: the label's studio figure stays the held-out
-    one, not the in-sample agreement of the labels the run writes."""
-    _, engagement, cells, _ = nuisance_world_with_selects(1500, 3)
+    one, not the in-sample agreement of the labels the run writes (a world where the two differ)."""
+    _, engagement, cells, _ = nuisance_world_with_selects(1500, 5)
     outside = (engagement["request_id"].rank("dense") % 3 == 0).to_numpy()
     engagement = engagement.with_columns(
         studio_impressions=pl.Series(np.where(outside, 0, 1)),

@@ -1,5 +1,6 @@
-"""Where the label model reads each signal's sampling variance: the predicted rates and their wiring
-into every score (features.label_model.predicted_rates, SamplingVariance, evidence_of)."""
+"""Where the label model reads each signal's sampling variance and Psi's factors: the predicted rates
+and their wiring into every score (features.label_model.predicted_rates, SamplingVariance,
+persistent_scales, evidence_of)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from features.label_model import (
     LabelModel,
     SamplingVariance,
     evidence_of,
+    persistent_scales,
     predicted_rates,
     prior_means_of,
     score,
@@ -97,3 +99,43 @@ def test_the_variances_of_a_batch_are_its_own_rows() -> None:
     whole = variance.at_quality(slice(None), quality)
     np.testing.assert_array_equal(variance.at_quality(slice(2, 5), quality[2:5]), whole[2:5])
     assert np.unique(whole[:, 1]).size == n
+
+
+def test_a_yes_no_rates_persistent_spread_is_a_betas_at_the_predicted_rate_and_the_views_stays() -> (
+    None
+):
+    quality = np.array([0.0, -3.0, 3.0])
+    intercept = np.tile(INTERCEPT, (3, 1))
+    scales = persistent_scales(SIGNALS, intercept, LOADING, quality)
+    np.testing.assert_allclose(scales[0], 1.0)
+    np.testing.assert_array_equal(scales[:, 0], 1.0)
+    rates = predicted_rates(SIGNALS, intercept, LOADING, quality)
+    beta = rates * (1.0 - rates) / (INTERCEPT * (1.0 - INTERCEPT))
+    np.testing.assert_allclose(scales[:, 1:], beta[:, 1:], rtol=1e-12)
+    # a bad generation (q = -3) reports 4.5 times as often as the intercept: its reports spread 4.4
+    # times as much (Psi's factor); a good one (q = 3), a fifth as often and as much
+    assert 4.3 < scales[1, 2] < 4.5 and 0.2 < scales[2, 2] < 0.25
+
+
+def test_every_score_reads_psis_factors_at_its_quality() -> None:
+    """`evidence_of` hands the posterior Psi's factors at each batch's own quality: the label equals
+    the one computed with the factors handed in by hand, and differs from one without them."""
+    fitted = model()
+    counts, design = counts_at_quality_zero(400, seed=5)
+    evidence = evidence_of(fitted, counts, design)
+    assert evidence.persistent_scale_at is not None
+    prior = prior_means_of(fitted, design) + np.linspace(-3.0, 3.0, 400)
+    post = posterior(fitted.factor, evidence, prior, fitted.prior_variance)
+    intercept = np.tile(INTERCEPT, (400, 1))
+
+    def by_hand(part: slice, quality: np.ndarray) -> np.ndarray:
+        return persistent_scales(SIGNALS, intercept[part], LOADING, quality)
+
+    again = posterior(
+        fitted.factor, replace(evidence, persistent_scale_at=by_hand), prior, fitted.prior_variance
+    )
+    np.testing.assert_array_equal(again.mean, post.mean)
+    without = posterior(
+        fitted.factor, replace(evidence, persistent_scale_at=None), prior, fitted.prior_variance
+    )
+    assert float(np.max(np.abs(without.mean - post.mean))) > 1e-4

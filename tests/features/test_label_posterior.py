@@ -3,6 +3,9 @@ predicts, so that a variance taken at a generation's own reading does not pull t
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -71,14 +74,41 @@ def test_the_rounds_reach_the_variance_at_the_final_quality() -> None:
     np.testing.assert_allclose(again, refined, rtol=1e-6, atol=1e-9)
 
 
+def test_the_rounds_reach_psis_factors_at_the_final_quality() -> None:
+    """A rare signal whose persistent spread grows with its rate: after enough rounds the posterior
+    is the one whose Psi is fixed at the factors its own mean gives (Psi_i = H^1/2 Psi H^1/2)."""
+    rates = readings(300, seed=2)
+    psi = np.array([[4e-4, 1e-5], [1e-5, 2e-4]])
+    many = FactorParameters(LOADING, psi, np.eye(2), rounds=8)
+    observed = np.ones(rates.shape, dtype=bool)
+
+    def scale_at(part: slice, quality: np.ndarray) -> np.ndarray:
+        return np.column_stack([np.exp(0.5 * quality), np.ones(quality.size)])
+
+    evidence = Evidence(
+        rates - INTERCEPT, variance_at(rates), observed, observed, persistent_scale_at=scale_at
+    )
+    prior = np.linspace(-2.0, 2.0, rates.shape[0])
+    refined = posterior(many, evidence, prior, 1.0).mean
+    root = np.sqrt(scale_at(slice(None), refined))
+    for i in range(rates.shape[0]):
+        sigma = psi * np.outer(root[i], root[i]) + np.diag(variance_at(rates)[i])
+        solved = np.linalg.solve(sigma, np.column_stack([LOADING, rates[i] - INTERCEPT]))
+        mean = (LOADING @ solved[:, 1] + prior[i]) / (LOADING @ solved[:, 0] + 1.0)
+        assert abs(mean - refined[i]) < 1e-6 * max(1.0, abs(mean))
+    without = posterior(many, replace(evidence, persistent_scale_at=None), prior, 1.0).mean
+    assert float(np.max(np.abs(without - refined))) > 1e-2
+
+
 def own_posterior(
     factor: FactorParameters, evidence: Evidence, i: int, prior_mean: float, prior_variance: float
 ) -> tuple[float, float, float]:
     """(mean, variance, long-run variance) of generation i by its own dense solves, the Student-t
-    weights refined as the posterior's rounds do."""
+    weights and Psi's factors refined as the posterior's rounds do."""
     used = np.flatnonzero(evidence.observed[i])
     sd = np.sqrt(evidence.noise_variance[i])
     b, psi, r = factor.loading, factor.persistent, evidence.residual[i]
+    row = slice(i, i + 1)
     weight = np.ones(b.size)
     for round_ in range(factor.rounds + 1):
         scale = 1.0 / np.sqrt(weight[used])
@@ -87,23 +117,36 @@ def own_posterior(
         solved = np.linalg.solve(sigma, np.column_stack([b[used], r[used]]))
         precision = b[used] @ solved[:, 0] + 1.0 / prior_variance
         mean = (b[used] @ solved[:, 1] + prior_mean / prior_variance) / precision
-        if round_ < factor.rounds and np.isfinite(factor.dof):
-            left = r - b * mean
-            weight = np.where(
-                evidence.observed[i],
-                (factor.dof + 1.0) / (factor.dof + left**2 / (np.diag(psi) + sd**2)),
-                1.0,
-            )
+        if round_ < factor.rounds:
+            grown = np.ones(b.size)
+            if evidence.persistent_scale_at is not None:
+                grown = evidence.persistent_scale_at(row, np.array([mean]))[0]
+            t = np.ones(b.size)
+            if np.isfinite(factor.dof):
+                spread = np.diag(psi) * grown + sd**2
+                t = (factor.dof + 1.0) / (factor.dof + (r - b * mean) ** 2 / spread)
+            weight = np.where(evidence.observed[i], t, 1.0) / grown
     scale = 1.0 / np.sqrt(weight)
     long_precision = b @ np.linalg.solve(psi * np.outer(scale, scale), b) + 1.0 / prior_variance
     return mean, 1.0 / precision, 1.0 / precision - 1.0 / long_precision
 
 
-@pytest.mark.parametrize("dof", [np.inf, 4.0])
-def test_the_stacked_elimination_gives_each_generations_own_gls_posterior(dof: float) -> None:
+def growing_spread(part: slice, quality: np.ndarray) -> np.ndarray:
+    """Psi's factors growing with quality on the even signals (kept 1 on the odd ones)."""
+    grown = np.exp(0.3 * np.clip(quality, -5.0, 5.0))[:, None]
+    return np.where(np.arange(10)[None, :] % 2 == 0, grown, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("dof", "spread"),
+    [(np.inf, None), (4.0, None), (np.inf, growing_spread), (4.0, growing_spread)],
+)
+def test_the_stacked_elimination_gives_each_generations_own_gls_posterior(
+    dof: float, spread: Callable[[slice, np.ndarray], np.ndarray] | None
+) -> None:
     """Ten signals, correlated noise, a full persistent covariance, rows missing different signals
-    and some rates without sampling noise, with and without Student-t rounds: every generation's
-    mean, variance and long-run variance equal its own dense solves."""
+    and some rates without sampling noise, with and without Student-t rounds and Psi's factors:
+    every generation's mean, variance and long-run variance equal its own dense solves."""
     rng = np.random.default_rng(7)
     k, n = 10, 400
     mixing = rng.normal(size=(k, k))
@@ -115,7 +158,8 @@ def test_the_stacked_elimination_gives_each_generations_own_gls_posterior(dof: f
     noise = np.where(rng.random((n, k)) < 0.1, 0.0, rng.uniform(0.01, 2.0, size=(n, k)))
     residual = rng.normal(size=(n, k))
     prior_mean = rng.normal(size=n)
-    evidence = Evidence(residual, noise, observed, np.ones((n, k), dtype=bool))
+    observable = np.ones((n, k), dtype=bool)
+    evidence = Evidence(residual, noise, observed, observable, persistent_scale_at=spread)
     post = posterior(factor, evidence, prior_mean, 0.5)
     for i in range(n):
         mean, variance, long_run = own_posterior(factor, evidence, i, prior_mean[i], 0.5)
