@@ -170,12 +170,15 @@ def predicted_rates(
     rate near 1 would claim no noise), the view rate (per effective impression, unbounded above)
     as a exp(b q / a)."""
     slope = loading[None, :] * quality[:, None]
-    view = np.array([s == "view" for s in signals])[None, :]
-    positive = np.clip(intercept, RATE_FLOOR, None)
-    grown = positive * np.exp(np.clip(slope / positive, -MAX_EXPONENT, MAX_EXPONENT))
     inside = np.clip(intercept, RATE_FLOOR, 1.0 - RATE_FLOOR)
     logit = np.clip(slope / (inside * (1.0 - inside)), -MAX_EXPONENT, MAX_EXPONENT)
-    return np.where(view, grown, expit(np.log(inside / (1.0 - inside)) + logit))
+    rates = expit(np.log(inside / (1.0 - inside)) + logit)
+    view = [k for k, signal in enumerate(signals) if signal == "view"]
+    if view:
+        positive = np.clip(intercept[:, view], RATE_FLOOR, None)
+        growth = np.clip(slope[:, view] / positive, -MAX_EXPONENT, MAX_EXPONENT)
+        rates[:, view] = positive * np.exp(growth)
+    return rates
 
 
 def persistent_scales(
