@@ -162,7 +162,8 @@ class LabelConfig:
     generation's quality predicts weighs less, so one heavy-tailed signal cannot drag a label."""
     robust_rounds: int = 3
     """Refining rounds per posterior: each re-weighs those residuals and re-evaluates the sampling
-    variances at the rates the current quality predicts (features.label_posterior)."""
+    variances and Psi's factors at the rates the current quality predicts (features.label_posterior;
+    0: none of them)."""
     fit_passes: int = 3
     """Rounds of (sampling variances, cross-half covariance, loadings, noise, intercepts)."""
     temporal_split_hours: float = 24.0

@@ -140,7 +140,8 @@ def _paired(
 
 
 def _signal_weights(model: LabelModel) -> np.ndarray:
-    """Each signal's share of the long-run label: |(Psi^-1 b)_k| x its long-run sd, normalised to 1."""
+    """Each signal's share of the long-run label at average quality (Psi's factors at 1): |(Psi^-1
+    b)_k| x its long-run sd, normalised to 1."""
     if not model.signals:
         return np.zeros(0)
     raw = np.linalg.pinv(model.persistent) @ model.loading

@@ -1,11 +1,12 @@
 """How much wider than the model says each exposure group's long-run interval must be, measured
 from the two viewer halves (no truth needed).
 
-A label's error against its long-run label is E[q | y] - L = c . r - h . mu + w m (see
-features.label_posterior.EstimatorMaps): a persistent part, (c - h) . mu + w m, and a sampling part,
-c . noise. The model prices both, but only as well as its linear, one-factor picture of the rates
-holds; where a rare signal's rate is convex in quality or the residuals are not what Psi says, the
-persistent part is far larger than priced. The halves measure each without the model: their noise is
+A label's error against its long-run label is E[q | y] - L = c . r - l . mu + w m (see
+features.label_posterior.EstimatorMaps: the t weights and Psi's factors held at their final values):
+a persistent part, (c - l) . mu + w m, and a sampling part, c . noise. The model prices both, but
+only as well as its linear, one-factor picture of the rates holds; where a rare signal's rate is
+convex in quality or the residuals are not what Psi says, the persistent part is far larger than
+priced. The halves measure each without the model: their noise is
 independent, so the product of the persistent part read on half A and on half B is unbiased for its
 square, and (c . (r_A - r_B) sqrt(n_A n_B) / n)^2 (n: a signal's trials) for the full data's
 sampling variance. Their sum over the model's Var(L | y), averaged over a group's generations, is the

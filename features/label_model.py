@@ -184,10 +184,11 @@ def predicted_rates(
 def persistent_scales(
     signals: tuple[str, ...], intercept: np.ndarray, loading: np.ndarray, quality: np.ndarray
 ) -> np.ndarray:
-    """len(quality) x K factors on Psi at the rates `quality` predicts (`predicted_rates`): a yes/no
-    rate's persistent spread is a Beta's, p (1 - p) over its a (1 - a) at the intercept (a rare
-    rate spreads more where it is higher: a bad generation's dislikes and reports vary more than a
-    good one's); the view rate per effective impression has no such bound and keeps its own (1)."""
+    """len(quality) x K factors on Psi at the rates `quality` predicts (`predicted_rates`): a rate
+    bounded by 1 (a yes/no signal's, completion's capped ratio) spreads as a Beta's does, p (1 - p)
+    over its a (1 - a) at the intercept, where Psi is read (a rare rate spreads more where it is
+    higher: a bad generation's dislikes and reports vary more than a good one's); the view rate per
+    effective impression has no such bound and keeps its own (1)."""
     view = np.array([s == "view" for s in signals])[None, :]
     rates = np.clip(
         predicted_rates(signals, intercept, loading, quality), RATE_FLOOR, 1.0 - RATE_FLOOR

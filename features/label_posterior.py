@@ -17,7 +17,8 @@ rate claims less noise, weighs more, and pulls the label low). They also read Ps
 there, where the evidence gives them: Psi_i = W_i^-1/2 H_i^1/2 Psi H_i^1/2 W_i^-1/2 (a rate's
 persistent spread may grow with the rate, as a Beta's does).
 The long-run label L_i is the same estimator with no sampling noise on every signal the generation can
-ever show (Sigma = Psi_i there): E[L | y] = E[q | y] and Var(L | y) = 1 / lambda_i - 1 / lambda_inf_i.
+ever show (Sigma = Psi_i there): with the weights and factors held at their final values, E[L | y] =
+E[q | y] and Var(L | y) = 1 / lambda_i - 1 / lambda_inf_i.
 Solves are batched numpy over chunks of generations (a few K x K systems each, K <= 10), on
 `SOLVE_THREADS` threads.
 """
@@ -222,6 +223,8 @@ def _refined(factor: FactorParameters, rows: _Rows, quality: np.ndarray) -> _Row
     if rows.variance_at is not None:
         rows = replace(rows, noise_sd=np.sqrt(np.clip(rows.variance_at(quality), 0.0, None)))
     scale = None if rows.scale_at is None else rows.scale_at(quality)
+    if scale is not None and not np.all(np.isfinite(scale) & (scale > 0.0)):
+        raise ValueError("Psi's factors must be finite and positive (a NaN intercept or quality?)")
     if scale is None and not np.isfinite(factor.dof):
         return rows
     weight = (
@@ -387,7 +390,9 @@ def long_run_mean(
 @dataclass(frozen=True)
 class EstimatorMaps:
     """The posterior mean and the long-run label as linear maps of the residual rates, each
-    generation's Student-t weights held at their final values:
+    generation's Student-t weights and Psi's factors held at their final values (the long-run label
+    itself reads its factors at its own quality: the maps are exact for E[q | y], a linearisation
+    for L):
 
         E[q | y] - L = current . r - long_run . mu + prior_weight * m
 
@@ -452,7 +457,8 @@ def persistent_means(
     covariance: np.ndarray, noise_correlation: np.ndarray, evidence: Evidence, rows: np.ndarray
 ) -> np.ndarray:
     """E[mu | y] of the generations `rows` (len(rows) x K): their long-run residual rates mu ~ N(0,
-    `covariance`) seen through the sampling noise, C[:, o] (C_oo + S R S)^-1 r_o on the observed o."""
+    `covariance`) seen through the sampling noise, C[:, o] (C_oo + S R S)^-1 r_o on the observed o
+    (one C for all: neither the t weights nor Psi's factors are read here)."""
     used = evidence.observed[rows]
     residual = evidence.residual[rows]
     sd = np.sqrt(np.clip(evidence.noise_variance[rows], 0.0, None))

@@ -7,18 +7,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 import numpy as np
+import polars as pl
+from scipy.special import ndtr
 
 from features.label_model import (
     Design,
     LabelModel,
     SamplingVariance,
     evidence_of,
+    long_run_scores,
     persistent_scales,
     predicted_rates,
     prior_means_of,
     score,
 )
-from features.label_posterior import posterior
+from features.label_posterior import information, long_run_mean, posterior
 from features.label_signals import SignalCounts
 from tests.features.label_world import fixed_model
 
@@ -27,9 +30,13 @@ INTERCEPT = np.array([0.40, 0.05, 0.002])
 LOADING = np.array([0.06, 0.02, -0.001])
 
 
-def model() -> LabelModel:
-    psi = np.diag([0.004, 0.001, 1e-6]) ** 2
+def model(persistent_sd: tuple[float, float, float] = (0.004, 0.001, 1e-6)) -> LabelModel:
+    psi = np.diag(persistent_sd) ** 2
     return fixed_model(SIGNALS, INTERCEPT, LOADING, psi, shrink_strength=5.0, dof=10.0, rounds=3)
+
+
+WIDE_SPREAD = (0.04, 0.02, 0.002)
+"""Persistent sds as large as a few hundred trials' sampling noise: Psi's factors matter."""
 
 
 def test_predicted_rates_keep_the_models_slope_at_the_intercept_and_a_yes_no_rate_inside_0_1() -> (
@@ -139,3 +146,55 @@ def test_every_score_reads_psis_factors_at_its_quality() -> None:
         fitted.factor, replace(evidence, persistent_scale_at=None), prior, fitted.prior_variance
     )
     assert float(np.max(np.abs(without.mean - post.mean))) > 1e-4
+
+
+def test_the_long_run_label_reads_psis_factors_at_its_own_quality() -> None:
+    """The label the intervals are measured against reads the same factors as the label: for
+    generations far from the average quality it equals the long-run solve with the factors handed in
+    by hand, and differs from one without them."""
+    fitted = model(WIDE_SPREAD)
+    quality = np.linspace(-2.5, 2.5, 11)
+    intercept = np.tile(INTERCEPT, (quality.size, 1))
+    # off the curves by persistent deviations, so that the signals disagree and their weights matter
+    deviation = np.random.default_rng(8).normal(size=(quality.size, 3)) * np.array(WIDE_SPREAD)
+    expected = np.clip(
+        predicted_rates(SIGNALS, intercept, LOADING, quality) + deviation, 1e-4, None
+    )
+    rates = pl.DataFrame(
+        {
+            "model_version": pl.Series([None] * quality.size, dtype=pl.String),
+            "duration_ms": np.full(quality.size, 10_000),
+            "impressions": np.full(quality.size, 1_000),
+            **{signal: expected[:, k] for k, signal in enumerate(SIGNALS)},
+        }
+    )
+    got = long_run_scores(fitted, rates).to_numpy()
+
+    def by_hand(part: slice, q: np.ndarray) -> np.ndarray:
+        return persistent_scales(SIGNALS, intercept[part], LOADING, q)
+
+    observable = np.ones(expected.shape, dtype=bool)
+    prior = np.zeros(quality.size)
+    args = (fitted.factor, expected - intercept, observable, prior, fitted.prior_variance)
+    np.testing.assert_array_equal(got, ndtr(long_run_mean(*args, by_hand)))
+    assert float(np.max(np.abs(got - ndtr(long_run_mean(*args))))) > 1e-3
+
+
+def test_the_priors_evidence_reads_psis_factors() -> None:
+    """`information` (the evidence the prior is fitted on) reads the factors at the quality its
+    (prior mean, variance) posterior gives."""
+    fitted = model(WIDE_SPREAD)
+    counts, design = counts_at_quality_zero(400, seed=6)
+    evidence = evidence_of(fitted, counts, design)
+    prior = np.linspace(-3.0, 3.0, 400)
+    intercept = np.tile(INTERCEPT, (400, 1))
+
+    def by_hand(part: slice, quality: np.ndarray) -> np.ndarray:
+        return persistent_scales(SIGNALS, intercept[part], LOADING, quality)
+
+    info, weighted = information(fitted.factor, evidence, prior, 1.0)
+    again = information(fitted.factor, replace(evidence, persistent_scale_at=by_hand), prior, 1.0)
+    np.testing.assert_array_equal(info, again[0])
+    np.testing.assert_array_equal(weighted, again[1])
+    without = information(fitted.factor, replace(evidence, persistent_scale_at=None), prior, 1.0)
+    assert float(np.max(np.abs(without[0] - info) / info)) > 1e-3

@@ -200,3 +200,15 @@ def test_the_result_does_not_depend_on_how_the_rows_are_batched(
         post = posterior(factor, evidence, np.zeros(n), 1.0)
         results.append(np.concatenate([post.mean, post.variance, post.long_run_variance]))
     assert results[0].tobytes() == results[1].tobytes()
+
+
+def test_a_factor_that_is_not_finite_and_positive_is_an_error() -> None:
+    """A NaN factor (a NaN intercept or quality) must not pass silently into the long-run solve."""
+    observed = np.ones((4, 2), dtype=bool)
+
+    def broken(part: slice, quality: np.ndarray) -> np.ndarray:
+        return np.full((quality.size, 2), np.nan)
+
+    evidence = Evidence(np.zeros((4, 2)), np.zeros((4, 2)), observed, observed, None, broken)
+    with pytest.raises(ValueError, match="Psi's factors"):
+        posterior(FACTOR, evidence, np.zeros(4), 1.0)
