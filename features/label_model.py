@@ -319,8 +319,9 @@ def long_run_scores(model: LabelModel, rates: pl.DataFrame) -> pl.Series:
     ]
     values = np.column_stack(columns) if columns else np.zeros((rates.height, 0))
     observable = np.isfinite(values)
-    residual = np.where(observable, values, 0.0) - intercepts_of(model, design)
-    scale = PersistentScale(model.signals, intercepts_of(model, design), model.loading)
+    intercept = intercepts_of(model, design)
+    residual = np.where(observable, values, 0.0) - intercept
+    scale = PersistentScale(model.signals, intercept, model.loading)
     label = long_run_mean(
         model.factor,
         residual,

@@ -347,8 +347,9 @@ def information(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(b' Sigma^-1 b, b' Sigma^-1 r) per generation, Gaussian residuals (prior-free evidence); where
     the evidence re-evaluates its sampling variances (and Psi's factors), they are read once at the
-    quality the (prior_mean, prior_variance) posterior gives (the prior only sets where they are read; one
-    round, a full solve, is what the prior needs: the labels' own rounds refine them further)."""
+    quality the (prior_mean, prior_variance) posterior gives (the prior only sets where they are
+    read; one round, a full solve, is what the prior needs: the labels' own rounds refine them
+    further)."""
     total = evidence.observed.shape[0]
     info, weighted = np.zeros(total), np.zeros(total)
     prior = np.broadcast_to(np.asarray(prior_mean, dtype=np.float64), (total,))
