@@ -4,6 +4,7 @@ persistent_scales, evidence_of)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -37,6 +38,17 @@ def model(persistent_sd: tuple[float, float, float] = (0.004, 0.001, 1e-6)) -> L
 
 WIDE_SPREAD = (0.04, 0.02, 0.002)
 """Persistent sds as large as a few hundred trials' sampling noise: Psi's factors matter."""
+
+
+def factors_by_hand(rows: int) -> Callable[[slice, np.ndarray], np.ndarray]:
+    """Psi's factors of `rows` generations at the shared intercepts, computed here rather than by
+    the model's own wiring (`PersistentScale`)."""
+    intercept = np.tile(INTERCEPT, (rows, 1))
+
+    def at_quality(part: slice, quality: np.ndarray) -> np.ndarray:
+        return persistent_scales(SIGNALS, intercept[part], LOADING, quality)
+
+    return at_quality
 
 
 def test_predicted_rates_keep_the_models_slope_at_the_intercept_and_a_yes_no_rate_inside_0_1() -> (
@@ -133,14 +145,8 @@ def test_every_score_reads_psis_factors_at_its_quality() -> None:
     assert evidence.persistent_scale_at is not None
     prior = prior_means_of(fitted, design) + np.linspace(-3.0, 3.0, 400)
     post = posterior(fitted.factor, evidence, prior, fitted.prior_variance)
-    intercept = np.tile(INTERCEPT, (400, 1))
-
-    def by_hand(part: slice, quality: np.ndarray) -> np.ndarray:
-        return persistent_scales(SIGNALS, intercept[part], LOADING, quality)
-
-    again = posterior(
-        fitted.factor, replace(evidence, persistent_scale_at=by_hand), prior, fitted.prior_variance
-    )
+    by_hand = replace(evidence, persistent_scale_at=factors_by_hand(400))
+    again = posterior(fitted.factor, by_hand, prior, fitted.prior_variance)
     np.testing.assert_array_equal(again.mean, post.mean)
     without = posterior(
         fitted.factor, replace(evidence, persistent_scale_at=None), prior, fitted.prior_variance
@@ -170,13 +176,10 @@ def test_the_long_run_label_reads_psis_factors_at_its_own_quality() -> None:
     )
     got = long_run_scores(fitted, rates).to_numpy()
 
-    def by_hand(part: slice, q: np.ndarray) -> np.ndarray:
-        return persistent_scales(SIGNALS, intercept[part], LOADING, q)
-
     observable = np.ones(expected.shape, dtype=bool)
     prior = np.zeros(quality.size)
     args = (fitted.factor, expected - intercept, observable, prior, fitted.prior_variance)
-    np.testing.assert_array_equal(got, ndtr(long_run_mean(*args, by_hand)))
+    np.testing.assert_array_equal(got, ndtr(long_run_mean(*args, factors_by_hand(quality.size))))
     assert float(np.max(np.abs(got - ndtr(long_run_mean(*args))))) > 1e-3
 
 
@@ -187,13 +190,9 @@ def test_the_priors_evidence_reads_psis_factors() -> None:
     counts, design = counts_at_quality_zero(400, seed=6)
     evidence = evidence_of(fitted, counts, design)
     prior = np.linspace(-3.0, 3.0, 400)
-    intercept = np.tile(INTERCEPT, (400, 1))
-
-    def by_hand(part: slice, quality: np.ndarray) -> np.ndarray:
-        return persistent_scales(SIGNALS, intercept[part], LOADING, quality)
-
     info, weighted = information(fitted.factor, evidence, prior, 1.0)
-    again = information(fitted.factor, replace(evidence, persistent_scale_at=by_hand), prior, 1.0)
+    by_hand = replace(evidence, persistent_scale_at=factors_by_hand(400))
+    again = information(fitted.factor, by_hand, prior, 1.0)
     np.testing.assert_array_equal(info, again[0])
     np.testing.assert_array_equal(weighted, again[1])
     without = information(fitted.factor, replace(evidence, persistent_scale_at=None), prior, 1.0)
