@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from packaging.requirements import InvalidRequirement, Requirement
 
+from pipelines.api_client import ApiRetry, api_client
 from results.doctor import FAIL, OK, WARN, DoctorReport, Finding
 from warehouse.health import WarehouseFacts, warehouse_facts
 
@@ -28,9 +29,11 @@ FINISHED_STATES = BAD_RUN_STATES | {"COMPLETED", "CANCELLED"}
 
 @dataclass(frozen=True)
 class DoctorConfig:
-    """How long the API may take to answer, and when a snapshot counts as old."""
+    """How long the API may take to answer, how a busy API is retried, and when a snapshot
+    counts as old."""
 
     api_timeout_seconds: float = 5.0
+    api_retry: ApiRetry = ApiRetry()
     snapshot_stale_after: timedelta = timedelta(days=1)
     constraints_path: Path = CONSTRAINTS
 
@@ -124,15 +127,16 @@ def deployment_findings(client: httpx.Client, deployment: dict[str, Any]) -> lis
     return findings
 
 
-def prefect_findings(api_url: str | None, config: DoctorConfig) -> list[Finding]:
-    """The API answers, its deployments have active schedules, last runs did not fail, none late."""
+def prefect_findings(
+    api_url: str | None, config: DoctorConfig, transport: httpx.BaseTransport | None = None
+) -> list[Finding]:
+    """The API answers, its deployments have active schedules, last runs did not fail, none late.
+    `transport` replaces the network (tests)."""
     if not api_url:
         return [Finding("prefect", OK, "no Prefect API configured: verbs run here, directly; for "
                         "schedules start `prefect server start`, set PREFECT_API_URL, run `reelloop serve`")]  # fmt: skip
     try:
-        with httpx.Client(
-            base_url=api_url.rstrip("/"), timeout=config.api_timeout_seconds
-        ) as client:
+        with api_client(api_url, config.api_timeout_seconds, config.api_retry, transport) as client:
             client.get("/health").raise_for_status()
             findings = [Finding("prefect", OK, f"API {api_url} answers")]
             deployments = api_post(client, "/deployments/filter", {"limit": 200})

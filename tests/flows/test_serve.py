@@ -31,6 +31,7 @@ from flows.serve import (
     deployment_parameters,
     served_flows,
 )
+from pipelines.api_client import api_client
 from pipelines.doctor import DoctorConfig, run_doctor
 from results.doctor import FAIL, OK, Finding
 from warehouse.snapshot import open_snapshot
@@ -202,7 +203,7 @@ def running_prefect_server(
             start_new_session=True,
         )  # fmt: skip
     try:
-        with httpx.Client(base_url=api, timeout=5) as client:
+        with api_client(api, 5) as client:
             wait_until(
                 lambda: responds(client, "/health"), SERVER_START_SECONDS, "the server", log_path
             )
@@ -283,7 +284,7 @@ def test_serve_runs_a_triggered_ingest_against_a_real_server(
             start_new_session=True,
         )
     try:
-        with httpx.Client(base_url=api, timeout=10) as client:
+        with api_client(api, 10) as client:
             wait_until(
                 lambda: (
                     serving.poll() is None and responds(client, "/deployments/name/ingest/ingest")
@@ -393,7 +394,7 @@ def test_a_scheduled_ingest_fires_by_itself_on_a_real_server(tmp_path: Path) -> 
                 start_new_session=True,
             )  # fmt: skip
         try:
-            with httpx.Client(base_url=api, timeout=10) as client:
+            with api_client(api, 10) as client:
                 wait_until(
                     lambda: responds(client, "/deployments/name/ingest/ingest"),
                     SCHEDULE_SECONDS,

@@ -9,9 +9,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cli.main import main
+from pipelines.api_client import ApiRetry
 from pipelines.doctor import (
     DoctorConfig,
     pin_findings,
@@ -143,3 +145,37 @@ def test_a_folder_given_as_the_warehouse_is_a_problem(tmp_path, capsys, monkeypa
     assert main(["--db", str(tmp_path), "doctor"]) == 1
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if "is a folder" in ln]
     assert line.startswith("FAIL")
+
+
+def test_a_busy_api_is_asked_again_not_reported_as_failing():
+    """A Prefect server on SQLite answers 503 while its database is locked; doctor retries, as
+    Prefect's own client does, and reports the deployments it then reads."""
+    answers = {"health": [503, 200], "deployments": [503, 503, 200]}
+
+    def server(request: httpx.Request) -> httpx.Response:
+        path = request.url.path.removeprefix("/api/")
+        if path == "health":
+            return httpx.Response(answers["health"].pop(0), json=True)
+        if path == "deployments/filter":
+            status = answers["deployments"].pop(0)
+            body = [{"id": "d1", "name": "ingest", "schedules": [{"active": True}]}]
+            return httpx.Response(status, json=body if status == 200 else {})
+        return httpx.Response(200, json=[])  # flow runs: none finished, none late
+
+    config = DoctorConfig(api_retry=ApiRetry(first_wait_seconds=0.0))
+    findings = prefect_findings("http://api/api", config, httpx.MockTransport(server))
+    assert [(f.level, f.message) for f in findings] == [
+        (OK, "API http://api/api answers"),
+        (WARN, "deployment ingest: no finished run yet"),
+    ]
+    assert answers == {"health": [], "deployments": []}
+
+
+def test_an_api_that_stays_busy_is_reported_in_one_line():
+    config = DoctorConfig(api_retry=ApiRetry(attempts=3, first_wait_seconds=0.0))
+    transport = httpx.MockTransport(lambda request: httpx.Response(503, json={}))
+    (finding,) = prefect_findings("http://api/api", config, transport)
+    assert finding.level == FAIL
+    assert finding.message.startswith(
+        "API http://api/api unreachable or failing: Server error '503"
+    )
