@@ -28,9 +28,12 @@ def prefect_api_url(args: argparse.Namespace) -> str | None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pipelines.api_client import ApiRetry
     from pipelines.doctor import DoctorConfig, run_doctor
 
-    config = DoctorConfig(api_timeout_seconds=args.api_timeout)
+    config = DoctorConfig(
+        api_timeout_seconds=args.api_timeout, api_retry=ApiRetry(attempts=args.api_attempts)
+    )
     report = run_doctor(args.db, prefect_api_url(args), config)
     print_result(args, report, format_report)
     return 0 if report.healthy else 1
@@ -54,5 +57,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         default=5.0,
         help="seconds to wait for the Prefect API (default 5)",
+    )
+    parser.add_argument(
+        "--api-attempts",
+        type=int,
+        default=4,
+        help="times to send an API request the server answers busy (429/502/503), waiting "
+        "0.5 s, 1 s, 2 s... between them, 10 s at most in all (default 4; 1 never retries)",
     )
     parser.set_defaults(handler=run)

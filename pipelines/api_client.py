@@ -99,8 +99,7 @@ class RetryingClient(httpx.Client):
             wait = self.retry.wait_seconds(attempt - 1, retry_after_seconds(response))
             if wait is None or self.clock() + wait > deadline:
                 break
-            response.read()  # so the connection goes back to the pool
-            response.close()
+            response.read()  # read to the end and closed: its connection goes back to the pool
             log.debug(
                 "%s %s answered %d (attempt %d); retrying in %.2f s",
                 request.method,

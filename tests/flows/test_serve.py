@@ -31,7 +31,7 @@ from flows.serve import (
     deployment_parameters,
     served_flows,
 )
-from pipelines.api_client import api_client
+from pipelines.api_client import ApiRetry, api_client
 from pipelines.doctor import DoctorConfig, run_doctor
 from results.doctor import FAIL, OK, Finding
 from warehouse.snapshot import open_snapshot
@@ -39,6 +39,8 @@ from warehouse.snapshot import open_snapshot
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SERVER_START_SECONDS = 180  # a server with its services takes over 60 s on a loaded 2-core machine
 RUN_SECONDS = 60
+# the server's SQLite answers 503 while locked; a loaded CI machine can hold it for a while
+PATIENT = ApiRetry(attempts=8, first_wait_seconds=0.5, max_wait_seconds=4.0, budget_seconds=30.0)
 
 
 # ---------------------------------------------------------------- pure parts
@@ -203,7 +205,7 @@ def running_prefect_server(
             start_new_session=True,
         )  # fmt: skip
     try:
-        with api_client(api, 5) as client:
+        with api_client(api, 5, PATIENT) as client:
             wait_until(
                 lambda: responds(client, "/health"), SERVER_START_SECONDS, "the server", log_path
             )
@@ -284,7 +286,7 @@ def test_serve_runs_a_triggered_ingest_against_a_real_server(
             start_new_session=True,
         )
     try:
-        with api_client(api, 10) as client:
+        with api_client(api, 10, PATIENT) as client:
             wait_until(
                 lambda: (
                     serving.poll() is None and responds(client, "/deployments/name/ingest/ingest")
@@ -394,7 +396,7 @@ def test_a_scheduled_ingest_fires_by_itself_on_a_real_server(tmp_path: Path) -> 
                 start_new_session=True,
             )  # fmt: skip
         try:
-            with api_client(api, 10) as client:
+            with api_client(api, 10, PATIENT) as client:
                 wait_until(
                     lambda: responds(client, "/deployments/name/ingest/ingest"),
                     SCHEDULE_SECONDS,

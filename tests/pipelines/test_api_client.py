@@ -69,11 +69,23 @@ def test_a_busy_answer_is_retried_with_backoff_and_the_same_body() -> None:
     assert [json.loads(r.content) for r in seen] == [{"k": "é"}] * 3
 
 
+class ReadsTheStream(httpx.BaseTransport):
+    """Like the network transport, reads the request body from its stream (MockTransport
+    reads the whole request first, which would hide a body that can be sent only once)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.bodies.append(b"".join(request.stream))
+        return httpx.Response(503 if len(self.bodies) == 1 else 200)
+
+
 def test_a_streamed_body_is_sent_whole_again() -> None:
-    seen: list[httpx.Request] = []
-    with client_on(scripted([503, 200], seen), ApiRetry(), FakeTime()) as client:
+    server = ReadsTheStream()
+    with client_on(server, ApiRetry(), FakeTime()) as client:
         assert client.post("/x", content=iter([b"ab", b"cd"])).status_code == 200
-    assert [r.content for r in seen] == [b"abcd", b"abcd"]
+    assert server.bodies == [b"abcd", b"abcd"]
 
 
 def test_other_answers_are_returned_at_once() -> None:
@@ -105,7 +117,7 @@ def test_the_retries_stop_where_the_budget_ends() -> None:
 
 
 def test_the_server_retry_after_is_honoured_or_ends_the_retries() -> None:
-    for header, waits, attempts in (("2", [2.0], 2), ("-3", [0.0], 2), ("120", [], 1)):
+    for header, waits, attempts in (("2", [2.0], 2), ("-3", [0.0], 2), ("6", [], 1)):
         seen: list[httpx.Request] = []
         time = FakeTime()
         transport = scripted([502, 200], seen, **{"Retry-After": header})
@@ -124,7 +136,8 @@ def test_retry_after_is_read_in_both_forms() -> None:
 
 
 def test_a_discarded_answer_is_closed_before_the_next_attempt() -> None:
-    """Else each retry holds a pooled connection (a one-connection pool times out)."""
+    """Else each retry holds a pooled connection (a one-connection pool times out); the last
+    answer is left to the caller."""
     closed: list[int] = []
     attempts: list[int] = []
 

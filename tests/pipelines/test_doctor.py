@@ -6,7 +6,9 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import threading
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -179,3 +181,33 @@ def test_an_api_that_stays_busy_is_reported_in_one_line():
     assert finding.message.startswith(
         "API http://api/api unreachable or failing: Server error '503"
     )
+
+
+def test_doctor_sends_a_busy_api_request_as_often_as_asked(healthy_db, capsys, monkeypatch):
+    """`--api-attempts 2` against a server that always answers 503: two requests, one FAIL line."""
+    seen: list[str] = []
+
+    class Busy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            self.send_response(503)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    api = f"http://127.0.0.1:{server.server_address[1]}/api"
+    monkeypatch.setenv("PREFECT_API_URL", api)
+    try:
+        assert main(["--db", str(healthy_db), "doctor", "--api-attempts", "2"]) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert seen == ["/api/health", "/api/health"]
+    (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FAIL prefect")]
+    assert line.endswith(f"API {api} unreachable or failing: Server error '503 Service Unavailable' for url '{api}/health'")  # fmt: skip
