@@ -29,8 +29,8 @@ class ApiRetry:
     """How often, and how patiently, a request answered 'try again' is sent again.
 
     The waits double from `first_wait_seconds` up to `max_wait_seconds`; a server asking (by
-    Retry-After) for a longer wait than that, or a wait that would end past `budget_seconds` after
-    the first attempt, ends the retries at once with the server's answer."""
+    Retry-After) for a longer wait than that, or a wait that would end more than `budget_seconds`
+    after the first attempt was sent, ends the retries at once with the server's answer."""
 
     attempts: int = 4
     first_wait_seconds: float = 0.5

@@ -418,7 +418,9 @@ def test_a_scheduled_ingest_fires_by_itself_on_a_real_server(tmp_path: Path) -> 
                     server_log,
                 )
                 (first, *_) = completed_auto_scheduled_runs(client, deployment_id)
-            doctor = run_doctor(str(db), api, DoctorConfig(api_timeout_seconds=30))
+            doctor = run_doctor(
+                str(db), api, DoctorConfig(api_timeout_seconds=30, api_retry=PATIENT)
+            )
         finally:
             stop(serving)
     assert first["auto_scheduled"] and first["state"]["type"] == "COMPLETED"
