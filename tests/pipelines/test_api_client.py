@@ -4,16 +4,15 @@ and nothing else."""
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
 
 from pipelines.api_client import ApiRetry, RetryingClient, api_client, retry_after_seconds
+from tests.pipelines.local_http import local_http_server
 
 
 class FakeTime:
@@ -174,28 +173,13 @@ def test_api_client_sends_to_the_api_base_with_its_policy() -> None:
 def test_api_client_goes_through_the_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     """As a plain httpx client does: doctor behind a corporate proxy still reaches the API."""
 
-    class Proxy(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = json.dumps({"proxied": self.path}).encode()
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    def proxied(path: str) -> tuple[int, bytes]:
+        return 200, json.dumps({"proxied": path}).encode()
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
-    thread = threading.Thread(target=proxy.serve_forever, daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy.server_address[1]}")
+    with local_http_server(proxied) as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy)
         monkeypatch.delenv("NO_PROXY", raising=False)
         monkeypatch.delenv("no_proxy", raising=False)
         with api_client("http://prefect.invalid/api", 5.0) as client:
             response = client.get("/health")
-    finally:
-        proxy.shutdown()
-        proxy.server_close()
-        thread.join()
     assert response.json() == {"proxied": "http://prefect.invalid/api/health"}

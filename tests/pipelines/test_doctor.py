@@ -6,9 +6,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
-import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -25,6 +23,7 @@ from pipelines.doctor import (
     warehouse_findings,
 )
 from results.doctor import FAIL, OK, WARN
+from tests.pipelines.local_http import local_http_server
 from warehouse.connection import connect
 from warehouse.health import warehouse_facts
 from warehouse.locking import warehouse_writer
@@ -187,27 +186,14 @@ def test_doctor_sends_a_busy_api_request_as_often_as_asked(healthy_db, capsys, m
     """`--api-attempts 2` against a server that always answers 503: two requests, one FAIL line."""
     seen: list[str] = []
 
-    class Busy(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            seen.append(self.path)
-            self.send_response(503)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
+    def busy(path: str) -> tuple[int, bytes]:
+        seen.append(path)
+        return 503, b""
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Busy)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    api = f"http://127.0.0.1:{server.server_address[1]}/api"
-    monkeypatch.setenv("PREFECT_API_URL", api)
-    try:
+    with local_http_server(busy) as base:
+        api = f"{base}/api"
+        monkeypatch.setenv("PREFECT_API_URL", api)
         assert main(["--db", str(healthy_db), "doctor", "--api-attempts", "2"]) == 1
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
     assert seen == ["/api/health", "/api/health"]
     (line,) = [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("FAIL prefect")]
     assert line.endswith(f"API {api} unreachable or failing: Server error '503 Service Unavailable' for url '{api}/health'")  # fmt: skip
